@@ -2,6 +2,7 @@
 // memory) and a spec (disks, network, console: what the placement does not decide). Every CPU id
 // and node id in the output comes from the placement; nothing here re-derives one.
 import { XMLBuilder } from "fast-xml-parser";
+import { formatCpuset, MAX_CPUSET_ID } from "./cpuset";
 import type { VmPlacement } from "./placement";
 
 /** A disk image file on the hypervisor. */
@@ -82,21 +83,6 @@ const DEFAULTS = {
   format: "qcow2",
 } as const;
 
-/** libvirt's cpuset syntax for a set of threads: ascending, runs of consecutive ids as `a-b`
- * (`0-3,36-39`), as libvirt itself writes it back. */
-// TODO(cpuset.ts): switch to formatCpuset from topology/cpuset.ts once it lands.
-function formatCpuset(ids: readonly number[]): string {
-  const sorted = [...new Set(ids)].sort((a, b) => a - b);
-  const parts: string[] = [];
-  for (let i = 0; i < sorted.length; ) {
-    let j = i;
-    while (j + 1 < sorted.length && sorted[j + 1] === sorted[j] + 1) j++;
-    parts.push(j === i ? `${sorted[i]}` : `${sorted[i]}-${sorted[j]}`);
-    i = j + 1;
-  }
-  return parts.join(",");
-}
-
 /** A placement or spec that cannot make a domain; the message is one line for the user. */
 export class DomainXmlError extends Error {}
 
@@ -110,7 +96,7 @@ const MAC = /^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/;
  * per problem, naming the field, the value and what would fit. */
 function check(p: VmPlacement, spec: DomainSpec, iothreads: number): void {
   const vm = p.name;
-  const threadId = (ids: number[]) => ids.every((t) => Number.isInteger(t) && t >= 0);
+  const threadId = (ids: number[]) => ids.every((t) => Number.isInteger(t) && t >= 0 && t <= MAX_CPUSET_ID);
   if (!Number.isInteger(p.vcpus) || p.vcpus < 1) fail(vm, "placement.vcpus", p.vcpus, "must be a positive integer");
   if (p.vcpupin.length !== p.vcpus || !threadId(p.vcpupin))
     fail(vm, "placement.vcpupin", p.vcpupin, `must list one host thread id per vCPU (${p.vcpus})`);
