@@ -1,0 +1,46 @@
+// The placement lock: the plan a deployment was made from, committed next to the host capture.
+// With it, the planner keeps every unchanged VM exactly where it is (DESIGN.md: "Stable").
+import { z } from "zod";
+import { Plan, VmPlacement } from "./placement";
+
+const id = z.number().int().nonnegative();
+
+export const VmPlacementSchema = z
+  .object({
+    name: z.string(),
+    host: z.string(),
+    node: id.nullable(),
+    vcpus: z.number().int().positive(),
+    vcpupin: z.array(id).min(1),
+    emulatorpin: z.array(id),
+    iothreadpin: z.array(id),
+    memoryKiB: z.number().int().positive(),
+    numatune: z.object({ mode: z.enum(["strict", "interleave"]), nodeset: z.array(id).min(1) }).strict(),
+    topology: z
+      .object({ sockets: z.literal(1), dies: z.literal(1), cores: z.number().int().positive(), threads: z.number().int().positive() })
+      .strict(),
+    hugepages: z.object({ sizeKiB: z.number().int().positive(), count: z.number().int().positive() }).strict().nullable(),
+    emulator: z.enum(["shared", "dedicated"]),
+  })
+  .strict();
+
+export const PlacementLockSchema = z
+  .object({
+    lockVersion: z.literal(1),
+    vms: z.array(VmPlacementSchema),
+  })
+  .strict();
+export type PlacementLock = z.infer<typeof PlacementLockSchema>;
+
+/** Sorted by host then name, so that the lock's diff in review shows only what moved. */
+export function lockOf(plan: Plan): PlacementLock {
+  const vms: VmPlacement[] = [...plan.vms].sort((a, b) => a.host.localeCompare(b.host) || a.name.localeCompare(b.name));
+  return { lockVersion: 1, vms };
+}
+
+/** One VM per line keeps the lock reviewable; pins stay on the VM's line. */
+export function formatLock(lock: PlacementLock): string {
+  if (lock.vms.length === 0) return `{\n  "lockVersion": 1,\n  "vms": []\n}\n`;
+  const lines = lock.vms.map((vm) => `    ${JSON.stringify(vm)}`);
+  return `{\n  "lockVersion": 1,\n  "vms": [\n${lines.join(",\n")}\n  ]\n}\n`;
+}
