@@ -99,18 +99,22 @@ function check(p: VmPlacement, spec: DomainSpec, iothreads: number): void {
   const threadId = (ids: number[]) => ids.every((t) => Number.isInteger(t) && t >= 0 && t <= MAX_CPUSET_ID);
   if (!Number.isInteger(p.vcpus) || p.vcpus < 1) fail(vm, "placement.vcpus", p.vcpus, "must be a positive integer");
   if (p.vcpupin.length !== p.vcpus || !threadId(p.vcpupin))
-    fail(vm, "placement.vcpupin", p.vcpupin, `must list one host thread id per vCPU (${p.vcpus})`);
+    fail(vm, "placement.vcpupin", p.vcpupin, `must list one host thread id (0-${MAX_CPUSET_ID}) per vCPU (${p.vcpus})`);
   if (new Set(p.vcpupin).size !== p.vcpupin.length)
     fail(vm, "placement.vcpupin", p.vcpupin, "each vCPU needs a host thread of its own");
   if (p.emulatorpin.length === 0 || !threadId(p.emulatorpin))
-    fail(vm, "placement.emulatorpin", p.emulatorpin, "must list at least one host thread id");
+    fail(vm, "placement.emulatorpin", p.emulatorpin, `must list at least one host thread id (0-${MAX_CPUSET_ID})`);
   if (p.iothreadpin.length === 0 || !threadId(p.iothreadpin))
-    fail(vm, "placement.iothreadpin", p.iothreadpin, "must list at least one host thread id");
+    fail(vm, "placement.iothreadpin", p.iothreadpin, `must list at least one host thread id (0-${MAX_CPUSET_ID})`);
   const t = p.topology;
   if (t.sockets * t.dies * t.cores * t.threads !== p.vcpus)
     fail(vm, "placement.topology", t, `sockets x dies x cores x threads must equal vcpus (${p.vcpus})`);
   if (p.numatune.nodeset.length === 0 || !threadId(p.numatune.nodeset))
     fail(vm, "placement.numatune.nodeset", p.numatune.nodeset, "must list at least one node id");
+  if (p.numatune.mode === "strict" && (p.node === null || p.numatune.nodeset.length !== 1 || p.numatune.nodeset[0] !== p.node))
+    fail(vm, "placement.numatune.nodeset", p.numatune.nodeset, `a strict VM's memory is on its own node only ([${p.node}])`);
+  if (p.numatune.mode === "interleave" && p.node !== null)
+    fail(vm, "placement.node", p.node, "a VM with interleaved memory has no node of its own (null)");
   if (!Number.isInteger(p.memoryKiB) || p.memoryKiB <= 0) fail(vm, "placement.memoryKiB", p.memoryKiB, "must be a positive integer");
   if (p.hugepages !== null && p.hugepages.sizeKiB * p.hugepages.count !== p.memoryKiB)
     fail(vm, "placement.hugepages", p.hugepages, `sizeKiB x count must equal memoryKiB (${p.memoryKiB})`);

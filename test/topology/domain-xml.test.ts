@@ -75,7 +75,8 @@ const CASES: Case[] = [
   },
   {
     title: "tasks VM with VNC on a fixed port and two iothreads",
-    placement: strict("k3s-server-tasks", 1, range(28, 33), 24, NODE1_RESERVED),
+    // I/O threads on a core of their own, apart from the emulator threads.
+    placement: { ...strict("k3s-server-tasks", 1, range(28, 33), 24, NODE1_RESERVED), iothreadpin: [34, 70] },
     spec: {
       ...baseSpec("k3s-server-tasks", "52:54:00:00:00:04"),
       stagingDisk: { path: "/var/lib/libvirt/images/k3s-server-tasks-staging.qcow2" },
@@ -257,11 +258,12 @@ describe("renderDomainXml refuses what cannot make a domain, in one line naming 
   const { placement, spec } = CASES[1];
   const refusals: Array<[string, VmPlacement, DomainSpec, RegExp]> = [
     ["a /dev/sdX data disk", placement, { ...spec, dataDisk: { device: "/dev/sdb" } }, /spec\.dataDisk\.device = "\/dev\/sdb": must be \/dev\/disk\/by-id\//],
-    ["a pin list shorter than the vCPUs", { ...placement, vcpupin: placement.vcpupin.slice(1) }, spec, /placement\.vcpupin = .*one host thread id per vCPU \(12\)/],
+    ["a pin list shorter than the vCPUs", { ...placement, vcpupin: placement.vcpupin.slice(1) }, spec, /placement\.vcpupin = .*one host thread id .*per vCPU \(12\)/],
     ["two vCPUs on one thread", { ...placement, vcpupin: [18, ...placement.vcpupin.slice(1, -1), 18] }, spec, /placement\.vcpupin = .*a host thread of its own/],
     ["a topology that does not add up", { ...placement, topology: { ...placement.topology, cores: 5 } }, spec, /placement\.topology = .*must equal vcpus \(12\)/],
     ["no emulator threads", { ...placement, emulatorpin: [] }, spec, /placement\.emulatorpin = \[\]/],
     ["huge pages that do not cover the memory", { ...placement, hugepages: { sizeKiB: GiB, count: 59 } }, spec, /placement\.hugepages = .*must equal memoryKiB/],
+    ["strict memory on another node", { ...placement, numatune: { mode: "strict", nodeset: [0] } }, spec, /placement\.numatune\.nodeset = \[0\]: a strict VM's memory is on its own node only \(\[1\]\)/],
     ["a multicast MAC", placement, { ...spec, network: { mac: "01:00:5e:00:00:01" } }, /spec\.network\.mac = "01:00:5e:00:00:01": is multicast/],
     ["a malformed MAC", placement, { ...spec, network: { mac: "52:54:00:00:00" } }, /spec\.network\.mac = .*six hex octets/],
     ["a VNC port below 5900", placement, { ...spec, vnc: { enabled: true, port: 22 } }, /spec\.vnc\.port = 22: must be an integer in 5900-65535/],
