@@ -92,8 +92,8 @@ function fail(vm: string, field: string, value: unknown, fits: string): never {
 
 const MAC = /^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/;
 
-/** Checks the placement is self-consistent and the spec names things libvirt can use; one line
- * per problem, naming the field, the value and what would fit. */
+/** Checks the placement is self-consistent and the spec names things libvirt can use; throws at
+ * the first problem, in one line naming the field, the value and what would fit. */
 function check(p: VmPlacement, spec: DomainSpec, iothreads: number): void {
   const vm = p.name;
   const threadId = (ids: number[]) => ids.every((t) => Number.isInteger(t) && t >= 0 && t <= MAX_CPUSET_ID);

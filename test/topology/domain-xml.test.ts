@@ -3,7 +3,7 @@ import { join } from "path";
 import fc from "fast-check";
 import { XMLParser } from "fast-xml-parser";
 import { parseCpuset } from "../../topology/cpuset";
-import { DomainSpec, renderDomainXml } from "../../topology/domain-xml";
+import { DomainSpec, DomainXmlError, renderDomainXml } from "../../topology/domain-xml";
 import type { VmPlacement } from "../../topology/placement";
 import { TestDriver } from "../libvirt-test-driver";
 
@@ -277,7 +277,7 @@ describe("renderDomainXml refuses what cannot make a domain, in one line naming 
     } catch (e) {
       error = e;
     }
-    expect(error).toBeInstanceOf(Error);
+    expect(error).toBeInstanceOf(DomainXmlError);
     const text = (error as Error).message;
     expect(text).toMatch(message);
     expect(text).toContain(`VM '${p.name}'`);
