@@ -93,7 +93,7 @@ function hostElement(xml: string): XmlElement {
     fail(
       unclosed
         ? `not a whole XML document: it ends inside ${unclosed[1].replace(/[\s"]/g, "").split(",").map((t) => `<${t}>`).join(" ")} (truncated capture?)`
-        : `not well-formed XML (line ${line}): ${msg}`,
+        : `not well-formed XML (line ${line}): ${msg.replace(/\.$/, "")}; expected the output of \`virsh capabilities\``,
     );
   }
   const document = parser.parse(xml) as XmlElement;
@@ -101,8 +101,9 @@ function hostElement(xml: string): XmlElement {
   if (roots.length !== 1 || roots[0] !== "capabilities") {
     fail(`the root element is ${roots.map((r) => `<${r}>`).join(", ") || "missing"}; expected <capabilities> (the output of \`virsh capabilities\`)`);
   }
-  const [capabilities] = elements(document, "capabilities");
-  if (capabilities === undefined) fail("the root element is missing; expected <capabilities>");
+  const rootElements = elements(document, "capabilities");
+  if (rootElements.length !== 1) fail(`the root element is <capabilities> ${rootElements.length} times; expected one document`);
+  const capabilities = rootElements[0];
   const hosts = elements(capabilities, "host");
   if (hosts.length === 0) fail("<capabilities> has no <host> element");
   if (hosts.length > 1) fail(`<capabilities> has ${hosts.length} <host> elements; expected one`);
@@ -227,10 +228,12 @@ function readCell(cell: XmlElement, id: number): CellRecord {
 
   const distances = elements(cell, "distances")
     .flatMap((d) => elements(d, "sibling"))
-    .map((sibling) => ({
-      node: whole(attribute(sibling, "id"), `${where} <distances><sibling> id`),
-      value: whole(attribute(sibling, "value"), `${where} <distances><sibling> value`),
-    }));
+    .map((sibling) => {
+      const node = whole(attribute(sibling, "id"), `${where} <distances><sibling> id`);
+      const value = whole(attribute(sibling, "value"), `${where} <distances><sibling id='${node}'> value`);
+      if (value === 0) fail(`${where} <distances><sibling id='${node}'> value = 0; distances start at 10 (local)`);
+      return { node, value };
+    });
 
   const cpus = elements(cell, "cpus")
     .flatMap((c) => elements(c, "cpu"))
@@ -288,7 +291,7 @@ function toTopology(cells: CellRecord[] | null, source: string): HostTopology {
   const checked = HostTopologySchema.safeParse(topology);
   if (!checked.success) {
     const issue = checked.error.issues[0];
-    fail(`${issue.path.join(".")}: ${issue.message}`);
+    fail(`the parsed topology does not fit HostTopology at ${issue.path.join(".")}: ${issue.message}`);
   }
   return checked.data;
 }
