@@ -52,7 +52,8 @@ export function readCapabilities(path: string): HostTopology {
  */
 export function parseCapabilities(xml: string, source: string): HostTopology {
   try {
-    return toTopology(readCells(hostElement(xml)), source);
+    const host = hostElement(xml);
+    return toTopology(readCells(host), hostThreadsHint(host), source);
   } catch (e) {
     if (e instanceof Problem) throw new CapabilitiesError(source, e.message);
     throw e;
@@ -143,6 +144,17 @@ function whole(value: string | undefined, where: string): number {
 function optionalWhole(element: XmlElement, name: string, where: string): number | null {
   const value = attribute(element, name);
   return value === undefined ? null : whole(value, `${where} ${name}`);
+}
+
+/**
+ * The host <cpu><topology threads> attribute, said in a warning only: it is per node and often
+ * contradicts the cells (POWER, AMD modules), so it never decides the planner's cores.
+ */
+function hostThreadsHint(host: XmlElement): string | undefined {
+  return elements(host, "cpu")
+    .flatMap((cpu) => elements(cpu, "topology"))
+    .map((topology) => attribute(topology, "threads"))
+    .find((threads) => threads !== undefined);
 }
 
 // ---- units -----------------------------------------------------------------------------------
@@ -267,7 +279,7 @@ function readCpu(cpu: XmlElement, position: string, cellId: number): CpuRecord {
 
 // ---- topology --------------------------------------------------------------------------------
 
-function toTopology(cells: CellRecord[] | null, source: string): HostTopology {
+function toTopology(cells: CellRecord[] | null, threadsHint: string | undefined, source: string): HostTopology {
   const warnings: string[] = [];
   let nodes: NumaNode[];
   if (cells === null) {
@@ -276,7 +288,7 @@ function toTopology(cells: CellRecord[] | null, source: string): HostTopology {
     );
     nodes = [{ id: 0, memoryKiB: null, pages: [], distances: [], threads: [], cores: [] }];
   } else {
-    nodes = toNodes(cells, warnings);
+    nodes = toNodes(cells, threadsHint, warnings);
   }
   const threadsPerCore = Math.max(1, ...nodes.flatMap((n) => n.cores.map((c) => c.threads.length)));
   const topology: HostTopology = {
@@ -296,7 +308,7 @@ function toTopology(cells: CellRecord[] | null, source: string): HostTopology {
   return checked.data;
 }
 
-function toNodes(cells: CellRecord[], warnings: string[]): NumaNode[] {
+function toNodes(cells: CellRecord[], threadsHint: string | undefined, warnings: string[]): NumaNode[] {
   // Each thread in exactly one node: two listings would let two VMs be pinned to one thread.
   const nodeOfThread = new Map<number, number>();
   for (const cell of cells) {
@@ -317,7 +329,7 @@ function toNodes(cells: CellRecord[], warnings: string[]): NumaNode[] {
   const allCpus = cells.flatMap((cell) => cell.cpus);
   if (!anyDescribed && allCpus.length > 0) {
     warnings.push(
-      "SMT siblings are unknown (no <cpu> in the capture carries socket_id, core_id or siblings): every thread is taken as its own core, so the plan may put two VMs on sibling threads of one physical core; capture with a newer libvirt",
+      `SMT siblings are unknown (no <cpu> in the capture carries socket_id, core_id or siblings${threadsHint === undefined ? "" : `; the host <cpu><topology> says threads='${threadsHint}'`}): every thread is taken as its own core, so the plan may put two VMs on sibling threads of one physical core; capture with a newer libvirt`,
     );
   }
   const online = (cpu: CpuRecord): boolean => cpu.described || !anyDescribed;

@@ -53,7 +53,7 @@ const captures: Array<[string, Expected]> = [
   ["intel-2s-westmere-no-cpu-attrs-libvirt.xml", {
     nodes: [0, 1], threads: [12, 12], cores: [12, 12], threadsPerCore: 1,
     memoryKiB: [12572412, 12582908], pageSizesKiB: [], distances: "none",
-    warnings: [/SMT siblings are unknown.*two VMs on sibling threads of one physical core/],
+    warnings: [/SMT siblings are unknown .*threads='2'.*two VMs on sibling threads of one physical core/],
   }],
   ["intel-1s-westmere-e5606-uma-socket1-vdsm.xml", {
     nodes: [0], threads: [4], cores: [4], threadsPerCore: 1,
