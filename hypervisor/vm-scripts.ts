@@ -1,0 +1,390 @@
+// The bash scripts that create, update and delete one VM on its hypervisor. The NumaPinnedVm
+// component sends this very text with @pulumi/command's remote.Command (wrapped by remoteCommand
+// for the login shell) and the domain XML on stdin; the integration test runs it locally with bash.
+// Pure: values in, script text out.
+//
+// Every value from TypeScript enters a script in one place, the block of assignments at its top,
+// each shell-quoted; the rest of the text is constant and refers to those variables. Scripts are
+// idempotent: running one again converges instead of failing.
+import { posix } from "node:path";
+import { shellQuote } from "./shell-quote";
+
+/** A disk image the scripts create (if missing) as a qcow2 file. */
+export interface VolumeParams {
+  /** Absolute path on the hypervisor, inside poolDir. */
+  path: string;
+  /** Virtual size in GiB. Used only when the file is created; an existing file is never resized. */
+  sizeGiB: number;
+}
+
+export interface VmScriptParams {
+  /** libvirt connection URI on the hypervisor. Default `qemu:///system`. */
+  connectUri?: string;
+  /** libvirt domain name; must equal the `<name>` of the domain XML given on stdin. */
+  domainName: string;
+  /** Directory on the hypervisor holding this VM's volumes and seed ISO (created if missing).
+   * Every path the scripts create or delete must lie inside it: delete never reaches outside. */
+  poolDir: string;
+  /** Base (backing) image on the hypervisor, qcow2, shared by VMs; read only, never deleted. */
+  baseImage: string;
+  /** The VM's OS disk: a qcow2 overlay on baseImage, created if missing, deleted with the VM. */
+  osDiskPath: string;
+  /** Virtual size of the OS overlay in GiB (at least the base image's virtual size). */
+  osDiskGiB: number;
+  /** Per-job staging disk (`/data/local`), plain qcow2; deleted with the VM. Default: none. */
+  stagingDisk?: VolumeParams;
+  /** The data VM's hot tier (`/data/hot`), plain qcow2. Data: KEPT on delete unless
+   * deleteDataDisks. Default: none. */
+  hotDisk?: VolumeParams;
+  /** The data-lake block device passed through to the guest (`/dev/disk/by-id/...`). The scripts
+   * NEVER touch it (no format, no delete); delete only reports it as kept. Default: none. */
+  dataDevice?: string;
+  seed: {
+    /** Directory where user-data, meta-data and network-config were uploaded, inside poolDir
+     * (delete removes those three files and the directory if it is then empty). */
+    dir: string;
+    /** The NoCloud seed ISO to build (rebuilt on every create/update), inside poolDir. */
+    isoPath: string;
+  };
+  /** After start, wait until the guest agent answers `guest-ping` (needs qemu-guest-agent in
+   * the guest, which cloud-init installs). Switched off where no real OS boots (CI, blank disk). */
+  waitForGuest: { enabled: boolean; timeoutSeconds: number };
+  /** Delete also removes the hot disk. Default false: deleting a stack keeps the data. */
+  deleteDataDisks?: boolean;
+  /** The placement's pins, applied live by update when the domain is running (a VmPlacement
+   * has these fields and can be passed as is). vcpupin[i] is the host thread of vCPU i. */
+  pins: { vcpupin: number[]; emulatorpin: number[]; iothreadpin: number[] };
+  /** I/O threads of the domain (ids 1..n), all pinned to pins.iothreadpin. Default 1. */
+  iothreads?: number;
+  /** Update's clean restart: seconds to wait for an ACPI shutdown before `virsh destroy`.
+   * Default 120. */
+  shutdownTimeoutSeconds?: number;
+}
+
+export class VmScriptError extends Error {}
+
+const DOMAIN_NAME = /^[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}$/;
+
+function fail(p: VmScriptParams, field: string, value: unknown, why: string): never {
+  throw new VmScriptError(`VM scripts of '${p.domainName}': ${field} = ${JSON.stringify(value)}: ${why}`);
+}
+
+function checkAbsolute(p: VmScriptParams, field: string, path: string): void {
+  if (!path.startsWith("/") || path.includes("\0") || /[\n\r]/.test(path) || posix.normalize(path) !== path || path === "/")
+    fail(p, field, path, "must be an absolute, normalised path (no '..', '//' or trailing '/') other than /");
+}
+
+function checkInsidePool(p: VmScriptParams, field: string, path: string): void {
+  checkAbsolute(p, field, path);
+  if (!path.startsWith(p.poolDir + "/")) fail(p, field, path, `must lie inside poolDir ${p.poolDir}: delete removes it, and must never reach outside the VM's own directory`);
+}
+
+function checkInts(p: VmScriptParams, field: string, values: number[], min: number): void {
+  values.forEach((v, i) => {
+    if (!Number.isInteger(v) || v < min) fail(p, `${field}[${i}]`, v, `must be an integer >= ${min}`);
+  });
+}
+
+/** Throws one line naming the field, the value and what would fit; returns p with defaults. */
+export function checkVmScriptParams(p: VmScriptParams): Required<Omit<VmScriptParams, "stagingDisk" | "hotDisk" | "dataDevice">> & VmScriptParams {
+  if (!DOMAIN_NAME.test(p.domainName)) fail(p, "domainName", p.domainName, "must be 1-64 letters, digits, '_', '.', '+' or '-'");
+  const connectUri = p.connectUri ?? "qemu:///system";
+  if (!/^[a-z][a-z0-9+]*:\/\/[^\s'"]*$/.test(connectUri)) fail(p, "connectUri", connectUri, "must be a libvirt URI such as qemu:///system");
+  checkAbsolute(p, "poolDir", p.poolDir);
+  checkAbsolute(p, "baseImage", p.baseImage);
+  checkInsidePool(p, "osDiskPath", p.osDiskPath);
+  checkInsidePool(p, "seed.isoPath", p.seed.isoPath);
+  checkInsidePool(p, "seed.dir", p.seed.dir);
+  if (p.stagingDisk) checkInsidePool(p, "stagingDisk.path", p.stagingDisk.path);
+  if (p.hotDisk) checkInsidePool(p, "hotDisk.path", p.hotDisk.path);
+  if (p.dataDevice !== undefined && !/^\/dev\/[A-Za-z0-9_./:+-]+$/.test(p.dataDevice))
+    fail(p, "dataDevice", p.dataDevice, "must be a /dev path, e.g. /dev/disk/by-id/ata-...");
+  const files: Array<[string, string]> = [["osDiskPath", p.osDiskPath], ["seed.isoPath", p.seed.isoPath]];
+  if (p.stagingDisk) files.push(["stagingDisk.path", p.stagingDisk.path]);
+  if (p.hotDisk) files.push(["hotDisk.path", p.hotDisk.path]);
+  for (const [i, [field, path]] of files.entries()) {
+    if (path === p.baseImage) fail(p, field, path, "is the base image, which other VMs share: give the VM its own file");
+    const earlier = files.slice(0, i).find(([, other]) => other === path);
+    if (earlier) fail(p, field, path, `is already ${earlier[0]}`);
+  }
+  checkInts(p, "osDiskGiB", [p.osDiskGiB], 1);
+  if (p.stagingDisk) checkInts(p, "stagingDisk.sizeGiB", [p.stagingDisk.sizeGiB], 1);
+  if (p.hotDisk) checkInts(p, "hotDisk.sizeGiB", [p.hotDisk.sizeGiB], 1);
+  checkInts(p, "waitForGuest.timeoutSeconds", [p.waitForGuest.timeoutSeconds], 1);
+  if (p.pins.vcpupin.length === 0) fail(p, "pins.vcpupin", [], "a VM has at least one vCPU");
+  checkInts(p, "pins.vcpupin", p.pins.vcpupin, 0);
+  checkInts(p, "pins.emulatorpin", p.pins.emulatorpin, 0);
+  checkInts(p, "pins.iothreadpin", p.pins.iothreadpin, 0);
+  const iothreads = p.iothreads ?? 1;
+  checkInts(p, "iothreads", [iothreads], 0);
+  const shutdownTimeoutSeconds = p.shutdownTimeoutSeconds ?? 120;
+  checkInts(p, "shutdownTimeoutSeconds", [shutdownTimeoutSeconds], 1);
+  return { ...p, connectUri, deleteDataDisks: p.deleteDataDisks ?? false, iothreads, shutdownTimeoutSeconds };
+}
+
+const q = shellQuote;
+const list = (ids: number[]) => ids.join(",");
+
+/** The header every script starts with: strict mode and the quoted values. */
+function header(what: string, p: ReturnType<typeof checkVmScriptParams>): string {
+  return `#!/usr/bin/env bash
+# numa-k3s: ${what} of VM ${p.domainName.replace(/[^A-Za-z0-9_.+-]/g, "?")}. Generated by hypervisor/vm-scripts.ts.
+set -euo pipefail
+shopt -s inherit_errexit
+
+uri=${q(p.connectUri)}
+name=${q(p.domainName)}
+`;
+}
+
+// Shared shell functions. Messages go to stderr so that stdout stays free for callers.
+const FUNCTIONS = `
+say() { printf 'numa-k3s %s: %s\\n' "$name" "$*" >&2; }
+die() { say "error: $*"; exit 1; }
+v() { virsh -q -c "$uri" "$@"; }
+exists() { v dominfo "$name" >/dev/null 2>&1; }
+state() { v domstate "$name" 2>/dev/null | head -n 1; }
+`;
+
+/** Volumes, seed ISO, define and autostart: what create and update share. */
+function converge(p: ReturnType<typeof checkVmScriptParams>): string {
+  const vars = [
+    `pool_dir=${q(p.poolDir)}`,
+    `base_image=${q(p.baseImage)}`,
+    `os_disk=${q(p.osDiskPath)}`,
+    `os_disk_gib=${p.osDiskGiB}`,
+    `staging_disk=${q(p.stagingDisk?.path ?? "")}`,
+    `staging_disk_gib=${p.stagingDisk?.sizeGiB ?? 0}`,
+    `hot_disk=${q(p.hotDisk?.path ?? "")}`,
+    `hot_disk_gib=${p.hotDisk?.sizeGiB ?? 0}`,
+    `seed_dir=${q(p.seed.dir)}`,
+    `seed_iso=${q(p.seed.isoPath)}`,
+  ].join("\n");
+  return `${vars}
+
+# The domain XML arrives on stdin; read it first so that no later command can consume it.
+domain_xml=$(cat)
+[[ -n $domain_xml ]] || die "no domain XML on stdin"
+grep -qF "<name>$name</name>" <<<"$domain_xml" || die "the domain XML on stdin does not define <name>$name</name>"
+
+command -v virsh >/dev/null || die "virsh is not installed on $(hostname)"
+command -v qemu-img >/dev/null || die "qemu-img is not installed on $(hostname)"
+[[ -f $base_image ]] || die "base image $base_image does not exist on $(hostname)"
+mkdir -p "$pool_dir"
+
+# 1. Volumes: created only when missing; an existing one (and the data in it) is left as it is.
+if [[ -e $os_disk ]]; then
+  say "OS disk $os_disk exists, kept"
+else
+  qemu-img create -q -f qcow2 -F qcow2 -b "$base_image" "$os_disk" "\${os_disk_gib}G"
+  say "created OS disk $os_disk (\${os_disk_gib} GiB overlay on $base_image)"
+fi
+make_volume() {
+  local role=$1 path=$2 gib=$3
+  [[ -n $path ]] || return 0
+  if [[ -e $path ]]; then
+    say "$role disk $path exists, kept"
+  else
+    qemu-img create -q -f qcow2 "$path" "\${gib}G"
+    say "created $role disk $path (\${gib} GiB)"
+  fi
+}
+make_volume staging "$staging_disk" "$staging_disk_gib"
+make_volume hot "$hot_disk" "$hot_disk_gib"
+
+# 2. The NoCloud seed ISO, rebuilt every time from the uploaded files (they may have changed).
+#    Built next to the target and renamed, so a running guest keeps reading the old one intact.
+for f in user-data meta-data network-config; do
+  [[ -f $seed_dir/$f ]] || die "seed file $seed_dir/$f is missing (upload user-data, meta-data and network-config first)"
+done
+iso_tmp="$seed_iso.tmp.$$"
+if command -v cloud-localds >/dev/null; then
+  cloud-localds --network-config="$seed_dir/network-config" "$iso_tmp" "$seed_dir/user-data" "$seed_dir/meta-data"
+  seed_tool=cloud-localds
+elif command -v genisoimage >/dev/null; then
+  (cd "$seed_dir" && genisoimage -quiet -output "$iso_tmp" -volid cidata -joliet -rock user-data meta-data network-config)
+  seed_tool=genisoimage
+else
+  die "neither cloud-localds (cloud-image-utils) nor genisoimage is installed on $(hostname)"
+fi
+mv -f "$iso_tmp" "$seed_iso"
+say "built seed ISO $seed_iso with $seed_tool"
+
+# 3. Define (re-defining an existing domain replaces its persistent config) and autostart.
+#    libvirt identifies a domain by its UUID: XML without one would get a fresh UUID and be
+#    refused as a second domain of the same name, so an existing domain's UUID is carried over.
+if exists && ! grep -q '<uuid>' <<<"$domain_xml"; then
+  uuid=$(v domuuid "$name")
+  domain_xml=\${domain_xml/"</name>"/"</name><uuid>$uuid</uuid>"}
+fi
+v define /dev/stdin <<<"$domain_xml" >/dev/null
+say "defined"
+v autostart "$name" >/dev/null
+`;
+}
+
+const START_AND_WAIT = (p: ReturnType<typeof checkVmScriptParams>) => `
+start_if_stopped() {
+  local s
+  s=$(state)
+  case $s in
+    running) say "running" ;;
+    paused) v resume "$name" >/dev/null; say "resumed" ;;
+    "shut off" | crashed) v start "$name" >/dev/null; say "started" ;;
+    *) die "domain is '$s'; expected running, paused or shut off" ;;
+  esac
+}
+
+${p.waitForGuest.enabled ? WAIT_FOR_GUEST(p.waitForGuest.timeoutSeconds) : NO_WAIT_FOR_GUEST}`;
+
+const WAIT_FOR_GUEST = (timeoutSeconds: number) => `
+wait_for_guest() {
+  local timeout=${timeoutSeconds}
+  local deadline=$((SECONDS + timeout))
+  until v qemu-agent-command "$name" '{"execute":"guest-ping"}' >/dev/null 2>&1; do
+    ((SECONDS < deadline)) || die "the guest agent did not answer within $timeout s (is qemu-guest-agent installed and running in the guest?)"
+    sleep 2
+  done
+  say "guest agent answers"
+}
+`;
+
+const NO_WAIT_FOR_GUEST = `
+wait_for_guest() { say "not waiting for the guest agent (waitForGuest is off)"; }
+`;
+
+/**
+ * Create the VM, or converge an existing one to the given definition: volumes created only if
+ * missing, seed ISO rebuilt, domain (re-)defined and autostarted, started unless already running,
+ * then optionally wait for the guest agent. A running domain is not re-pinned or restarted here
+ * (that is update's job); its new definition applies at its next start.
+ */
+export function createScript(params: VmScriptParams): string {
+  const p = checkVmScriptParams(params);
+  return `${header("create", p)}${FUNCTIONS}${START_AND_WAIT(p)}${converge(p)}
+# 4. Start unless running, then wait for the guest if asked.
+start_if_stopped
+wait_for_guest
+`;
+}
+
+/**
+ * Update: everything create does (new volumes, seed ISO, re-define, autostart), then for a running
+ * domain:
+ * - if its vCPU count, memory size, memory NUMA policy/nodeset or huge-page backing differ from
+ *   the new definition, those cannot change under a running guest: say so and restart cleanly
+ *   (ACPI shutdown, up to shutdownTimeoutSeconds, then destroy, then start from the new config);
+ * - otherwise apply the pins live (`vcpupin`/`emulatorpin`/`iothreadpin --live`): no restart.
+ * Other device changes (disks, NIC) are in the persistent config and apply at the next start.
+ * A stopped domain is started.
+ */
+export function updateScript(params: VmScriptParams): string {
+  const p = checkVmScriptParams(params);
+  return `${header("update", p)}${FUNCTIONS}${START_AND_WAIT(p)}${converge(p)}
+vcpupin=(${p.pins.vcpupin.join(" ")})
+emulatorpin=${q(list(p.pins.emulatorpin))}
+iothreadpin=${q(list(p.pins.iothreadpin))}
+iothreads=${p.iothreads}
+shutdown_timeout=${p.shutdownTimeoutSeconds}
+
+memory_kib() { v dumpxml "$@" "$name" | sed -n "s|.*<memory unit='KiB'>\\([0-9]*\\)</memory>.*|\\1|p"; }
+hugepages() { if v dumpxml "$@" "$name" | grep -q '<hugepages'; then echo yes; else echo no; fi; }
+
+# 4. What the new definition changes that a running guest cannot take live.
+restart_reasons() {
+  local live config
+  live=$(v vcpucount "$name" --maximum --live); config=$(v vcpucount "$name" --maximum --config)
+  [[ $live == "$config" ]] || echo "vCPUs $live -> $config"
+  live=$(memory_kib); config=$(memory_kib --inactive)
+  [[ $live == "$config" ]] || echo "memory $live KiB -> $config KiB"
+  live=$(v numatune "$name" --live | tr -s ' ' | paste -sd ' '); config=$(v numatune "$name" --config | tr -s ' ' | paste -sd ' ')
+  [[ $live == "$config" ]] || echo "NUMA memory policy '$live' -> '$config'"
+  live=$(hugepages); config=$(hugepages --inactive)
+  [[ $live == "$config" ]] || echo "huge pages $live -> $config"
+}
+
+clean_restart() {
+  v shutdown "$name" >/dev/null || true
+  local deadline=$((SECONDS + shutdown_timeout))
+  while [[ $(state) != "shut off" ]] && ((SECONDS < deadline)); do sleep 1; done
+  if [[ $(state) != "shut off" ]]; then
+    say "no clean shutdown within $shutdown_timeout s; destroying"
+    v destroy "$name" >/dev/null
+  fi
+  v start "$name" >/dev/null
+  say "restarted with the new definition"
+}
+
+if [[ $(state) == running ]]; then
+  reasons=$(restart_reasons)
+  if [[ -n $reasons ]]; then
+    say "restart needed: $(paste -sd ';' <<<"$reasons")"
+    clean_restart
+  else
+    for i in "\${!vcpupin[@]}"; do
+      v vcpupin "$name" "$i" "\${vcpupin[$i]}" --live >/dev/null
+    done
+    if [[ -n $emulatorpin ]]; then v emulatorpin "$name" "$emulatorpin" --live >/dev/null; fi
+    if [[ -n $iothreadpin ]]; then
+      for ((t = 1; t <= iothreads; t++)); do v iothreadpin "$name" "$t" "$iothreadpin" --live >/dev/null; done
+    fi
+    say "pins applied live (vCPUs \${vcpupin[*]}; emulator $emulatorpin; iothreads $iothreadpin), no restart"
+  fi
+else
+  start_if_stopped
+fi
+wait_for_guest
+`;
+}
+
+/**
+ * Delete: destroy if running, undefine (with its NVRAM; plain undefine where libvirt refuses the
+ * flag), remove the OS overlay, staging disk and seed ISO (and the uploaded seed files). The hot
+ * disk is kept unless deleteDataDisks; the passed-through data device is never touched. Prints
+ * what it kept. Running it again finds nothing to do and succeeds.
+ */
+export function deleteScript(params: VmScriptParams): string {
+  const p = checkVmScriptParams(params);
+  const removed = [p.osDiskPath, p.stagingDisk?.path, p.seed.isoPath, ...(p.deleteDataDisks && p.hotDisk ? [p.hotDisk.path] : [])].filter(
+    (x): x is string => x !== undefined,
+  );
+  const kept = !p.deleteDataDisks && p.hotDisk ? [p.hotDisk.path] : [];
+  return `${header("delete", p)}${FUNCTIONS}
+remove=(${removed.map(q).join(" ")})
+keep=(${kept.map(q).join(" ")})
+data_device=${q(p.dataDevice ?? "")}
+seed_dir=${q(p.seed.dir)}
+
+if exists; then
+  if [[ $(state) != "shut off" ]]; then
+    v destroy "$name" >/dev/null
+    say "destroyed"
+  fi
+  if ! v undefine --nvram "$name" >/dev/null 2>&1; then
+    v undefine "$name" >/dev/null
+  fi
+  say "undefined"
+else
+  say "no such domain, nothing to undefine"
+fi
+
+for f in "\${remove[@]}"; do
+  if [[ -e $f ]]; then rm -f -- "$f"; say "removed $f"; fi
+done
+for f in user-data meta-data network-config; do rm -f -- "$seed_dir/$f"; done
+rmdir -- "$seed_dir" 2>/dev/null || true
+
+for f in "\${keep[@]}"; do
+  say "kept data disk $f (deleteDataDisks is false)"
+done
+if [[ -n $data_device ]]; then say "kept passed-through device $data_device (never touched)"; fi
+`;
+}
+
+/**
+ * The command line remote.Command runs: sshd hands it to the user's login shell, which may not be
+ * bash, so the script goes to bash as one quoted argument; stdin stays free for the domain XML.
+ */
+export function remoteCommand(script: string): string {
+  return `bash -c ${shellQuote(script)}`;
+}
