@@ -454,8 +454,10 @@ function checkFloating(floating: readonly Demand[], locked: readonly Demand[], l
     const base = { vm: d.vm.name, vmIndex: d.index, host };
     if (d.vm.emulator === "shared" && !hasReserve)
       return { ...base, field: "emulator", message: `${d.vm.name} (floating): no node of ${host} keeps a reserved core for its shared emulator threads; use emulator: dedicated` };
-    if (cores < d.totalCores)
-      return { ...base, field: "cores", message: `${d.vm.name} (${describe(d)}, floating): ${host} has ${Math.max(0, cores)} whole cores left on its nodes after the reserve and the strict VMs (${perNode()}); needs ${d.totalCores}` };
+    if (cores < d.totalCores) {
+      const alsoMemory = memory < d.memoryKiB ? `, and ${gib(Math.max(0, memory))} of memory (needs ${gib(d.memoryKiB)})` : "";
+      return { ...base, field: "cores", message: `${d.vm.name} (${describe(d)}, floating): ${host} has ${Math.max(0, cores)} whole cores left on its nodes after the reserve and the strict VMs (${perNode()}); needs ${d.totalCores}${alsoMemory}` };
+    }
     if (memory < d.memoryKiB)
       return { ...base, field: "memoryGiB", message: `${d.vm.name} (${describe(d)}, floating): ${host}'s nodes have ${gib(Math.max(0, memory))} free for VMs together after the reserve and the strict VMs; needs ${gib(d.memoryKiB)}` };
     cores -= d.totalCores;

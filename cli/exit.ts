@@ -1,0 +1,24 @@
+// How every offline command ends: known problems as one line and an exit code, never a stack trace.
+
+/** Something the user gave (a file, a flag, a config key) is wrong: exit 2. */
+export class BadInput extends Error {}
+
+export function run(main: () => number | Promise<number>): void {
+  Promise.resolve()
+    .then(main)
+    .then((code) => {
+      process.exitCode = code;
+    })
+    .catch((e: unknown) => {
+      const err = e as Error & { code?: string };
+      if (e instanceof BadInput || err.code?.startsWith("ERR_PARSE_ARGS")) {
+        console.error(err.message.split("\n")[0]);
+        process.exitCode = 2;
+      } else {
+        // A bug of ours, not the user's input: say so in one line, keep the detail for a report.
+        console.error(`internal error: ${err.message?.split("\n")[0] ?? String(e)} (run with NUMA_K3S_DEBUG=1 for the stack)`);
+        if (process.env.NUMA_K3S_DEBUG) console.error(err.stack);
+        process.exitCode = 1;
+      }
+    });
+}

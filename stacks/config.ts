@@ -1,0 +1,198 @@
+// The zod schema of a stack's config (Pulumi.<stack>.yaml, keys under `numa-k3s:`), and the one
+// way both the Pulumi program and the offline commands read it. Errors name the file and the key.
+import { readFileSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+import { isIP } from "node:net";
+import YAML from "yaml";
+import { z } from "zod";
+import { HostRequestSchema, PlacementRequest, PlacementRequestSchema, VmRequestSchema, nameSchema } from "../topology/request";
+
+export const CONFIG_NAMESPACE = "numa-k3s";
+
+const ipv4 = z.string().refine((s) => isIP(s) === 4, "must be an IPv4 address such as 192.168.50.11");
+const absolutePath = z.string().regex(/^\/[^\0\n]*[^/]$/, "must be an absolute path on the hypervisor");
+
+export const SshSchema = z
+  .object({
+    /** Address the Pulumi engine reaches the hypervisor's sshd at. */
+    address: z.string().min(1),
+    user: z.string().default("root"),
+    port: z.number().int().min(1).max(65535).default(22),
+  })
+  .strict();
+
+export const LibvirtSchema = z
+  .object({
+    uri: z.string().default("qemu:///system"),
+    /** Directory for the VMs' volumes and seed ISOs (one sub-directory per VM). */
+    poolDir: absolutePath.default("/var/lib/libvirt/images/numa-k3s"),
+    /** The cloud image every VM's OS disk is an overlay of (qcow2, already on the hypervisor). */
+    baseImage: absolutePath,
+    bridge: z.string().min(1).default("br0"),
+    /** kvm on real hosts; qemu (TCG) where /dev/kvm is absent, e.g. in CI. */
+    domainType: z.enum(["kvm", "qemu"]).default("kvm"),
+  })
+  .strict();
+
+export const StackHostSchema = HostRequestSchema.extend({
+  ssh: SshSchema,
+  libvirt: LibvirtSchema,
+}).strict();
+export type StackHost = z.infer<typeof StackHostSchema>;
+
+export const DisksSchema = z
+  .object({
+    /** OS disk (qcow2 overlay on the base image), GiB. */
+    osGiB: z.number().int().positive().default(40),
+    /** Local staging disk mounted at /data/local ("write local, sweep remote"), GiB. */
+    stagingGiB: z.number().int().positive().optional(),
+    /** Hot tier on the SSD mounted at /data/hot (data VM), GiB. A data disk: kept on delete. */
+    hotGiB: z.number().int().positive().optional(),
+    /** The data-lake HDD passed through whole, mounted at /data/lake: its /dev/disk/by-id/ path. */
+    lakeDevice: z.string().regex(/^\/dev\/disk\/by-id\/[^/\s]+$/, "must be a /dev/disk/by-id/ path (sdX names move between boots)").optional(),
+  })
+  .strict();
+
+export const StackVmSchema = VmRequestSchema.extend({
+  /** What runs on it; becomes the k8s node's `workload` label and taint. */
+  workload: z.enum(["slm", "data", "tasks"]),
+  /** K3s role: a server (control plane) or an agent. */
+  k3sRole: z.enum(["server", "agent"]).default("agent"),
+  /** Static IPv4 address on the bridge; the prefix, gateway and DNS come from `network`. */
+  address: ipv4,
+  /** NIC MAC; derived from the VM name when absent (stable across re-creation). */
+  mac: z.string().regex(/^52:54:00(:[0-9a-f]{2}){3}$/, "must be a 52:54:00:xx:xx:xx address in lowercase").optional(),
+  disks: DisksSchema.default({ osGiB: 40 }),
+  /** VNC console on 127.0.0.1 of the hypervisor (reach it through an SSH tunnel). */
+  vnc: z.boolean().default(false),
+}).strict();
+export type StackVm = z.infer<typeof StackVmSchema>;
+
+export const NetworkSchema = z
+  .object({
+    prefixLength: z.number().int().min(8).max(30).default(24),
+    gateway: ipv4,
+    nameservers: z.array(ipv4).min(1),
+    /** DNS domain of the VMs (fqdn = name.domain). */
+    domain: z.string().optional(),
+  })
+  .strict();
+
+export const AdminSchema = z
+  .object({
+    /** The one login user of every VM: SSH keys only, passwordless sudo. */
+    user: z.string().regex(/^[a-z_][a-z0-9_-]{0,31}$/).default("k3s-admin"),
+    sshAuthorizedKeys: z.array(z.string().min(1)).min(1),
+  })
+  .strict();
+
+export const StackConfigSchema = z
+  .object({
+    /** Which deployment option this stack is (not derived from the stack's name). */
+    layout: z.enum(["mac-numa", "single", "distributed"]),
+    /** The placement lock, relative to the project: `npm run plan -- --stack NAME --lock PATH` writes it. */
+    placementLock: z.string().min(1),
+    hosts: z.array(StackHostSchema).min(1),
+    vms: z.array(StackVmSchema),
+    network: NetworkSchema,
+    admin: AdminSchema,
+    /** Extra distribution packages for every VM. */
+    packages: z.array(z.string()).default([]),
+    /** Wait until each VM's guest agent answers before a create counts as done. */
+    waitForGuest: z.boolean().default(true),
+    /** Deleting a VM (or the stack) also deletes its hot-tier disk. The lake HDD is never touched. */
+    deleteDataDisks: z.boolean().default(false),
+    /** The private key Pulumi logs in to the hypervisors with: set it with --secret. */
+    sshPrivateKey: z.union([z.string(), z.object({ secure: z.string() }).strict()]).optional(),
+  })
+  .strict()
+  .superRefine((cfg, ctx) => {
+    const request = PlacementRequestSchema.safeParse({ hosts: cfg.hosts.map(hostRequestOf), vms: cfg.vms.map(vmRequestOf) });
+    if (!request.success) for (const issue of request.error.issues) ctx.addIssue({ code: "custom", path: issue.path, message: issue.message });
+    const seen = new Map<string, string>();
+    cfg.vms.forEach((vm, i) => {
+      const other = seen.get(vm.address);
+      if (other) ctx.addIssue({ code: "custom", path: ["vms", i, "address"], message: `${vm.address} is also ${other}'s address` });
+      seen.set(vm.address, vm.name);
+      if (vm.disks.lakeDevice && vm.workload !== "data")
+        ctx.addIssue({ code: "custom", path: ["vms", i, "disks", "lakeDevice"], message: `only the data VM (workload: data) holds the data lake` });
+    });
+  });
+export type StackConfig = z.infer<typeof StackConfigSchema>;
+
+function hostRequestOf(h: StackHost) {
+  return { name: h.name, capabilities: h.capabilities, reserve: h.reserve };
+}
+
+function vmRequestOf(vm: StackVm) {
+  const { name, host, node, cores, memoryGiB, hugepages, emulator, numa } = vm;
+  return { name, host, node, cores, memoryGiB, hugepages, emulator, numa };
+}
+
+/** The placement request inside a stack config (capture paths stay relative to the project). */
+export function placementRequestOf(cfg: StackConfig): PlacementRequest {
+  return PlacementRequestSchema.parse({ hosts: cfg.hosts.map(hostRequestOf), vms: cfg.vms.map(vmRequestOf) });
+}
+
+/** A config a user wrote that cannot be used: one line naming the file and the key. */
+export class ConfigError extends Error {}
+
+/** "vms[2].cores" from a zod path. */
+export function keyPath(path: readonly PropertyKey[]): string {
+  return path.map((p, i) => (typeof p === "number" ? `[${p}]` : i === 0 ? String(p) : `.${String(p)}`)).join("");
+}
+
+function valueAt(raw: unknown, path: readonly PropertyKey[]): unknown {
+  let v: unknown = raw;
+  for (const p of path) v = v !== null && typeof v === "object" ? (v as Record<PropertyKey, unknown>)[p] : undefined;
+  return v;
+}
+
+/** The first problem as `FILE: numa-k3s:KEY = VALUE: message`, and how many more there are. */
+export function formatZodError(file: string, raw: unknown, error: z.ZodError, namespace = CONFIG_NAMESPACE): string {
+  const [first, ...rest] = error.issues;
+  const key = first.path.length > 0 ? `${namespace ? namespace + ":" : ""}${keyPath(first.path)}` : namespace ? `${namespace}:` : "(top level)";
+  const value = valueAt(raw, first.path);
+  const shown = value === undefined ? "" : ` = ${JSON.stringify(value)}`;
+  const more = rest.length > 0 ? ` (and ${rest.length} more problem${rest.length > 1 ? "s" : ""})` : "";
+  return `${file}: ${key}${shown}: ${first.message}${more}`;
+}
+
+export function parseStackConfig(raw: Record<string, unknown>, file: string): StackConfig {
+  const parsed = StackConfigSchema.safeParse(raw);
+  if (!parsed.success) throw new ConfigError(formatZodError(file, raw, parsed.error));
+  return parsed.data;
+}
+
+/** The `numa-k3s:` keys of a Pulumi.<stack>.yaml, without the prefix; other namespaces ignored. */
+export function stackConfigEntries(yamlText: string, file: string): Record<string, unknown> {
+  let doc: unknown;
+  try {
+    doc = YAML.parse(yamlText);
+  } catch (e) {
+    throw new ConfigError(`${file}: not YAML: ${(e as Error).message.split("\n")[0]}`);
+  }
+  const config = (doc as { config?: Record<string, unknown> } | null)?.config;
+  if (!config || typeof config !== "object") throw new ConfigError(`${file}: has no config: section`);
+  const raw: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(config)) {
+    if (key.startsWith(`${CONFIG_NAMESPACE}:`)) raw[key.slice(CONFIG_NAMESPACE.length + 1)] = value;
+  }
+  return raw;
+}
+
+/** Read Pulumi.<stack>.yaml from the project directory. */
+export function readStackFile(projectDir: string, stack: string): { file: string; config: StackConfig } {
+  const file = resolve(projectDir, `Pulumi.${stack}.yaml`);
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch {
+    throw new ConfigError(`${file}: no such stack file (stacks here: mac-numa, single, distributed; or create it with pulumi stack init ${stack})`);
+  }
+  return { file, config: parseStackConfig(stackConfigEntries(text, file), file) };
+}
+
+export function projectDirOf(stackFile: string): string {
+  return dirname(stackFile);
+}

@@ -1,0 +1,39 @@
+// The plan as a reader checks it: one table per host, node by node, then totals. Used by
+// `npm run plan` and by render's plan.md.
+import { formatCpuset } from "./cpuset";
+import { gib } from "./node-budget";
+import { Plan } from "./placement";
+
+function table(rows: string[][]): string[] {
+  const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
+  return rows.map((r) => r.map((cell, c) => cell.padEnd(widths[c])).join("  ").trimEnd());
+}
+
+export function formatPlanTable(plan: Plan): string {
+  const out: string[] = [];
+  for (const host of plan.hosts) {
+    const vms = plan.vms.filter((vm) => vm.host === host.name);
+    const T = host.threadsPerCore;
+    const totalCores = host.nodes.reduce((sum, n) => sum + n.cores, 0);
+    out.push(`${host.name} (${host.capabilities}): ${host.nodes.length} node${host.nodes.length > 1 ? "s" : ""}, ${totalCores} cores x ${T} thread${T > 1 ? "s" : ""}`);
+    if (T > 1) out.push(`  vCPUs ${T}k..${T}k+${T - 1} are the ${T} threads of one core, in the order listed`);
+    const rows = [["node", "VM", "cores", "vCPUs", "vCPU -> thread", "emulator", "memory"]];
+    for (const n of host.nodes) {
+      for (const vm of vms.filter((v) => v.node === n.id)) {
+        const memory = `${gib(vm.memoryKiB)}${vm.hugepages ? ` (${vm.hugepages.count} x ${vm.hugepages.sizeKiB / 1024} MiB pages)` : ""}`;
+        rows.push([String(n.id), vm.name, String(vm.topology.cores), String(vm.vcpus), vm.vcpupin.join(","), `${formatCpuset(vm.emulatorpin)}${vm.emulator === "dedicated" ? " (own)" : ""}`, memory]);
+      }
+      if (n.reservedThreads.length > 0) rows.push([String(n.id), "(reserve)", String(n.reservedThreads.length / T), "", formatCpuset(n.reservedThreads), "", gib(n.reserveKiB)]);
+      rows.push([String(n.id), "(free)", String(n.freeThreads.length / T), "", n.freeThreads.length > 0 ? formatCpuset(n.freeThreads) : "-", "", n.cores > 0 ? gib(n.freeMemoryKiB) : `${gib(n.memoryKiB)} (no CPUs)`]);
+    }
+    for (const vm of vms.filter((v) => v.node === null))
+      rows.push(["float", vm.name, String(vm.topology.cores), String(vm.vcpus), vm.vcpupin.join(","), formatCpuset(vm.emulatorpin), `${gib(vm.memoryKiB)} interleaved over ${vm.numatune.nodeset.join(",")}`]);
+    out.push(...table(rows).map((r) => `  ${r}`));
+    const vmCores = vms.reduce((sum, vm) => sum + vm.topology.cores + (vm.emulator === "dedicated" ? 1 : 0), 0);
+    const vmMemory = vms.reduce((sum, vm) => sum + vm.memoryKiB, 0);
+    const memory = host.nodes.reduce((sum, n) => sum + n.memoryKiB, 0);
+    out.push(`  totals: ${vms.length} VMs, ${vmCores} of ${totalCores} cores, ${gib(vmMemory)} of ${gib(memory)} to VMs`);
+    out.push("");
+  }
+  return out.join("\n");
+}
