@@ -603,9 +603,13 @@ function sortSockets(sockets: (number | null)[]): (number | null)[] {
   return [...new Set(sockets)].sort((a, b) => (a === null ? 1 : b === null ? -1 : a - b));
 }
 
-/** The sockets of a node's cores (offline threads included), ascending. */
+/**
+ * The sockets of a node's cores, ascending. An offline thread counts only when the capture names
+ * its socket: libvirt prints offline threads bare, and "unknown" is not another socket.
+ */
 function socketsOfNode(node: NumaNode): (number | null)[] {
-  return sortSockets([...node.cores.map((c) => c.socket), ...node.threads.map((t) => t.socket)]);
+  const offlineSockets = node.threads.filter((t) => !t.online && t.socket !== null).map((t) => t.socket);
+  return sortSockets([...node.cores.map((c) => c.socket), ...offlineSockets]);
 }
 
 function nodeFrame(
@@ -652,7 +656,7 @@ function hardwareBlock(view: HostView, maxWidth: number): Block {
           const { cores, strays } = split.get(node.id)!;
           const sockets = nodeSockets.get(node.id) ?? [];
           if (sockets.length === 0) return coreGrid(view, [], strays, inner);
-          return flow(
+          const socketBlocks = flow(
             sockets.map((socket) =>
               socketFrame(socket, inner, (socketInner) =>
                 coreGrid(
@@ -666,6 +670,9 @@ function hardwareBlock(view: HostView, maxWidth: number): Block {
             inner,
             S.boxGap,
           );
+          // Offline threads of no known socket sit under the node's sockets.
+          const unplaced = strays.filter((t) => !sockets.includes(t.socket));
+          return unplaced.length === 0 ? socketBlocks : stack([socketBlocks, strayRow(view, unplaced, inner)], S.rowGap);
         }),
       ),
       maxWidth,

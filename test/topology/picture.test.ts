@@ -4,7 +4,9 @@ import fc from "fast-check";
 import { XMLParser, XMLValidator } from "fast-xml-parser";
 import { Core, HostTopology, NumaNode, Thread } from "../../topology/host-topology";
 import { HostPlan, NodeUsage, Plan, VmPlacement } from "../../topology/placement";
-import { PICTURE_MAX_WIDTH, renderPicture } from "../../topology/picture";
+import { PICTURE_MAX_WIDTH, VM_PALETTE, renderPicture } from "../../topology/picture";
+import { readCapabilities } from "../../topology/capabilities";
+import { SyntheticHostName, syntheticHosts, topologyOf } from "../fixtures/hosts";
 
 // ---------------------------------------------------------------------------------------------
 // Hosts, built the way Linux numbers them: thread t of global core c is t * (all cores) + c, so
@@ -57,11 +59,8 @@ function buildHost(shape: HostShape): HostTopology {
   return { source: shape.source ?? "test", nodes, threadsPerCore: shape.threadsPerCore, warnings: [] };
 }
 
-/** The reference host: 2 x E5-2697 v4, 18 cores x 2 threads per socket, one node per socket. */
-const topoReference = buildHost({
-  sockets: 2, nodes: 2, coresPerSocket: 18, threadsPerCore: 2, memoryGiBPerNode: 126,
-  source: "hosts/numa-01.capabilities.xml",
-});
+/** The reference host (2 x E5-2697 v4, 18 cores x 2 threads per socket) from its committed capture. */
+const topoReference = readCapabilities(path.join(__dirname, "..", "..", "hosts", "reference-2x-e5-2697v4.capabilities.xml"));
 /** 1024 threads: 2 sockets x 4 nodes (NPS4) x 64 cores x 2 threads. */
 const topo1024 = buildHost({ sockets: 2, nodes: 8, coresPerSocket: 256, threadsPerCore: 2, memoryGiBPerNode: 128 });
 /** One node across two sockets (NUMA off in the firmware). */
@@ -124,6 +123,8 @@ function buildPlan(
     const reservedThreads = reserved[n.id] ?? [];
     const strict = vms.filter((v) => v.node === n.id).reduce((sum, v) => sum + v.memoryKiB, 0);
     const memoryKiB = n.memoryKiB ?? 0;
+    // Tests use no huge pages for VMs: the node's huge pages are what its captured pools hold.
+    const hugepagesKiB = n.pages.slice(1).reduce((sum, p) => sum + p.sizeKiB * p.count, 0);
     return {
       id: n.id,
       cores: n.cores.length,
@@ -133,14 +134,41 @@ function buildPlan(
         .flatMap((c) => c.threads)
         .filter((t) => !taken.has(t) && !reservedThreads.includes(t)),
       memoryKiB,
-      hugepagesKiB: 0,
+      hugepagesKiB,
       reserveKiB: reserveGiB * GiB,
       vmMemoryKiB: strict,
-      freeMemoryKiB: Math.max(0, memoryKiB - reserveGiB * GiB - strict),
+      freeMemoryKiB: Math.max(0, memoryKiB - hugepagesKiB - reserveGiB * GiB - strict),
     };
   });
   const hostPlan: HostPlan = { name, capabilities: host.source, threadsPerCore: host.threadsPerCore, nodes };
   return { hosts: [hostPlan], vms };
+}
+
+/**
+ * A plan for any host: per node, one strict VM on the first half of its complete cores, the
+ * last complete core reserved and running the emulators; plus one floating VM on the next free
+ * core of each of the first two nodes, so the floating case is drawn on every shape.
+ */
+function planEveryNode(name: string, host: HostTopology, vmPrefix = "vm"): Plan {
+  const specs: VmSpec[] = [];
+  const reserved: Record<number, number[]> = {};
+  const floating: number[] = [];
+  for (const n of host.nodes) {
+    const complete = n.cores.filter((c) => c.complete);
+    if (complete.length === 0) continue;
+    const last = complete[complete.length - 1];
+    reserved[n.id] = last.threads;
+    const half = complete.slice(0, Math.floor(complete.length / 2));
+    if (half.length > 0) {
+      specs.push({ name: `${vmPrefix}-node${n.id}`, node: n.id, cores: half.map((c) => c.threads[0]), memoryGiB: 4, emulatorpin: last.threads });
+    }
+    const spare = complete[half.length];
+    if (spare !== last && floating.length < 2) floating.push(spare.threads[0]);
+  }
+  if (floating.length > 0) {
+    specs.push({ name: `${vmPrefix}-floating`, node: null, cores: floating, memoryGiB: 2, emulatorpin: [] });
+  }
+  return buildPlan(name, host, specs, reserved);
 }
 
 const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
@@ -311,6 +339,9 @@ describe("renderPicture", () => {
     expect(order(renderPicture([topoReference], planSingle))).toEqual(["socket", "node", "socket", "node"]);
     const spanning = renderPicture([topoOneCellTwoSockets], buildPlan("h", topoOneCellTwoSockets, [], {}));
     expect(order(spanning)).toEqual(["node", "socket", "socket"]);
+    // libvirt prints offline threads without a socket; that is not a node spanning sockets.
+    const offline = topologyOf("offlineSibling");
+    expect(order(renderPicture([offline], planEveryNode("h", offline)))).toEqual(["socket", "node", "socket", "node"]);
   });
 
   test("incomplete cores and offline threads are marked and explained", () => {
@@ -325,6 +356,37 @@ describe("renderPicture", () => {
     plan.vms.push({ ...planSingle.vms[0], host: "numa-01", vcpupin: [0, 999] });
     expect(() => renderPicture([topoReference], plan)).toThrow(/^picture: plan\.vms\[0\] k3s-worker-slm-heavy vcpupin\[1\] is thread 999, which .*numa-01 .* does not have/);
     expect(() => renderPicture([], plan)).toThrow(/0 host topologies for 1 plan hosts/);
+  });
+
+  test.each(Object.keys(syntheticHosts) as SyntheticHostName[])(
+    "named host %s: valid XML, every thread once, every VM in the legend, legible within 1600 px",
+    (name) => {
+      const host = topologyOf(name);
+      const plan = planEveryNode(name, host);
+      const svg = renderPicture([host], plan);
+      expect(XMLValidator.validate(svg)).toBe(true);
+      expect(threadLabels(svg).sort((a, b) => a - b)).toEqual(allThreadIds(host));
+      expect(legendNames(svg)).toEqual(plan.vms.map((v) => v.name));
+      expect(svgSize(svg).width).toBeLessThanOrEqual(PICTURE_MAX_WIDTH);
+      expect(Math.min(...fontSizes(svg))).toBeGreaterThanOrEqual(7);
+      for (const n of host.nodes) expect(svg).toContain(`node ${n.id} · `);
+    },
+  );
+
+  test("several hosts stack in one picture, colours by the VM's place in plan.vms", () => {
+    const arm = topologyOf("armNoSmt");
+    const a = planSingle;
+    const b = planEveryNode("arm-01", arm, "arm");
+    const plan: Plan = { hosts: [...a.hosts, ...b.hosts], vms: [...a.vms, ...b.vms] };
+    const svg = renderPicture([topoReference, arm], plan);
+    expect(XMLValidator.validate(svg)).toBe(true);
+    const hosts = svg.split('<g class="host"').slice(1);
+    expect(hosts).toHaveLength(2);
+    expect(threadLabels(hosts[0]).sort((x, y) => x - y)).toEqual(allThreadIds(topoReference));
+    expect(threadLabels(hosts[1]).sort((x, y) => x - y)).toEqual(allThreadIds(arm));
+    expect(legendNames(hosts[1])).toEqual(b.vms.map((v) => v.name));
+    // The arm host's first VM is the fifth of the plan: the fifth colour.
+    expect(threadFills(hosts[1]).get(b.vms[0].vcpupin[0])).toBe(VM_PALETTE[4]);
   });
 
   test("random hosts and plans: valid XML, every thread once, width within the page", () => {
