@@ -355,8 +355,8 @@ function threadTooltip(view: HostView, thread: Thread): string {
   if (use?.reserved) parts.push("reserve");
   if (use && use.emulatorOf.length > 0) parts.push(`emulator of ${use.emulatorOf.map((s) => s.vm.name).join(", ")}`);
   if (use && use.iothreadOf.length > 0) parts.push(`iothreads of ${use.iothreadOf.map((s) => s.vm.name).join(", ")}`);
-  if (parts.length === 1 || (parts.length === 2 && !thread.online)) parts.push(thread.online ? "free" : "");
-  return parts.filter((p) => p !== "").join(" · ");
+  if (parts.length === 1) parts.push("free");
+  return parts.join(" · ");
 }
 
 function drawThread(view: HostView, thread: Thread, x: number, y: number, out: string[]): void {
