@@ -79,6 +79,10 @@ function checkInsidePool(p: VmScriptParams, field: string, path: string): void {
   if (!path.startsWith(p.poolDir + "/")) fail(p, field, path, `must lie inside poolDir ${p.poolDir}: delete removes it, and must never reach outside the VM's own directory`);
 }
 
+function checkInt(p: VmScriptParams, field: string, value: number, min: number): void {
+  if (!Number.isInteger(value) || value < min) fail(p, field, value, `must be an integer >= ${min}`);
+}
+
 function checkInts(p: VmScriptParams, field: string, values: number[], min: number): void {
   values.forEach((v, i) => {
     if (!Number.isInteger(v) || v < min) fail(p, `${field}[${i}]`, v, `must be an integer >= ${min}`);
@@ -107,23 +111,31 @@ export function checkVmScriptParams(p: VmScriptParams): Required<Omit<VmScriptPa
     const earlier = files.slice(0, i).find(([, other]) => other === path);
     if (earlier) fail(p, field, path, `is already ${earlier[0]}`);
   }
-  checkInts(p, "osDiskGiB", [p.osDiskGiB], 1);
-  if (p.stagingDisk) checkInts(p, "stagingDisk.sizeGiB", [p.stagingDisk.sizeGiB], 1);
-  if (p.hotDisk) checkInts(p, "hotDisk.sizeGiB", [p.hotDisk.sizeGiB], 1);
-  checkInts(p, "waitForGuest.timeoutSeconds", [p.waitForGuest.timeoutSeconds], 1);
+  checkInt(p, "osDiskGiB", p.osDiskGiB, 1);
+  if (p.stagingDisk) checkInt(p, "stagingDisk.sizeGiB", p.stagingDisk.sizeGiB, 1);
+  if (p.hotDisk) checkInt(p, "hotDisk.sizeGiB", p.hotDisk.sizeGiB, 1);
+  checkInt(p, "waitForGuest.timeoutSeconds", p.waitForGuest.timeoutSeconds, 1);
   if (p.pins.vcpupin.length === 0) fail(p, "pins.vcpupin", [], "a VM has at least one vCPU");
   checkInts(p, "pins.vcpupin", p.pins.vcpupin, 0);
   checkInts(p, "pins.emulatorpin", p.pins.emulatorpin, 0);
   checkInts(p, "pins.iothreadpin", p.pins.iothreadpin, 0);
   const iothreads = p.iothreads ?? 1;
-  checkInts(p, "iothreads", [iothreads], 0);
+  checkInt(p, "iothreads", iothreads, 0);
   const shutdownTimeoutSeconds = p.shutdownTimeoutSeconds ?? 120;
-  checkInts(p, "shutdownTimeoutSeconds", [shutdownTimeoutSeconds], 1);
+  checkInt(p, "shutdownTimeoutSeconds", shutdownTimeoutSeconds, 1);
   return { ...p, connectUri, deleteDataDisks: p.deleteDataDisks ?? false, iothreads, shutdownTimeoutSeconds };
 }
 
 const q = shellQuote;
 const list = (ids: number[]) => ids.join(",");
+
+/** `variable=value` (or an array of values), quoted; values are literal by design, so shellcheck's
+ * "expressions don't expand in single quotes" hint (SC2016) is silenced where one holds a $ or `. */
+function assign(variable: string, value: string | string[]): string {
+  const text = Array.isArray(value) ? `(${value.map(q).join(" ")})` : q(value);
+  const hint = /[$`]/.test(Array.isArray(value) ? value.join("") : value) ? "# shellcheck disable=SC2016\n" : "";
+  return `${hint}${variable}=${text}`;
+}
 
 /** The header every script starts with: strict mode and the quoted values. */
 function header(what: string, p: ReturnType<typeof checkVmScriptParams>): string {
@@ -132,8 +144,8 @@ function header(what: string, p: ReturnType<typeof checkVmScriptParams>): string
 set -euo pipefail
 shopt -s inherit_errexit
 
-uri=${q(p.connectUri)}
-name=${q(p.domainName)}
+${assign("uri", p.connectUri)}
+${assign("name", p.domainName)}
 `;
 }
 
@@ -149,16 +161,16 @@ state() { v domstate "$name" 2>/dev/null | head -n 1; }
 /** Volumes, seed ISO, define and autostart: what create and update share. */
 function converge(p: ReturnType<typeof checkVmScriptParams>): string {
   const vars = [
-    `pool_dir=${q(p.poolDir)}`,
-    `base_image=${q(p.baseImage)}`,
-    `os_disk=${q(p.osDiskPath)}`,
+    assign("pool_dir", p.poolDir),
+    assign("base_image", p.baseImage),
+    assign("os_disk", p.osDiskPath),
     `os_disk_gib=${p.osDiskGiB}`,
-    `staging_disk=${q(p.stagingDisk?.path ?? "")}`,
+    assign("staging_disk", p.stagingDisk?.path ?? ""),
     `staging_disk_gib=${p.stagingDisk?.sizeGiB ?? 0}`,
-    `hot_disk=${q(p.hotDisk?.path ?? "")}`,
+    assign("hot_disk", p.hotDisk?.path ?? ""),
     `hot_disk_gib=${p.hotDisk?.sizeGiB ?? 0}`,
-    `seed_dir=${q(p.seed.dir)}`,
-    `seed_iso=${q(p.seed.isoPath)}`,
+    assign("seed_dir", p.seed.dir),
+    assign("seed_iso", p.seed.isoPath),
   ].join("\n");
   return `${vars}
 
@@ -350,10 +362,10 @@ export function deleteScript(params: VmScriptParams): string {
   );
   const kept = !p.deleteDataDisks && p.hotDisk ? [p.hotDisk.path] : [];
   return `${header("delete", p)}${FUNCTIONS}
-remove=(${removed.map(q).join(" ")})
-keep=(${kept.map(q).join(" ")})
-data_device=${q(p.dataDevice ?? "")}
-seed_dir=${q(p.seed.dir)}
+${assign("remove", removed)}
+${assign("keep", kept)}
+${assign("data_device", p.dataDevice ?? "")}
+${assign("seed_dir", p.seed.dir)}
 
 if exists; then
   if [[ $(state) != "shut off" ]]; then
