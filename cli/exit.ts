@@ -1,4 +1,6 @@
 // How every offline command ends: known problems as one line and an exit code, never a stack trace.
+import { CapabilitiesError } from "../topology/capabilities";
+import { ConfigError } from "../stacks/config";
 
 /** Something the user gave (a file, a flag, a config key) is wrong: exit 2. */
 export class BadInput extends Error {}
@@ -11,7 +13,7 @@ export function run(main: () => number | Promise<number>): void {
     })
     .catch((e: unknown) => {
       const err = e as Error & { code?: string };
-      if (e instanceof BadInput || err.code?.startsWith("ERR_PARSE_ARGS")) {
+      if (e instanceof BadInput || e instanceof ConfigError || e instanceof CapabilitiesError || err.code?.startsWith("ERR_PARSE_ARGS")) {
         console.error(err.message.split("\n")[0]);
         process.exitCode = 2;
       } else {

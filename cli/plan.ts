@@ -1,31 +1,21 @@
 // npm run plan -- --request FILE | --stack NAME [--lock FILE] [--json] [--svg FILE]
 // Exit 0 placed, 2 bad input (one line naming the file and the field), 3 does not fit.
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import YAML from "yaml";
-import { CapabilitiesError, readCapabilities } from "../topology/capabilities";
-import { HostTopology } from "../topology/host-topology";
-import { PlacementLock, PlacementLockSchema, formatLock, lockOf } from "../topology/lock";
+import { formatLock, lockOf } from "../topology/lock";
 import { formatPlanTable } from "../topology/plan-table";
 import { renderPicture } from "../topology/picture";
-import { NoFit, planPlacement } from "../topology/planner";
-import { PlacementRequest, PlacementRequestSchema } from "../topology/request";
+import { planPlacement } from "../topology/planner";
+import { PlacementRequestSchema } from "../topology/request";
 import { ConfigError, formatZodError, placementRequestOf, readStackFile } from "../stacks/config";
 import { BadInput, run } from "./exit";
+import { LoadedRequest, formatNoFit, readLock, readTopologies } from "../stacks/placement-inputs";
 
 const USAGE = "usage: npm run plan -- --request FILE | --stack NAME [--lock FILE] [--json] [--svg FILE]";
 
 /** Where the request came from: the file and the key prefix that errors should name. */
-export interface LoadedRequest {
-  file: string;
-  keyPrefix: string;
-  request: PlacementRequest;
-  topologies: Map<string, HostTopology>;
-  /** The lock the stack config names (read when --lock is not given). */
-  stackLock?: string;
-}
-
 export function loadRequestFile(path: string): LoadedRequest {
   const file = resolve(path);
   let raw: unknown;
@@ -49,49 +39,6 @@ export function loadStack(projectDir: string, stack: string): LoadedRequest {
     if (e instanceof ConfigError) throw new BadInput(e.message);
     throw e;
   }
-}
-
-/** Capture paths are relative to the file that names them (`baseDir`); plans keep them as written. */
-export function readTopologies(request: PlacementRequest, baseDir: string): Map<string, HostTopology> {
-  const topologies = new Map<string, HostTopology>();
-  for (const h of request.hosts) {
-    try {
-      topologies.set(h.name, { ...readCapabilities(resolve(baseDir, h.capabilities)), source: h.capabilities });
-    } catch (e) {
-      if (e instanceof CapabilitiesError) throw new BadInput(e.message);
-      throw e;
-    }
-  }
-  return topologies;
-}
-
-export function readLock(path: string): PlacementLock | undefined {
-  if (!existsSync(path)) return undefined;
-  let raw: unknown;
-  try {
-    raw = JSON.parse(readFileSync(path, "utf8"));
-  } catch (e) {
-    throw new BadInput(`${path}: not JSON: ${(e as Error).message}`);
-  }
-  const parsed = PlacementLockSchema.safeParse(raw);
-  if (!parsed.success) throw new BadInput(formatZodError(path, raw, parsed.error, ""));
-  return parsed.data;
-}
-
-/** `Pulumi.single.yaml: numa-k3s:vms[2].cores = 20: node 1 of numa-01 has ...` */
-export function formatNoFit(loaded: LoadedRequest, p: NoFit, lockFile?: string): string {
-  if (p.field === "lock") return `${lockFile ?? "lock"}: ${p.message}`;
-  const vm = loaded.request.vms[p.vmIndex];
-  const value: Record<NoFit["field"], unknown> = {
-    cores: vm.cores,
-    memoryGiB: vm.memoryGiB,
-    hugepages: vm.hugepages,
-    node: vm.node,
-    emulator: vm.emulator,
-    lock: undefined,
-  };
-  const shown = value[p.field] === undefined ? "" : ` = ${JSON.stringify(value[p.field])}`;
-  return `${loaded.file}: ${loaded.keyPrefix}vms[${p.vmIndex}].${p.field}${shown}: ${p.message}`;
 }
 
 function main(argv: string[]): number {
