@@ -228,6 +228,15 @@ function vcpuTids(name: string): number[] {
     expectPinnedAs(bigger);
   });
 
+  test("create waiting for the guest fails after its timeout when no guest agent answers, saying why", () => {
+    const domid = virsh("domid", name).trim();
+    const r = run("sh", ["-c", remoteCommand(createScript({ ...params, waitForGuest: { enabled: true, timeoutSeconds: 2 } }))], xml);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/error: the guest agent did not answer within 2 s/);
+    // Waiting never harms the domain.
+    expect(virsh("domid", name).trim()).toBe(domid);
+  });
+
   test("delete: no domain, OS overlay, staging disk and seed gone, the hot disk kept; a second delete succeeds", () => {
     const { stderr } = runScript(deleteScript(params));
     expect(run("virsh", ["-c", URI, "dominfo", name]).status).not.toBe(0);
