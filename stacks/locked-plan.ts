@@ -1,0 +1,53 @@
+// The stack's placement: planned from its config against the committed lock, so that no deployment
+// moves a running VM. VMs the lock does not hold yet are shown in a preview and refused by an up.
+import * as pulumi from "@pulumi/pulumi";
+import { resolve } from "node:path";
+import { HostTopology } from "../topology/host-topology";
+import { PlacementLock } from "../topology/lock";
+import { formatCpuset } from "../topology/cpuset";
+import { Plan, VmPlacement } from "../topology/placement";
+import { planPlacement } from "../topology/planner";
+import { StackConfig, placementRequestOf } from "./config";
+import { StackContext } from "./context";
+import { formatNoFit, readLock, readTopologies } from "./placement-inputs";
+
+export interface LockedPlan {
+  plan: Plan;
+  topologies: Map<string, HostTopology>;
+  /** VMs whose placement equals the lock's. Only these may be created by an up. */
+  locked: Set<string>;
+}
+
+function sameVm(a: VmPlacement, b: VmPlacement): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+
+function describe(p: VmPlacement): string {
+  return `${p.node === null ? "floating" : `node ${p.node}`} of ${p.host}, vCPUs on threads ${formatCpuset(p.vcpupin)}, emulator on ${formatCpuset(p.emulatorpin)}`;
+}
+
+export function lockedPlan(cfg: StackConfig, ctx: StackContext): LockedPlan {
+  const request = placementRequestOf(cfg);
+  const topologies = readTopologies(request, ctx.projectDir);
+  const lockPath = resolve(ctx.projectDir, cfg.placementLock);
+  let lock: PlacementLock | undefined;
+  try {
+    lock = readLock(lockPath);
+  } catch (e) {
+    throw new pulumi.RunError((e as Error).message);
+  }
+  const outcome = planPlacement({ request, topologies, lock });
+  const loaded = { file: ctx.configFile, keyPrefix: "numa-k3s:", request, topologies };
+  if (outcome.kind === "no-fit") throw new pulumi.RunError(outcome.problems.map((p) => formatNoFit(loaded, p, cfg.placementLock)).join("\n"));
+
+  const locked = new Set(outcome.plan.vms.filter((vm) => lock?.vms.some((l) => sameVm(l, vm))).map((vm) => vm.name));
+  const unlocked = outcome.plan.vms.filter((vm) => !locked.has(vm.name));
+  const update = `npm run plan -- --stack ${ctx.stack} --lock ${cfg.placementLock}`;
+  if (unlocked.length > 0 && !ctx.previewOnly) {
+    throw new pulumi.RunError(
+      `${ctx.configFile}: ${unlocked.map((vm) => vm.name).join(", ")} not in ${cfg.placementLock} (new or changed): run \`${update}\`, review the lock's diff and picture, commit, then pulumi up`,
+    );
+  }
+  for (const vm of unlocked) pulumi.log.warn(`${vm.name} is not locked yet: it would run on ${describe(vm)}; \`${update}\` locks it`);
+  return { plan: outcome.plan, topologies, locked };
+}

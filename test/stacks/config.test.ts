@@ -1,0 +1,110 @@
+// The three committed stacks are valid, and a user's mistake in a stack file is one line naming
+// the file, the key and the value.
+import { readFileSync } from "node:fs";
+import { resolve } from "node:path";
+import YAML from "yaml";
+import { ConfigError, parseStackConfig, placementRequestOf, readStackFile, stackConfigEntries } from "../../stacks/config";
+import { vmSpecsOf, macOf } from "../../stacks/vm-specs";
+import { planPlacement } from "../../topology/planner";
+import { readTopologies } from "../../stacks/placement-inputs";
+
+const projectDir = resolve(__dirname, "../..");
+const STACKS = ["mac-numa", "single", "distributed"] as const;
+
+function rawOf(stack: string): Record<string, unknown> {
+  const file = resolve(projectDir, `Pulumi.${stack}.yaml`);
+  return stackConfigEntries(readFileSync(file, "utf8"), file);
+}
+
+function errorOf(raw: Record<string, unknown>): string {
+  try {
+    parseStackConfig(raw, "Pulumi.single.yaml");
+  } catch (e) {
+    expect(e).toBeInstanceOf(ConfigError);
+    return (e as Error).message;
+  }
+  throw new Error("the config was accepted");
+}
+
+describe.each(STACKS)("stack %s", (stack) => {
+  const { config } = readStackFile(projectDir, stack);
+
+  it("is the layout its file says, and plans", () => {
+    expect(config.layout).toBe(stack);
+    const request = placementRequestOf(config);
+    const outcome = planPlacement({ request, topologies: readTopologies(request, projectDir) });
+    expect(outcome.kind).toBe("placed");
+  });
+
+  it("gives each VM its own MAC and address, and keeps every volume inside the VM's directory", () => {
+    const request = placementRequestOf(config);
+    const outcome = planPlacement({ request, topologies: readTopologies(request, projectDir) });
+    if (outcome.kind !== "placed") throw new Error("not placed");
+    const macs = new Set<string>();
+    for (const placement of outcome.plan.vms) {
+      const vm = config.vms.find((v) => v.name === placement.name)!;
+      const specs = vmSpecsOf(config, config.hosts[0], vm, placement);
+      macs.add(specs.domain.network.mac);
+      expect(specs.guest.mac).toBe(specs.domain.network.mac);
+      for (const path of [specs.scripts.osDiskPath, specs.scripts.seed.isoPath, specs.scripts.stagingDisk?.path, specs.scripts.hotDisk?.path])
+        if (path) expect(path.startsWith(specs.scripts.poolDir + "/")).toBe(true);
+      expect(specs.scripts.deleteDataDisks).toBe(false);
+    }
+    expect(macs.size).toBe(outcome.plan.vms.length);
+  });
+});
+
+describe("mistakes in a stack file", () => {
+  it("a misspelt key is refused, naming it", () => {
+    const raw = rawOf("single");
+    const vms = raw.vms as Record<string, unknown>[];
+    vms[1] = { ...vms[1], memoryGb: 60 };
+    const message = errorOf(raw);
+    expect(message).toMatch(/^Pulumi\.single\.yaml: numa-k3s:vms\[1\]/);
+    expect(message).toContain("memoryGb");
+    expect(message).not.toContain("\n");
+  });
+
+  it("a wrong value names the key, the value and what would fit", () => {
+    const raw = rawOf("single");
+    (raw.vms as Record<string, unknown>[])[2].cores = "four";
+    expect(errorOf(raw)).toMatch(/^Pulumi\.single\.yaml: numa-k3s:vms\[2\]\.cores = "four": .*number/);
+  });
+
+  it("an unknown layout lists the layouts", () => {
+    const raw = { ...rawOf("single"), layout: "dual" };
+    expect(errorOf(raw)).toMatch(/numa-k3s:layout = "dual": .*mac-numa.*single.*distributed/);
+  });
+
+  it("two VMs with one address are refused", () => {
+    const raw = rawOf("single");
+    const vms = raw.vms as Record<string, unknown>[];
+    vms[3].address = vms[0].address;
+    expect(errorOf(raw)).toMatch(/numa-k3s:vms\[3\]\.address = "192\.168\.50\.11": .*k3s-worker-slm-heavy/);
+  });
+
+  it("a VM on a host the stack does not have is refused", () => {
+    const raw = rawOf("single");
+    (raw.vms as Record<string, unknown>[])[0].host = "numa-02";
+    expect(errorOf(raw)).toMatch(/numa-k3s:vms\[0\]\.host = "numa-02": .*numa-01/);
+  });
+
+  it("a lake disk named by sdX is refused (the name moves between boots)", () => {
+    const raw = rawOf("single");
+    (raw.vms as { disks: Record<string, unknown> }[])[1].disks.lakeDevice = "/dev/sdb";
+    expect(errorOf(raw)).toMatch(/lakeDevice = "\/dev\/sdb": .*by-id/);
+  });
+
+  it("a stack file that is not YAML, or has no config, is one line", () => {
+    expect(() => stackConfigEntries("config: [", "Pulumi.x.yaml")).toThrow(/^Pulumi\.x\.yaml: not YAML/);
+    expect(() => stackConfigEntries(YAML.stringify({ encryptionsalt: "x" }), "Pulumi.x.yaml")).toThrow(/has no config/);
+  });
+});
+
+describe("macOf", () => {
+  it("is a locally administered QEMU MAC, stable per name and different across names", () => {
+    expect(macOf("k3s-worker-1")).toMatch(/^52:54:00(:[0-9a-f]{2}){3}$/);
+    expect(macOf("k3s-worker-1")).toBe(macOf("k3s-worker-1"));
+    expect(macOf("k3s-worker-1")).not.toBe(macOf("k3s-worker-2"));
+  });
+});
