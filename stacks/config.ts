@@ -5,7 +5,7 @@ import { dirname, resolve } from "node:path";
 import { isIP } from "node:net";
 import YAML from "yaml";
 import { z } from "zod";
-import { HostRequestSchema, PlacementRequest, PlacementRequestSchema, VmRequestSchema, nameSchema } from "../topology/request";
+import { HostRequestSchema, PlacementRequest, PlacementRequestSchema, ReserveSchema, VmRequestSchema } from "../topology/request";
 
 export const CONFIG_NAMESPACE = "numa-k3s";
 
@@ -148,13 +148,46 @@ function valueAt(raw: unknown, path: readonly PropertyKey[]): unknown {
   return v;
 }
 
+function editDistance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    let diagonal = row[0];
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const above = row[j];
+      row[j] = Math.min(row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] === b[j - 1] ? 0 : 1));
+      diagonal = above;
+    }
+  }
+  return row[b.length];
+}
+
+/** Every key a user may write, for "did you mean" on a misspelt one. */
+function knownKeys(): string[] {
+  const shapes = [StackConfigSchema, StackHostSchema, StackVmSchema, SshSchema, LibvirtSchema, DisksSchema, NetworkSchema, AdminSchema, ReserveSchema];
+  return [...new Set(shapes.flatMap((s) => Object.keys(s.shape)))];
+}
+
+function unknownKeyMessage(key: string): string {
+  const near = knownKeys()
+    .map((k) => ({ k, d: editDistance(key.toLowerCase(), k.toLowerCase()) }))
+    .filter(({ d }) => d <= 2)
+    .sort((a, b) => a.d - b.d || a.k.localeCompare(b.k));
+  return `unknown key${near.length > 0 ? `; did you mean ${near[0].k}?` : ""}`;
+}
+
 /** The first problem as `FILE: numa-k3s:KEY = VALUE: message`, and how many more there are. */
 export function formatZodError(file: string, raw: unknown, error: z.ZodError, namespace = CONFIG_NAMESPACE): string {
   const [first, ...rest] = error.issues;
-  const key = first.path.length > 0 ? `${namespace ? namespace + ":" : ""}${keyPath(first.path)}` : namespace ? `${namespace}:` : "(top level)";
+  const more = rest.length > 0 ? ` (and ${rest.length} more problem${rest.length > 1 ? "s" : ""})` : "";
+  const prefix = namespace ? `${namespace}:` : "";
+  if (first.code === "unrecognized_keys") {
+    const path = [...first.path, first.keys[0]];
+    return `${file}: ${prefix}${keyPath(path)}: ${unknownKeyMessage(first.keys[0])}${more}`;
+  }
+  const key = first.path.length > 0 ? `${prefix}${keyPath(first.path)}` : prefix || "(top level)";
   const value = valueAt(raw, first.path);
   const shown = value === undefined ? "" : ` = ${JSON.stringify(value)}`;
-  const more = rest.length > 0 ? ` (and ${rest.length} more problem${rest.length > 1 ? "s" : ""})` : "";
   return `${file}: ${key}${shown}: ${first.message}${more}`;
 }
 
