@@ -1,6 +1,6 @@
 // Planner bugs found by the property tests, each as the smallest input that shows it. These tests
 // state the contract and fail until the planner is fixed; they are kept apart so the lead sees them.
-import { capabilitiesXml, regularHost } from "../fixtures/hosts";
+import { capabilitiesXml, regularHost, topologyOf } from "../fixtures/hosts";
 import { parseCapabilities } from "../../topology/capabilities";
 import { checkPlan } from "../../topology/invariants";
 import { planPlacement } from "../../topology/planner";
@@ -42,5 +42,23 @@ describe("floating VM memory counts only the CPU nodes it is interleaved over", 
     const outcome = planPlacement({ request: fits, topologies });
     expect(outcome.kind).toBe("placed");
     if (outcome.kind === "placed") expect(checkPlan(outcome.plan, fits, topologies)).toEqual([]);
+  });
+});
+
+describe("a no-fit of node: auto VMs that lack cores together says cores", () => {
+  // Nine 7-core VMs on EPYC NPS4 (8 nodes x 7 free cores): 63 cores needed, 56 free, memory is
+  // plentiful (144 of 224 GiB). assignNodes' total-capacity prune fails before any VM is tried, so
+  // autoNoFit blames the first VM of the search order (w0, which fits on any node) and, since some
+  // node has 7 cores >= w0's 7, names field memoryGiB. The user is told to change memoryGiB of a VM
+  // that is not the problem; the message itself says "no node of h can take it" next to eight nodes
+  // with room for it.
+  const request = PlacementRequestSchema.parse({
+    hosts: [{ name: "h", capabilities: "h.xml" }],
+    vms: Array.from({ length: 9 }, (_, i) => ({ name: `w${i}`, cores: 7, memoryGiB: 16 })),
+  });
+  it("names field cores", () => {
+    const outcome = planPlacement({ request, topologies: new Map([["h", topologyOf("epycNps4")]]) });
+    expect(outcome.kind).toBe("no-fit");
+    if (outcome.kind === "no-fit") expect(outcome.problems.map((p) => p.field)).toEqual(["cores"]);
   });
 });
