@@ -168,7 +168,12 @@ function knownKeys(): string[] {
   return [...new Set(shapes.flatMap((s) => Object.keys(s.shape)))];
 }
 
+// Words from other tools for what this project calls a core, memory or node (STYLE.md vocabulary).
+const SYNONYMS: Record<string, string> = { cpus: "cores", vcpus: "cores", vcpu: "cores", memory: "memoryGiB", ram: "memoryGiB", cell: "node", numanode: "node", socket: "node" };
+
 function unknownKeyMessage(key: string): string {
+  const synonym = SYNONYMS[key.toLowerCase()];
+  if (synonym) return `unknown key; did you mean ${synonym}?`;
   const near = knownKeys()
     .map((k) => ({ k, d: editDistance(key.toLowerCase(), k.toLowerCase()) }))
     .filter(({ d }) => d <= 2)
