@@ -218,9 +218,14 @@ function planHost(
     decided.push({ demand: f.demand, node: null, preferCores: [], cores, emulatorCore });
   }
 
-  const cpuNodes = [...ledgers.values()].filter((l) => l.budget.usableCores.length > 0 && l.budget.vmMemoryKiB > 0).map((l) => l.budget.node.id);
+  const cpuNodes = [...ledgers.values()].filter(isCpuNode).map((l) => l.budget.node.id);
   const placements = decided.map((d) => ({ index: d.demand.index, placement: placementOf(d, host, T, ledgers, cpuNodes) }));
   return { placements, hostPlan: hostPlanOf(hostReq, topology, ledgers) };
+}
+
+/** A node a floating VM's memory is interleaved over: it has cores a VM may use, and VM memory. */
+function isCpuNode(l: Ledger): boolean {
+  return l.budget.usableCores.length > 0 && l.budget.vmMemoryKiB > 0;
 }
 
 function demandOf(vm: VmRequest, index: number): Demand {
@@ -431,23 +436,30 @@ function autoNoFit(
   const needMem = demands.reduce((sum, x) => sum + x.memoryKiB, 0);
   const haveCores = [...ledgers.values()].reduce((sum, l) => sum + Math.max(0, freeCores(l)), 0);
   const haveMem = [...ledgers.values()].reduce((sum, l) => sum + Math.max(0, l.memoryKiB), 0);
-  const total =
-    needCores > haveCores || needMem > haveMem
-      ? `; together the node: auto VMs need ${needCores} cores and ${gib(needMem)}, ${host} has ${haveCores} cores and ${gib(haveMem)} free after the reserve and the fixed VMs`
-      : "";
-  const largestCores = Math.max(0, ...outcome.statesWhenStuck.map((s) => s.cores));
-  const field: NoFit["field"] = largestCores < d.totalCores ? "cores" : d.pageSizeKiB !== null ? "hugepages" : "memoryGiB";
+  const nodeList = `free: ${states.join("; ")}`;
+  if (needCores > haveCores || needMem > haveMem) {
+    // Short in total: no arrangement can help, and no single VM is to blame.
+    const field: NoFit["field"] = needCores > haveCores ? "cores" : "memoryGiB";
+    const names = demands.map((x) => x.vm.name).join(", ");
+    const message = `the node: auto VMs of ${host} (${names}) need ${needCores} cores and ${gib(needMem)} together; ${host} has ${haveCores} cores and ${gib(haveMem)} free after the reserve and the VMs with a fixed node (${nodeList})`;
+    return { vm: d.vm.name, vmIndex: d.index, host, field, message };
+  }
+  // Which resource the nodes lack for this VM: cores if no node has enough, else memory or pages.
+  const withCores = outcome.statesWhenStuck.filter((s) => s.cores >= d.totalCores && (s.hasReserve || d.vm.emulator === "dedicated"));
+  const field: NoFit["field"] =
+    outcome.statesWhenStuck.every((s) => s.cores < d.totalCores) ? "cores" : withCores.length === 0 ? "emulator" : d.pageSizeKiB !== null ? "hugepages" : "memoryGiB";
   const message =
     outcome.kind === "bound"
-      ? `${d.vm.name} (${describe(d)}, node auto): no placement found on ${host} within the search bound (${outcome.steps} steps); one may exist: give some VMs an explicit node to help the planner (free: ${states.join("; ")})`
-      : `${d.vm.name} (${describe(d)}, node auto): no node of ${host} can take it${before.length > 0 ? ` once ${before.join(", ")} ${before.length === 1 ? "is" : "are"} placed` : ""}, in any arrangement (free: ${states.join("; ")})${total}`;
+      ? `${d.vm.name} (${describe(d)}, node auto): no placement found on ${host} within the search bound (${outcome.steps} steps); one may exist: give some VMs an explicit node to help the planner (${nodeList})`
+      : `${d.vm.name} (${describe(d)}, node auto): no node of ${host} can take it${before.length > 0 ? ` once ${before.join(", ")} ${before.length === 1 ? "is" : "are"} placed` : ""}, in any arrangement (${nodeList})`;
   return { vm: d.vm.name, vmIndex: d.index, host, field, message };
 }
 
 /** Floating VMs' cores were taken from the ledgers already when locked; their memory was not. */
 function checkFloating(floating: readonly Demand[], locked: readonly Demand[], ledgers: ReadonlyMap<number, Ledger>, host: string): NoFit | null {
   let cores = [...ledgers.values()].reduce((sum, l) => sum + freeCores(l), 0);
-  let memory = [...ledgers.values()].reduce((sum, l) => sum + l.memoryKiB, 0) - locked.reduce((sum, d) => sum + d.memoryKiB, 0);
+  // Floating memory is interleaved over the CPU nodes (placementOf), so only theirs counts.
+  let memory = [...ledgers.values()].filter(isCpuNode).reduce((sum, l) => sum + l.memoryKiB, 0) - locked.reduce((sum, d) => sum + d.memoryKiB, 0);
   const perNode = () => [...ledgers.values()].filter((l) => l.budget.node.cores.length > 0).map((l) => `node ${l.budget.node.id}: ${freeCores(l)}`).join(", ");
   for (const d of floating) {
     const hasReserve = [...ledgers.values()].some((l) => l.budget.reservedCores.length > 0);
