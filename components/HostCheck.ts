@@ -18,9 +18,12 @@ export interface HostCheckArgs {
   /** The host's name in the stack config (`hosts[].name`), e.g. `numa-01`; names it in messages
    * and in the capture command a message suggests. */
   host: string;
-  /** The committed capture, parsed (`readCapabilities("hosts/numa-01.capabilities.xml")`): what
-   * the plan was made on. Its `source` names the file in messages. */
-  committed: HostTopology;
+  /** The committed capture, parsed (`readCapabilities(...)`): the topology the plan was made on,
+   * which the live host must match. */
+  topology: HostTopology;
+  /** The capture's path as the stack config names it (`hosts/numa-01.capabilities.xml`), for
+   * messages. Default: topology.source. */
+  captureFile?: string;
   /** SSH to the hypervisor. Made secret as a whole here (it holds the private key), whatever the
    * caller passed. Changing it runs the check again; never a replacement. */
   connection: pulumi.Input<ConnectionArgs>;
@@ -72,8 +75,8 @@ export class HostTopologyError extends Error {}
  * differs, and the command that captures the host again) when not, or when the output is not a
  * capabilities document.
  */
-export function verifyLiveTopology(host: string, committed: HostTopology, liveXml: string): string {
-  const capture = shownPath(committed.source);
+export function verifyLiveTopology(host: string, committed: HostTopology, liveXml: string, captureFile = committed.source): string {
+  const capture = shownPath(captureFile);
   const again = `capture again with npm run capture -- --host ${host} and re-plan`;
   let live: HostTopology;
   try {
@@ -118,7 +121,7 @@ export class HostCheck extends pulumi.ComponentResource {
   }
 
   constructor(name: string, args: HostCheckArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("numa-k3s:libvirt:HostCheck", name, { host: args.host, capture: args.committed.source }, opts);
+    super("numa-k3s:libvirt:HostCheck", name, { host: args.host, captureFile: args.captureFile ?? args.topology.source }, opts);
     this.host = args.host;
     const virsh = `virsh -c ${shellQuote(args.libvirtUri ?? DEFAULT_LIBVIRT_URI)} capabilities`;
     const capabilities = new command.remote.Command(
@@ -136,7 +139,7 @@ export class HostCheck extends pulumi.ComponentResource {
     );
     this.verified = capabilities.stdout.apply((xml) => {
       try {
-        return verifyLiveTopology(args.host, args.committed, xml);
+        return verifyLiveTopology(args.host, args.topology, xml, args.captureFile);
       } catch (e) {
         // hideStack: the user sees the one line, attached to this resource, not a trace.
         if (e instanceof HostTopologyError) throw new pulumi.ResourceError(e.message, this, true);

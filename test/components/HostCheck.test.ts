@@ -5,7 +5,8 @@ import { parseCapabilities } from "../../topology/capabilities";
 
 const CAPTURE_PATH = "hosts/reference-2x-e5-2697v4.capabilities.xml";
 const capture = readFileSync(join(__dirname, "../..", CAPTURE_PATH), "utf8");
-const committed = parseCapabilities(capture, CAPTURE_PATH);
+// Parsed from an absolute path, as the stacks do; messages name the file as the config does.
+const committed = parseCapabilities(capture, join(__dirname, "../..", CAPTURE_PATH));
 // The same host after a BIOS change: adjacent sibling numbering (core c = threads 2c, 2c+1).
 const renumbered = capture.replace(/<cpu id='(\d+)'([^>]*?)siblings='(\d+),(\d+)'/g, (_m, id: string, attrs: string, a: string, b: string) => {
   const to = (n: number) => (n < 36 ? 2 * n : 2 * (n - 36) + 1);
@@ -17,7 +18,7 @@ const connection = { host: "192.0.2.10", user: "root", privateKey: "-----BEGIN O
 async function hostCheck(liveXml: string, runId = "run-1") {
   startMockRuntime({ project: "numa-k3s", stack: "test", commandStdout: stdoutByName({ "numa-01-check-capabilities": liveXml }) });
   const { HostCheck } = await import("../../components/HostCheck");
-  return new HostCheck("numa-01-check", { host: "numa-01", committed, connection, runId });
+  return new HostCheck("numa-01-check", { host: "numa-01", topology: committed, captureFile: CAPTURE_PATH, connection, runId });
 }
 
 describe("HostCheck", () => {
