@@ -1,0 +1,239 @@
+// One libvirt VM pinned as the planner placed it, driven over SSH on its hypervisor: the seed files
+// are uploaded, then one command creates, updates and deletes the VM with the scripts of
+// hypervisor/vm-scripts.ts, the domain XML on stdin. Nothing runs before the host's HostCheck has
+// seen the live topology match the committed capture.
+import { createHash } from "node:crypto";
+import * as pulumi from "@pulumi/pulumi";
+import * as command from "@pulumi/command";
+import { formatCpuset } from "../topology/cpuset";
+import { DomainSpec, renderDomainXml } from "../topology/domain-xml";
+import type { VmPlacement } from "../topology/placement";
+import { GuestSpec, renderMetaData, renderNetworkConfig, renderUserData } from "../guest/cloud-init";
+import { VmScriptParams, createScript, deleteScript, remoteCommand, updateScript } from "../hypervisor/vm-scripts";
+import { shellQuote } from "../hypervisor/shell-quote";
+import { ConnectionArgs, HostCheck, secretConnection } from "./HostCheck";
+
+/** Script parameters the component fills in itself: the pins and the name come from the placement. */
+export type VmScripts = Omit<VmScriptParams, "pins" | "domainName">;
+
+export interface NumaPinnedVmArgs {
+  /**
+   * Where the VM runs: its host, node, the host thread of every vCPU, emulator and iothread pins,
+   * memory, guest topology (the planner's output, from the placement lock). `name` is the libvirt
+   * domain name. Pin, memory and topology changes are updates: pins are applied live
+   * (`virsh vcpupin --live`), and what a running guest cannot take (vCPU count, memory, NUMA
+   * policy, huge pages) restarts it once, cleanly. `host` or `name` changing REPLACES the VM:
+   * it is deleted first (OS and staging disks with it; data disks kept, see scripts), then created.
+   */
+  placement: VmPlacement;
+  /** Disks, NIC, console, domain type: what the placement does not decide (topology/domain-xml.ts
+   * documents each field and its default). Changes are updates (the domain is redefined; device
+   * changes apply at the next start). Paths must be the ones in `scripts`. */
+  domain: DomainSpec;
+  /**
+   * The guest's cloud-init: host name, admin user and SSH public keys, packages, static address,
+   * mounts (guest/cloud-init.ts). Not secret (public keys and addresses), and uploaded through
+   * stdin so it stays out of command lines and error messages anyway. A change uploads the new
+   * seed files and rebuilds the seed ISO (an update); the guest applies it at its next boot, when
+   * cloud-init sees the new instance-id.
+   */
+  guest: GuestSpec;
+  /**
+   * The hypervisor side (hypervisor/vm-scripts.ts documents each field): libvirt URI (default
+   * qemu:///system), the VM's directory (poolDir), base image, OS disk (GiB), staging and hot
+   * disks, the passed-through lake device, seed paths, the wait for the guest agent.
+   * - Deleting the VM (removing it from the stack, or `pulumi destroy`) never removes the hot disk
+   *   unless `deleteDataDisks: true`, and never touches the lake device at all. The flag is read
+   *   from the delete command Pulumi stored at the last `up`: set it, run `pulumi up`, then delete.
+   * - `connectUri`, `poolDir` or `osDiskPath` changing REPLACES the VM (a different domain or
+   *   disk); `baseImage` is used only when the OS disk is created (existing VMs keep theirs);
+   *   sizes apply to disks created from then on (an existing disk is never resized).
+   */
+  scripts: VmScripts;
+  /** SSH to the hypervisor (host, port, user, privateKey). Made secret as a whole here. A change
+   * (new key, new address) is an update that runs the update script; never a replacement. */
+  connection: pulumi.Input<ConnectionArgs>;
+  /** The check of the VM's host: no command of this VM is registered before its `verified`
+   * resolves, so a host whose live topology differs from its capture gets no VM changes at all. */
+  hostCheck: HostCheck;
+}
+
+/** An argument combination that cannot make a VM; the message is one line. */
+export class NumaPinnedVmError extends Error {}
+
+/** The three NoCloud files, in the order the seed script writes them. */
+export const SEED_FILES = ["user-data", "meta-data", "network-config"] as const;
+export type SeedFile = (typeof SEED_FILES)[number];
+
+/** The seed documents of a guest. */
+export function seedFiles(guest: GuestSpec): Record<SeedFile, string> {
+  return { "user-data": renderUserData(guest), "meta-data": renderMetaData(guest), "network-config": renderNetworkConfig(guest) };
+}
+
+/** What the seed upload sends on stdin: one line per file, `<name> <base64 of its content>`. Base64
+ * keeps any byte of the documents away from the shell. */
+export function seedPayload(guest: GuestSpec): string {
+  const files = seedFiles(guest);
+  return SEED_FILES.map((f) => `${f} ${Buffer.from(files[f], "utf8").toString("base64")}\n`).join("");
+}
+
+/** The files a seed payload carries (what render writes to cloud-init/<vm>/). */
+export function parseSeedPayload(payload: string): Record<string, string> {
+  const files: Record<string, string> = {};
+  for (const line of payload.split("\n").filter((l) => l !== "")) {
+    const [name, data] = line.split(" ");
+    files[name] = Buffer.from(data ?? "", "base64").toString("utf8");
+  }
+  return files;
+}
+
+/** The bash script that writes the payload's files into `dir` (created if missing): each file
+ * written next to its target and renamed, so a half-written file is never read. */
+export function seedScript(dir: string): string {
+  return `set -euo pipefail
+dir=${shellQuote(dir)}
+umask 077
+mkdir -p "$dir"
+while read -r file data; do
+  case $file in
+    user-data | meta-data | network-config) ;;
+    *) echo "numa-k3s seed: unexpected file '$file' on stdin" >&2; exit 1 ;;
+  esac
+  base64 -d >"$dir/.$file.tmp" <<<"$data"
+  mv -f "$dir/.$file.tmp" "$dir/$file"
+  echo "numa-k3s seed: wrote $dir/$file" >&2
+done
+for file in user-data meta-data network-config; do
+  [[ -f $dir/$file ]] || { echo "numa-k3s seed: $dir/$file was not written" >&2; exit 1; }
+done
+`;
+}
+
+function fail(vm: string, field: string, value: unknown, fits: string): never {
+  throw new NumaPinnedVmError(`NumaPinnedVm '${vm}': ${field} = ${JSON.stringify(value)}: ${fits}`);
+}
+
+/** The args describe one VM consistently (the same paths, MAC and host everywhere); throws at the
+ * first mismatch, in one line. */
+export function checkVmArgs(args: Omit<NumaPinnedVmArgs, "connection" | "hostCheck">, checkedHost?: string): void {
+  const { placement: p, domain: d, scripts: s, guest: g } = args;
+  const vm = p.name;
+  const same = (field: string, value: unknown, otherField: string, other: unknown) => {
+    if (JSON.stringify(value) !== JSON.stringify(other)) fail(vm, field, value, `must equal ${otherField} (${JSON.stringify(other)})`);
+  };
+  if (checkedHost !== undefined) same("placement.host", p.host, "hostCheck.host", checkedHost);
+  same("scripts.osDiskPath", s.osDiskPath, "domain.osDisk.path", d.osDisk.path);
+  same("scripts.seed.isoPath", s.seed.isoPath, "domain.cloudInitIso.path", d.cloudInitIso.path);
+  same("scripts.stagingDisk.path", s.stagingDisk?.path ?? null, "domain.stagingDisk.path", d.stagingDisk?.path ?? null);
+  same("scripts.hotDisk.path", s.hotDisk?.path ?? null, "domain.hotDisk.path", d.hotDisk?.path ?? null);
+  same("scripts.dataDevice", s.dataDevice ?? null, "domain.dataDisk.device", d.dataDisk?.device ?? null);
+  same("scripts.iothreads", s.iothreads ?? 1, "domain.iothreads", d.iothreads ?? 1);
+  // network-config finds the NIC by this MAC: a mismatch leaves the guest without its address.
+  same("guest.mac", g.mac, "domain.network.mac", d.network.mac.toLowerCase());
+}
+
+/** The script parameters of a placement: pins and domain name from the planner. */
+export function scriptParams(placement: VmPlacement, scripts: VmScripts): VmScriptParams {
+  return {
+    ...scripts,
+    domainName: placement.name,
+    pins: { vcpupin: placement.vcpupin, emulatorpin: placement.emulatorpin, iothreadpin: placement.iothreadpin },
+  };
+}
+
+/**
+ * What identifies the VM on its host; the domain command's triggers. A change here is a different
+ * VM, so the old one is deleted and the new one created (a replacement). Everything else (pins,
+ * memory, XML, seed) goes through `update`.
+ */
+export function vmIdentity(placement: VmPlacement, scripts: VmScripts): string[] {
+  return [placement.host, placement.name, scripts.connectUri ?? "qemu:///system", scripts.poolDir, scripts.osDiskPath];
+}
+
+/**
+ * A libvirt VM with NUMA pins on one host: children `<name>-seed` (uploads user-data, meta-data
+ * and network-config into scripts.seed.dir) and `<name>-domain` (create / update / delete scripts,
+ * the domain XML on stdin).
+ *
+ * Decisions:
+ * - The XML is stdin, not a trigger: remote.Command runs `update` when create/update/stdin/
+ *   environment change and replaces only on triggers, so a pin change is re-pinned live instead of
+ *   deleting the VM.
+ * - Replacement is delete-then-create (`deleteBeforeReplace`): the old and the new VM share their
+ *   domain name and paths, so Pulumi's default (create the new, then delete the old) would end
+ *   with the delete script removing the VM just created.
+ * - No `protect` by default: removing a VM from the lock is a normal change, and the delete script
+ *   keeps the data disks anyway. Pass `{ protect: true }` in the options to guard a VM; children
+ *   inherit it.
+ * - The seed's digest is passed in the domain command's `environment` (a change marker; sshd drops
+ *   it unless AcceptEnv) so that a new seed makes the domain command update and rebuild the ISO.
+ */
+export class NumaPinnedVm extends pulumi.ComponentResource {
+  /** The libvirt domain name (= placement.name). */
+  readonly name: pulumi.Output<string>;
+  /** The host (stack config `hosts[].name`) the VM runs on. */
+  readonly host: pulumi.Output<string>;
+  /** The VM's NUMA node; null for a floating VM. */
+  readonly node: pulumi.Output<number | null>;
+  /** The host threads of its vCPUs, libvirt cpuset syntax (`0-16,36-52`). */
+  readonly cpus: pulumi.Output<string>;
+  /** The guest's address on the bridge, without the prefix length. */
+  readonly address: pulumi.Output<string>;
+
+  constructor(name: string, args: NumaPinnedVmArgs, opts?: pulumi.ComponentResourceOptions) {
+    const { placement, domain, guest, scripts, hostCheck } = args;
+    checkVmArgs(args, hostCheck.host);
+    const summary = {
+      host: placement.host,
+      node: placement.node,
+      cpus: formatCpuset(placement.vcpupin),
+      address: guest.address.cidr.split("/")[0],
+    };
+    super("numa-k3s:libvirt:NumaPinnedVm", name, summary, opts);
+
+    const params = scriptParams(placement, scripts);
+    const xml = renderDomainXml(placement, domain);
+    const payload = seedPayload(guest);
+    const connection = hostCheck.gate(secretConnection(args.connection));
+
+    const seed = new command.remote.Command(
+      `${name}-seed`,
+      {
+        connection,
+        create: remoteCommand(seedScript(scripts.seed.dir)),
+        update: remoteCommand(seedScript(scripts.seed.dir)),
+        stdin: payload,
+        triggers: [scripts.seed.dir],
+        addPreviousOutputInEnv: false,
+        logging: "stdoutAndStderr",
+      },
+      { parent: this, deleteBeforeReplace: true },
+    );
+
+    const domainCommand = new command.remote.Command(
+      `${name}-domain`,
+      {
+        connection,
+        create: remoteCommand(createScript(params)),
+        update: remoteCommand(updateScript(params)),
+        delete: remoteCommand(deleteScript(params)),
+        stdin: xml,
+        environment: { NUMA_K3S_SEED_SHA256: createHash("sha256").update(payload).digest("hex") },
+        triggers: vmIdentity(placement, scripts),
+        addPreviousOutputInEnv: false,
+        logging: "stdoutAndStderr",
+      },
+      { parent: this, dependsOn: [seed], deleteBeforeReplace: true },
+    );
+
+    // Released once the domain command is registered, so whoever uses an output (a K3s agent
+    // reaching `address`) comes after the VM.
+    const after = <T>(value: T) => domainCommand.id.apply(() => value);
+    this.name = after(placement.name);
+    this.host = after(summary.host);
+    this.node = after(summary.node);
+    this.cpus = after(summary.cpus);
+    this.address = after(summary.address);
+    this.registerOutputs({ name: this.name, host: this.host, node: this.node, cpus: this.cpus, address: this.address });
+  }
+}

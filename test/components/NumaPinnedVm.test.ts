@@ -1,0 +1,235 @@
+import { execFileSync } from "child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "fs";
+import { tmpdir } from "os";
+import { join } from "path";
+import * as pulumi from "@pulumi/pulumi";
+import { RecordedResource, outputValue, recordedResources, settle, startMockRuntime, stdoutByName, unwrapSecrets } from "../../cli/mock-runtime";
+import { parseCapabilities } from "../../topology/capabilities";
+import { DomainSpec, renderDomainXml } from "../../topology/domain-xml";
+import type { VmPlacement } from "../../topology/placement";
+import { planPlacement } from "../../topology/planner";
+import { PlacementRequestSchema } from "../../topology/request";
+import { GuestSpec, renderMetaData, renderNetworkConfig, renderUserData } from "../../guest/cloud-init";
+import { createScript, deleteScript, remoteCommand, updateScript } from "../../hypervisor/vm-scripts";
+import type { NumaPinnedVmArgs, VmScripts } from "../../components/NumaPinnedVm";
+
+const CAPTURE_PATH = join(__dirname, "../../hosts/reference-2x-e5-2697v4.capabilities.xml");
+const capture = readFileSync(CAPTURE_PATH, "utf8");
+const topology = parseCapabilities(capture, CAPTURE_PATH);
+
+// REFERENCE.md option 2's data VM, placed by the planner on the reference host.
+function placementOfDataVm(): VmPlacement {
+  const request = PlacementRequestSchema.parse({
+    hosts: [{ name: "numa-01", capabilities: CAPTURE_PATH }],
+    vms: [{ name: "k3s-worker-data", node: 1, cores: 6, memoryGiB: 60 }],
+  });
+  const outcome = planPlacement({ request, topologies: new Map([["numa-01", topology]]) });
+  if (outcome.kind !== "placed") throw new Error(JSON.stringify(outcome.problems));
+  return outcome.plan.vms[0];
+}
+
+const DIR = "/var/lib/libvirt/images/numa-k3s/k3s-worker-data";
+const MAC = "52:54:00:0a:0b:0c";
+const domain: DomainSpec = {
+  osDisk: { path: `${DIR}/os.qcow2` },
+  hotDisk: { path: `${DIR}/hot.qcow2` },
+  dataDisk: { device: "/dev/disk/by-id/ata-ST8000DM004-2CX188_ZCT0AAAA" },
+  cloudInitIso: { path: `${DIR}/seed.iso` },
+  network: { mac: MAC },
+};
+const guest: GuestSpec = {
+  hostname: "k3s-worker-data",
+  adminUser: "k3s-admin",
+  sshAuthorizedKeys: ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBd7cZ1kR0aIx5Jx8pO7yB1qqF3kZ3x2mQ8g0GqC0xyz admin@lab"],
+  packages: ["numactl"],
+  address: { cidr: "192.168.50.12/24", gateway: "192.168.50.1", nameservers: ["192.168.50.1"] },
+  mac: MAC,
+  mounts: [{ device: "/dev/disk/by-id/virtio-hot", mountPoint: "/data/hot", fsType: "ext4", label: "hot" }],
+};
+const scripts: VmScripts = {
+  poolDir: DIR,
+  baseImage: "/var/lib/libvirt/images/debian-12-genericcloud-amd64.qcow2",
+  osDiskPath: `${DIR}/os.qcow2`,
+  osDiskGiB: 40,
+  hotDisk: { path: `${DIR}/hot.qcow2`, sizeGiB: 80 },
+  dataDevice: "/dev/disk/by-id/ata-ST8000DM004-2CX188_ZCT0AAAA",
+  seed: { dir: `${DIR}/seed`, isoPath: `${DIR}/seed.iso` },
+  waitForGuest: { enabled: true, timeoutSeconds: 600 },
+};
+const PRIVATE_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----";
+
+type Args = Omit<NumaPinnedVmArgs, "hostCheck" | "connection">;
+const baseArgs = (): Args => ({ placement: placementOfDataVm(), domain, guest, scripts });
+
+/** One VM behind its host check, under the mock; returns the VM and what the mock recorded. */
+async function deploy(args: Args) {
+  startMockRuntime({ project: "numa-k3s", stack: "test", commandStdout: stdoutByName({ "numa-01-check-capabilities": capture }) });
+  const { HostCheck } = await import("../../components/HostCheck");
+  const { NumaPinnedVm } = await import("../../components/NumaPinnedVm");
+  const connection = { host: "192.0.2.10", user: "root", privateKey: PRIVATE_KEY };
+  const hostCheck = new HostCheck("numa-01-check", { host: "numa-01", topology, connection, runId: "run-1" });
+  const vm = new NumaPinnedVm(args.placement.name, { ...args, connection, hostCheck });
+  await outputValue(vm.address);
+  await settle();
+  const resources = recordedResources();
+  const byName = (n: string): RecordedResource => {
+    const found = resources.find((r) => r.name === n);
+    if (!found) throw new Error(`no resource ${n} among ${resources.map((r) => r.name).join(", ")}`);
+    return found;
+  };
+  return { vm, resources, byName };
+}
+
+describe("NumaPinnedVm", () => {
+  it("is a component with a seed upload and a domain command under it", async () => {
+    const { resources, byName } = await deploy(baseArgs());
+    const vmResources = resources.filter((r) => !r.name.startsWith("numa-01-check"));
+    expect(vmResources.map((r) => [r.type, r.name])).toEqual([
+      ["numa-k3s:libvirt:NumaPinnedVm", "k3s-worker-data"],
+      ["command:remote:Command", "k3s-worker-data-seed"],
+      ["command:remote:Command", "k3s-worker-data-domain"],
+    ]);
+    const component = byName("k3s-worker-data");
+    expect(byName("k3s-worker-data-seed").parent).toBe(component.urn);
+    expect(byName("k3s-worker-data-domain").parent).toBe(component.urn);
+    expect(new Set(resources.map((r) => r.urn)).size).toBe(resources.length);
+  });
+
+  it("carries exactly the rendered domain XML to virsh define, and exactly the scripts", async () => {
+    const args = baseArgs();
+    const { byName } = await deploy(args);
+    const cmd = byName("k3s-worker-data-domain").inputs;
+    expect(cmd.stdin).toBe(renderDomainXml(args.placement, domain));
+    const params = {
+      ...scripts,
+      domainName: "k3s-worker-data",
+      pins: { vcpupin: args.placement.vcpupin, emulatorpin: args.placement.emulatorpin, iothreadpin: args.placement.iothreadpin },
+    };
+    expect(cmd.create).toBe(remoteCommand(createScript(params)));
+    expect(cmd.update).toBe(remoteCommand(updateScript(params)));
+    expect(cmd.delete).toBe(remoteCommand(deleteScript(params)));
+    expect(cmd.addPreviousOutputInEnv).toBe(false);
+    expect(cmd.logging).toBe("stdoutAndStderr");
+  });
+
+  it("marks the SSH connection secret, private key included", async () => {
+    const { secretConnection } = await import("../../components/HostCheck");
+    const connection = secretConnection({ host: "192.0.2.10", user: "root", privateKey: PRIVATE_KEY });
+    const key = connection.apply((c) => c.privateKey);
+    expect(await (pulumi.isSecret(key) as unknown as Promise<boolean>)).toBe(true);
+    const { byName } = await deploy(baseArgs());
+    for (const name of ["k3s-worker-data-seed", "k3s-worker-data-domain"]) {
+      const { value, secretPaths } = unwrapSecrets(byName(name).inputs);
+      expect(secretPaths).toEqual(["connection"]);
+      expect((value as { connection: { privateKey: string } }).connection.privateKey).toBe(PRIVATE_KEY);
+      // Nowhere else in the inputs: not in a script, not in stdin.
+      const { connection: _c, ...rest } = value as Record<string, unknown>;
+      expect(JSON.stringify(rest)).not.toContain("PRIVATE KEY");
+    }
+  });
+
+  it("makes a pin change an update (stdin and update script change), never a replacement", async () => {
+    const before = baseArgs();
+    const a = (await deploy(before)).byName("k3s-worker-data-domain").inputs;
+    // The same VM one core further along node 1 (what a re-plan may do to a VM that is not locked).
+    const moved = { ...before.placement, vcpupin: before.placement.vcpupin.map((t) => t + 1) };
+    const b = (await deploy({ ...before, placement: moved })).byName("k3s-worker-data-domain").inputs;
+    expect(b.stdin).not.toBe(a.stdin);
+    expect(b.update).not.toBe(a.update);
+    expect(b.triggers).toEqual(a.triggers);
+    expect(b.create).toBe(a.create);
+    expect(b.delete).toBe(a.delete);
+  });
+
+  it("replaces the VM when its identity changes: another host or another name", async () => {
+    const before = baseArgs();
+    const a = (await deploy(before)).byName("k3s-worker-data-domain").inputs;
+    const renamed = { ...before, placement: { ...before.placement, name: "k3s-worker-data-2" } };
+    const b = (await deploy(renamed)).byName("k3s-worker-data-2-domain").inputs;
+    expect(b.triggers).not.toEqual(a.triggers);
+  });
+
+  it("updates the domain command when only the seed changes, so the seed ISO is rebuilt", async () => {
+    const before = baseArgs();
+    const a = (await deploy(before)).byName("k3s-worker-data-domain").inputs;
+    const moreKeys = { ...before, guest: { ...guest, packages: ["numactl", "htop"] } };
+    const b = (await deploy(moreKeys)).byName("k3s-worker-data-domain").inputs;
+    expect(b.stdin).toBe(a.stdin);
+    expect(b.environment).not.toEqual(a.environment);
+    expect(b.triggers).toEqual(a.triggers);
+  });
+
+  it("deletes the VM's own files but keeps the hot disk unless deleteDataDisks (the delete command, run for real)", async () => {
+    // The stored delete command, run with sh in a scratch pool, with a virsh that knows no domain.
+    const runDelete = async (deleteDataDisks: boolean) => {
+      const scratch = mkdtempSync(join(tmpdir(), "pool-"));
+      try {
+        const pool = join(scratch, "k3s-worker-data");
+        const bin = join(scratch, "bin");
+        execFileSync("mkdir", ["-p", join(pool, "seed"), bin]);
+        for (const f of ["os.qcow2", "hot.qcow2", "seed.iso", "seed/user-data"]) writeFileSync(join(pool, f), "x");
+        writeFileSync(join(bin, "virsh"), "#!/bin/sh\nexit 1\n", { mode: 0o755 });
+        const local: VmScripts = {
+          ...scripts,
+          poolDir: pool,
+          osDiskPath: join(pool, "os.qcow2"),
+          hotDisk: { path: join(pool, "hot.qcow2"), sizeGiB: 80 },
+          seed: { dir: join(pool, "seed"), isoPath: join(pool, "seed.iso") },
+          deleteDataDisks,
+        };
+        const localDomain = { ...domain, osDisk: { path: local.osDiskPath }, hotDisk: { path: local.hotDisk!.path }, cloudInitIso: { path: local.seed.isoPath } };
+        const { byName } = await deploy({ ...baseArgs(), domain: localDomain, scripts: local });
+        const del = byName("k3s-worker-data-domain").inputs.delete as string;
+        execFileSync("sh", ["-c", del], { env: { ...process.env, PATH: `${bin}:${process.env.PATH}` }, stdio: ["ignore", "pipe", "pipe"] });
+        return { os: existsSync(join(pool, "os.qcow2")), hot: existsSync(join(pool, "hot.qcow2")), seedIso: existsSync(join(pool, "seed.iso")), seedDir: existsSync(join(pool, "seed")) };
+      } finally {
+        rmSync(scratch, { recursive: true, force: true });
+      }
+    };
+    expect(await runDelete(false)).toEqual({ os: false, hot: true, seedIso: false, seedDir: false });
+    expect(await runDelete(true)).toEqual({ os: false, hot: false, seedIso: false, seedDir: false });
+  });
+
+  it("uploads the rendered seed files, and its script writes exactly them", async () => {
+    const { byName } = await deploy(baseArgs());
+    const seed = byName("k3s-worker-data-seed").inputs;
+    const { parseSeedPayload, seedScript } = await import("../../components/NumaPinnedVm");
+    expect(parseSeedPayload(seed.stdin as string)).toEqual({
+      "user-data": renderUserData(guest),
+      "meta-data": renderMetaData(guest),
+      "network-config": renderNetworkConfig(guest),
+    });
+    // The script, run for real with bash into a scratch directory, with the payload on stdin.
+    const scratch = mkdtempSync(join(tmpdir(), "seed-"));
+    try {
+      const dir = join(scratch, "seed");
+      execFileSync("bash", ["-c", seedScript(dir)], { input: seed.stdin as string, stdio: ["pipe", "pipe", "pipe"] });
+      expect(readFileSync(join(dir, "user-data"), "utf8")).toBe(renderUserData(guest));
+      expect(readFileSync(join(dir, "network-config"), "utf8")).toBe(renderNetworkConfig(guest));
+      expect(readFileSync(join(dir, "meta-data"), "utf8")).toBe(renderMetaData(guest));
+    } finally {
+      rmSync(scratch, { recursive: true, force: true });
+    }
+    execFileSync("shellcheck", ["-s", "bash", "-"], { input: seedScript("/var/lib/x/seed") });
+  });
+
+  it("resolves its outputs to the placement's values", async () => {
+    const args = baseArgs();
+    const { vm } = await deploy(args);
+    expect(await outputValue(vm.name)).toBe("k3s-worker-data");
+    expect(await outputValue(vm.host)).toBe("numa-01");
+    expect(await outputValue(vm.node)).toBe(1);
+    // REFERENCE.md: node 1 starts at core 18 (threads 18 and 54).
+    expect(await outputValue(vm.cpus)).toBe("18-23,54-59");
+    expect(await outputValue(vm.address)).toBe("192.168.50.12");
+  });
+
+  it("refuses args that describe two different VMs, in one line", async () => {
+    const { checkVmArgs } = await import("../../components/NumaPinnedVm");
+    expect(() => checkVmArgs({ ...baseArgs(), guest: { ...guest, mac: "52:54:00:0a:0b:0d" } })).toThrow(
+      'NumaPinnedVm \'k3s-worker-data\': guest.mac = "52:54:00:0a:0b:0d": must equal domain.network.mac ("52:54:00:0a:0b:0c")',
+    );
+    expect(() => checkVmArgs({ ...baseArgs(), scripts: { ...scripts, osDiskPath: `${DIR}/root.qcow2` } })).toThrow(/scripts\.osDiskPath .* must equal domain\.osDisk\.path/);
+    expect(() => checkVmArgs(baseArgs(), "numa-02")).toThrow(/placement\.host = "numa-01": must equal hostCheck\.host \("numa-02"\)/);
+  });
+});
