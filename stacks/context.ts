@@ -11,6 +11,8 @@ export interface StackContext {
   projectDir: string;
   /** A preview (or an offline render) may show VMs whose placement is not locked yet; an up may not. */
   previewOnly: boolean;
+  /** Marks this run for the host checks (default: the time the program started); fixed in a render. */
+  runId?: string;
   /** The private key Pulumi logs in to the hypervisors with (a secret). */
   sshPrivateKey: pulumi.Output<string>;
 }

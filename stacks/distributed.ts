@@ -1,0 +1,10 @@
+// Option 3 "distributed": NUMA workers on the compute host; the data server is bare metal and
+// runs no VMs.
+// Composition only: the VM layer now; K3s and the platform join as their components land.
+import { StackConfig } from "./config";
+import { StackContext } from "./context";
+import { NumaVms, numaVms } from "./numa-vms";
+
+export function distributed(cfg: StackConfig, ctx: StackContext): NumaVms {
+  return numaVms(cfg, ctx);
+}
