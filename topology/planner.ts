@@ -459,7 +459,14 @@ function autoNoFit(
 function checkFloating(floating: readonly Demand[], locked: readonly Demand[], ledgers: ReadonlyMap<number, Ledger>, host: string): NoFit | null {
   let cores = [...ledgers.values()].reduce((sum, l) => sum + freeCores(l), 0);
   // Floating memory is interleaved over the CPU nodes (placementOf), so only theirs counts.
-  let memory = [...ledgers.values()].filter(isCpuNode).reduce((sum, l) => sum + l.memoryKiB, 0) - locked.reduce((sum, d) => sum + d.memoryKiB, 0);
+  let memory = [...ledgers.values()].filter(isCpuNode).reduce((sum, l) => sum + l.memoryKiB, 0);
+  // Locked floating VMs hold their cores already; their memory must still fit beside the strict
+  // VMs of this plan (a resized strict VM may have taken it).
+  for (const d of locked) {
+    if (memory < d.memoryKiB)
+      return { vm: d.vm.name, vmIndex: d.index, host, field: "memoryGiB", message: `${d.vm.name} (${describe(d)}, floating, locked): ${host}'s CPU nodes have ${gib(Math.max(0, memory))} free together after the reserve and the strict VMs; needs ${gib(d.memoryKiB)}` };
+    memory -= d.memoryKiB;
+  }
   const perNode = () => [...ledgers.values()].filter((l) => l.budget.node.cores.length > 0).map((l) => `node ${l.budget.node.id}: ${freeCores(l)}`).join(", ");
   for (const d of floating) {
     const hasReserve = [...ledgers.values()].some((l) => l.budget.reservedCores.length > 0);

@@ -1,0 +1,82 @@
+// The whole Pulumi program under the mock runtime, as `pulumi up` would run it for the `single`
+// stack: what it registers, what stays secret, and the deploy gate on unlocked placements.
+import { readFileSync } from "node:fs";
+import { resolve } from "node:path";
+import { pulumiConfig } from "../../cli/render";
+import { recordedResources, redactSecrets, settle, startMockRuntime } from "../../cli/mock-runtime";
+
+const root = resolve(__dirname, "../..");
+const PRIVATE_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nnot-a-real-key\n-----END OPENSSH PRIVATE KEY-----";
+
+async function runSingle(edit?: (config: Record<string, string>) => void) {
+  const { config } = pulumiConfig(root, "single");
+  config["numa-k3s:sshPrivateKey"] = PRIVATE_KEY;
+  edit?.(config);
+  const capture = readFileSync(resolve(root, "hosts/reference-2x-e5-2697v4.capabilities.xml"), "utf8");
+  const { HostCheck } = await import("../../components/HostCheck");
+  startMockRuntime({
+    project: "numa-k3s",
+    stack: "single",
+    config,
+    secretConfigKeys: ["numa-k3s:sshPrivateKey"],
+    commandStdout: (r) => (r.name === HostCheck.commandName("numa-01-host-check") ? capture : undefined),
+  });
+  const { runProgram } = await import("../../stacks/program");
+  const outputs = runProgram(root);
+  await settle();
+  return { outputs, resources: recordedResources() };
+}
+
+describe("the program, stack single, as pulumi up runs it", () => {
+  beforeEach(() => {
+    jest.resetModules();
+    delete process.env.NUMA_K3S_RENDER;
+  });
+
+  it("registers one host check and, per VM, a component with a seed upload and a domain command", async () => {
+    const { outputs, resources } = await runSingle();
+    const names = resources.map((r) => `${r.type} ${r.name}`);
+    expect(names.filter((n) => n.startsWith("numa-k3s:libvirt:HostCheck"))).toEqual(["numa-k3s:libvirt:HostCheck numa-01-host-check"]);
+    const vms = ["k3s-worker-slm-heavy", "k3s-worker-data", "k3s-worker-slm", "k3s-server-tasks"];
+    for (const vm of vms) {
+      expect(names).toContain(`numa-k3s:libvirt:NumaPinnedVm ${vm}`);
+      expect(names).toContain(`command:remote:Command ${vm}-seed`);
+      expect(names).toContain(`command:remote:Command ${vm}-domain`);
+    }
+    expect(new Set(resources.map((r) => r.name)).size).toBe(resources.length);
+    expect(outputs.plan.vms.map((v) => v.name)).toEqual(vms);
+    const committed = JSON.parse(readFileSync(resolve(root, "hosts/single.lock.json"), "utf8"));
+    expect(outputs.plan.vms).toEqual(expect.arrayContaining(committed.vms));
+  });
+
+  it("carries each VM's planned pins to virsh define, and keeps the private key secret", async () => {
+    const { outputs, resources } = await runSingle();
+    const domain = resources.find((r) => r.name === "k3s-worker-data-domain")!;
+    const xml = domain.inputs.stdin as string;
+    const data = outputs.plan.vms.find((v) => v.name === "k3s-worker-data")!;
+    data.vcpupin.forEach((thread, vcpu) => expect(xml).toContain(`<vcpupin vcpu="${vcpu}" cpuset="${thread}"`));
+    expect(xml).toContain(`<memory mode="strict" nodeset="1"`);
+    for (const r of resources) {
+      // Every place the key appears is inside a secret: redacting the secrets leaves no trace of it.
+      expect(JSON.stringify(redactSecrets(r.inputs))).not.toContain("PRIVATE KEY");
+    }
+  });
+
+  it("refuses to create a VM whose placement is not locked, naming the command that locks it", async () => {
+    await expect(
+      runSingle((config) => {
+        const vms = JSON.parse(config["numa-k3s:vms"]);
+        vms[2].cores = 3;
+        config["numa-k3s:vms"] = JSON.stringify(vms);
+      }),
+    ).rejects.toThrow(/Pulumi\.single\.yaml: k3s-worker-slm not in hosts\/single\.lock\.json .*npm run plan -- --stack single --lock hosts\/single\.lock\.json/);
+  });
+
+  it("a bad config value stops the program with one line naming the key", async () => {
+    await expect(
+      runSingle((config) => {
+        config["numa-k3s:layout"] = "dual";
+      }),
+    ).rejects.toThrow(/^Pulumi\.single\.yaml: numa-k3s:layout = "dual": /);
+  });
+});
