@@ -6,6 +6,11 @@ import { ConfigError } from "../stacks/config";
 export class BadInput extends Error {}
 
 export function run(main: () => number | Promise<number>): void {
+  // `npm run plan | head` closes the pipe early: that is the reader's choice, not an error.
+  process.stdout.on("error", (e: NodeJS.ErrnoException) => {
+    if (e.code === "EPIPE") process.exit(process.exitCode ?? 0);
+    throw e;
+  });
   Promise.resolve()
     .then(main)
     .then((code) => {
