@@ -100,13 +100,14 @@ export function verifyLiveTopology(host: string, committed: HostTopology, liveXm
  * inputs, so no VM command reaches a host whose topology changed.
  *
  * Running a command on every `up`: `remote.Command` runs `create` once and `update` only when an
- * input changes. The check passes a per-run value (runId) in `environment`, so each `up` is an
- * *update* that runs the same `virsh capabilities` again. Rejected alternatives:
+ * input changes. The update command carries a per-run value (runId) as a variable assignment in
+ * front of `virsh capabilities`, so each `up` is an *update* that runs it again. Rejected alternatives:
  * - `triggers: [timestamp]`: a replacement on every run ("+-replace" in every preview), and a
  *   replacement cascades to dependents when anyone later sets deleteBeforeReplace;
  * - `local.run` (an invoke that does run on every preview too): needs an ssh client and the key on
  *   the machine running Pulumi, outside Pulumi's secret handling.
- * The environment variable is a change marker only (sshd drops it unless AcceptEnv lets it in).
+ * Not `environment`: sshd drops variables it does not AcceptEnv, and the provider warns about each
+ * one on every run; an assignment in the command text reaches the shell and warns about nothing.
  * The cost: each preview shows this check as an update, and its output is unknown there, so the
  * comparison happens at `up`, before any VM command runs.
  */
@@ -129,8 +130,7 @@ export class HostCheck extends pulumi.ComponentResource {
       {
         connection: secretConnection(args.connection),
         create: virsh,
-        update: virsh,
-        environment: { NUMA_K3S_CHECK_RUN: args.runId ?? PROGRAM_STARTED },
+        update: `NUMA_K3S_CHECK_RUN=${shellQuote(args.runId ?? PROGRAM_STARTED)} ${virsh}`,
         addPreviousOutputInEnv: false,
         // The XML is hundreds of lines of noise in `pulumi up`; virsh's errors still show.
         logging: "stderr",

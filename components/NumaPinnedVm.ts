@@ -87,6 +87,11 @@ export function parseSeedPayload(payload: string): Record<string, string> {
   return files;
 }
 
+/** The assignment in front of the domain command that changes exactly when the seed does. */
+export function seedMarker(guest: GuestSpec): string {
+  return `NUMA_K3S_SEED_SHA256=${createHash("sha256").update(seedPayload(guest)).digest("hex")}`;
+}
+
 /** The bash script that writes the payload's files into `dir` (created if missing): each file
  * written next to its target and renamed, so a half-written file is never read. */
 export function seedScript(dir: string): string {
@@ -165,8 +170,10 @@ export function vmIdentity(placement: VmPlacement, scripts: VmScripts): string[]
  * - No `protect` by default: removing a VM from the lock is a normal change, and the delete script
  *   keeps the data disks anyway. Pass `{ protect: true }` in the options to guard a VM; children
  *   inherit it.
- * - The seed's digest is passed in the domain command's `environment` (a change marker; sshd drops
- *   it unless AcceptEnv) so that a new seed makes the domain command update and rebuild the ISO.
+ * - The seed's digest stands in front of the domain command's create and update as a variable
+ *   assignment (`NUMA_K3S_SEED_SHA256=... bash -c ...`), so that a new seed makes the domain command
+ *   update and rebuild the ISO. Not `environment`: sshd drops variables it does not AcceptEnv, and
+ *   the provider warns about each one on every run.
  */
 export class NumaPinnedVm extends pulumi.ComponentResource {
   /** The libvirt domain name (= placement.name). */
@@ -214,11 +221,10 @@ export class NumaPinnedVm extends pulumi.ComponentResource {
       `${name}-domain`,
       {
         connection,
-        create: remoteCommand(createScript(params)),
-        update: remoteCommand(updateScript(params)),
+        create: `${seedMarker(guest)} ${remoteCommand(createScript(params))}`,
+        update: `${seedMarker(guest)} ${remoteCommand(updateScript(params))}`,
         delete: remoteCommand(deleteScript(params)),
         stdin: xml,
-        environment: { NUMA_K3S_SEED_SHA256: createHash("sha256").update(payload).digest("hex") },
         triggers: vmIdentity(placement, scripts),
         addPreviousOutputInEnv: false,
         logging: "stdoutAndStderr",

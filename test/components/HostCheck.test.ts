@@ -34,9 +34,9 @@ describe("HostCheck", () => {
     const cmd = resources[1];
     expect(cmd.parent).toBe(resources[0].urn);
     expect(cmd.inputs.create).toBe("virsh -c 'qemu:///system' capabilities");
-    expect(cmd.inputs.update).toBe(cmd.inputs.create);
     // A per-run value outside triggers: every `up` is an update of the check, never a replace.
-    expect(cmd.inputs.environment).toEqual({ NUMA_K3S_CHECK_RUN: "run-1" });
+    expect(cmd.inputs.update).toBe("NUMA_K3S_CHECK_RUN='run-1' virsh -c 'qemu:///system' capabilities");
+    expect(cmd.inputs.environment).toBeUndefined();
     expect(cmd.inputs.triggers).toBeUndefined();
     const { secretPaths } = unwrapSecrets(cmd.inputs);
     expect(secretPaths).toContain("connection");

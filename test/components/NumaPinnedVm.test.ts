@@ -105,8 +105,10 @@ describe("NumaPinnedVm", () => {
       domainName: "k3s-worker-data",
       pins: { vcpupin: args.placement.vcpupin, emulatorpin: args.placement.emulatorpin, iothreadpin: args.placement.iothreadpin },
     };
-    expect(cmd.create).toBe(remoteCommand(createScript(params)));
-    expect(cmd.update).toBe(remoteCommand(updateScript(params)));
+    const { seedMarker } = await import("../../components/NumaPinnedVm");
+    expect(cmd.create).toBe(`${seedMarker(guest)} ${remoteCommand(createScript(params))}`);
+    expect(cmd.update).toBe(`${seedMarker(guest)} ${remoteCommand(updateScript(params))}`);
+    expect(cmd.environment).toBeUndefined();
     expect(cmd.delete).toBe(remoteCommand(deleteScript(params)));
     expect(cmd.addPreviousOutputInEnv).toBe(false);
     expect(cmd.logging).toBe("stdoutAndStderr");
@@ -155,7 +157,8 @@ describe("NumaPinnedVm", () => {
     const moreKeys = { ...before, guest: { ...guest, packages: ["numactl", "htop"] } };
     const b = (await deploy(moreKeys)).byName("k3s-worker-data-domain").inputs;
     expect(b.stdin).toBe(a.stdin);
-    expect(b.environment).not.toEqual(a.environment);
+    expect(b.update).not.toEqual(a.update);
+    expect(b.create).not.toEqual(a.create);
     expect(b.triggers).toEqual(a.triggers);
   });
 
