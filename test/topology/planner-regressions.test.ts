@@ -1,6 +1,5 @@
 // Planner bugs the property tests found, each as the smallest input that showed it; fixed, and kept
 // here so that they stay fixed.
-// The first two were fixed in bd84c88 and stay as regression tests; the locked-floating one is open.
 import { capabilitiesXml, regularHost, topologyOf } from "../fixtures/hosts";
 import { parseCapabilities } from "../../topology/capabilities";
 import { checkPlan } from "../../topology/invariants";
