@@ -1,0 +1,78 @@
+// `npm run capture` against a stand-in `ssh` on PATH that answers as the hypervisor would.
+import { spawnSync } from "node:child_process";
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+
+import { BROADWELL_18_CORE_IDS, capabilitiesXml, regularHost } from "../fixtures/hosts";
+
+const root = resolve(__dirname, "../..");
+const referenceShape = {
+  name: "reference",
+  sockets: 2,
+  nodesPerSocket: 1,
+  coresPerNode: 18,
+  threadsPerCore: 2,
+  coreIds: BROADWELL_18_CORE_IDS,
+  memoryGiBPerNode: 126,
+} as const;
+const tsx = join(root, "node_modules/.bin/tsx");
+const reference = readFileSync(join(root, "hosts/reference-2x-e5-2697v4.capabilities.xml"), "utf8");
+
+/** A project with one stack whose host numa-01 is captured at hosts/numa-01.capabilities.xml. */
+function project(answer: string) {
+  const dir = mkdtempSync(join(tmpdir(), "capture-"));
+  mkdirSync(join(dir, "hosts"));
+  mkdirSync(join(dir, "bin"));
+  const stack = readFileSync(join(root, "Pulumi.single.yaml"), "utf8").replace("hosts/reference-2x-e5-2697v4.capabilities.xml", "hosts/numa-01.capabilities.xml");
+  writeFileSync(join(dir, "Pulumi.single.yaml"), stack);
+  copyFileSync(join(root, "hosts/reference-2x-e5-2697v4.capabilities.xml"), join(dir, "hosts/numa-01.capabilities.xml"));
+  writeFileSync(join(dir, "answer.xml"), answer);
+  // Records its arguments, then prints the answer: what `ssh HOST virsh capabilities` would print.
+  writeFileSync(join(dir, "bin/ssh"), `#!/bin/sh\nprintf '%s\\n' "$@" > "${dir}/ssh-args"\ncat "${dir}/answer.xml"\n`);
+  chmodSync(join(dir, "bin/ssh"), 0o755);
+  const capture = (...args: string[]) => {
+    const r = spawnSync(tsx, [join(root, "cli/capture.ts"), ...args], { cwd: dir, encoding: "utf8", env: { ...process.env, PATH: `${join(dir, "bin")}:${process.env.PATH}` } });
+    return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+  };
+  return { dir, capture, captured: () => readFileSync(join(dir, "hosts/numa-01.capabilities.xml"), "utf8") };
+}
+
+describe("npm run capture", () => {
+  it("reaches the host with the stack's ssh settings and writes the capture; unchanged topology is said", () => {
+    const p = project(reference);
+    const r = p.capture("--host", "numa-01");
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("wrote hosts/numa-01.capabilities.xml: 2 nodes, 72 threads, 2 per core");
+    expect(r.stdout).toContain("no change that moves a pin");
+    const args = readFileSync(join(p.dir, "ssh-args"), "utf8").trim().split("\n");
+    expect(args).toEqual(["-o", "BatchMode=yes", "-p", "22", "root@192.0.2.10", "virsh -c 'qemu:///system' capabilities"]);
+  });
+
+  it("lists what changed when the BIOS renumbered the threads", () => {
+    // The same machine with sibling threads numbered 2n, 2n+1 instead of n, n+36.
+    const renumbered = capabilitiesXml(regularHost({ ...referenceShape, numbering: "adjacent" }));
+    const p = project(renumbered);
+    const r = p.capture("--host", "numa-01");
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/changed since the previous capture \(re-plan and review the lock/);
+    expect(r.stdout).toMatch(/node 0/);
+    expect(p.captured()).toBe(renumbered);
+  });
+
+  it("refuses output that is not a capture, and keeps the old file", () => {
+    const p = project("virsh: error: failed to connect to the hypervisor");
+    const r = p.capture("--host", "numa-01");
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim().split("\n")).toHaveLength(1);
+    expect(p.captured()).toBe(reference);
+  });
+
+  it("an unknown host is exit 2, naming the stacks looked in", () => {
+    const p = project(reference);
+    const r = p.capture("--host", "numa-09");
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/no stack has a host 'numa-09' \(stacks: single\)/);
+  });
+});
