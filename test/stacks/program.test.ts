@@ -8,15 +8,15 @@ import { recordedResources, redactSecrets, settle, startMockRuntime } from "../.
 const root = resolve(__dirname, "../..");
 const PRIVATE_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nnot-a-real-key\n-----END OPENSSH PRIVATE KEY-----";
 
-async function runSingle(edit?: (config: Record<string, string>) => void) {
-  const { config } = pulumiConfig(root, "single");
+async function runStack(stack: string, edit?: (config: Record<string, string>) => void) {
+  const { config } = pulumiConfig(root, stack);
   config["numa-k3s:sshPrivateKey"] = PRIVATE_KEY;
   edit?.(config);
   const capture = readFileSync(resolve(root, "hosts/reference-2x-e5-2697v4.capabilities.xml"), "utf8");
   const { HostCheck } = await import("../../components/HostCheck");
   startMockRuntime({
     project: "numa-k3s",
-    stack: "single",
+    stack,
     config,
     secretConfigKeys: ["numa-k3s:sshPrivateKey"],
     commandStdout: (r) => (r.name === HostCheck.commandName("numa-01-host-check") ? capture : undefined),
@@ -26,6 +26,40 @@ async function runSingle(edit?: (config: Record<string, string>) => void) {
   await settle();
   return { outputs, resources: recordedResources() };
 }
+
+const runSingle = (edit?: (config: Record<string, string>) => void) => runStack("single", edit);
+
+describe.each(["mac-numa", "single", "distributed"])("the program, stack %s", (stack) => {
+  beforeEach(() => {
+    jest.resetModules();
+    delete process.env.NUMA_K3S_RENDER;
+  });
+
+  it("creates exactly its locked VMs: per VM a component, a seed upload and a domain command, behind one host check", async () => {
+    const { outputs, resources } = await runStack(stack);
+    const lock = JSON.parse(readFileSync(resolve(root, `hosts/${stack}.lock.json`), "utf8"));
+    const vms = lock.vms.map((v: { name: string }) => v.name).sort();
+    const of = (type: string) => resources.filter((r) => r.type === type).map((r) => r.name).sort();
+    expect(of("numa-k3s:libvirt:NumaPinnedVm")).toEqual(vms);
+    expect(of("numa-k3s:libvirt:HostCheck")).toEqual(["numa-01-host-check"]);
+    expect(of("command:remote:Command")).toEqual(["numa-01-host-check-capabilities", ...vms.flatMap((v: string) => [`${v}-domain`, `${v}-seed`])].sort());
+    expect(resources).toHaveLength(2 + 3 * vms.length);
+    expect(outputs.layout).toBe(stack);
+  });
+
+  it("never deletes the data disks: every delete command keeps the hot disk and leaves the lake device alone", async () => {
+    const { resources } = await runStack(stack);
+    for (const r of resources.filter((x) => x.name.endsWith("-domain"))) {
+      const del = r.inputs.delete as string;
+      const removeLine = del.split("\n").find((l) => l.startsWith("remove="))!;
+      expect(removeLine).toContain("os.qcow2");
+      expect(removeLine).not.toContain("hot.qcow2");
+      expect(removeLine).not.toContain("/dev/");
+      if (del.includes("hot.qcow2")) expect(del).toMatch(/^keep=\(.*hot\.qcow2.*\)$/m);
+      expect(del).not.toMatch(/\b(mkfs|wipefs|blkdiscard)\b|\bdd /);
+    }
+  });
+});
 
 describe("the program, stack single, as pulumi up runs it", () => {
   beforeEach(() => {
