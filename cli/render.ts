@@ -84,7 +84,15 @@ async function main(argv: string[]): Promise<number> {
     },
   });
   const { runProgram } = await import("../stacks/program");
-  const outputs = runProgram(projectDir);
+  const pulumi = await import("@pulumi/pulumi");
+  let outputs: ReturnType<typeof runProgram>;
+  try {
+    outputs = runProgram(projectDir);
+  } catch (e) {
+    // The program's own one-line stops (RunError) are the user's to fix, as in `pulumi up`.
+    if (e instanceof pulumi.RunError) throw new BadInput(e.message);
+    throw e;
+  }
   await settle();
   const errors = programErrors();
   if (errors.length > 0) {

@@ -53,14 +53,17 @@ const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 const USER_NAME = /^[a-z_][a-z0-9_-]{0,31}$/;
 const MAC = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/;
 // Public key types OpenSSH accepts in authorized_keys; anything else is most likely a pasted private key.
-const PUBLIC_KEY = /^(ssh-(ed25519|rsa|dss)|ecdsa-sha2-nistp(256|384|521)|sk-(ssh-ed25519|ecdsa-sha2-nistp256)@openssh\.com) [A-Za-z0-9+/=]+( .*)?$/;
+export const PUBLIC_KEY = /^(ssh-(ed25519|rsa|dss)|ecdsa-sha2-nistp(256|384|521)|sk-(ssh-ed25519|ecdsa-sha2-nistp256)@openssh\.com) [A-Za-z0-9+/=]+( .*)?$/;
 const MOUNT_POINTS = ["/data/local", "/data/hot", "/data/lake"];
 // cloud-init reads YAML with PyYAML, i.e. YAML 1.1: there an unquoted 52:54:00:12:34:56 is a
 // base-60 integer and `on`/`yes` are booleans. Writing in 1.1 mode makes the library quote them.
 const YAML_OPTIONS = { version: "1.1", lineWidth: 0 } as const;
 
+/** A guest spec that cannot make a working seed; the message is one line. */
+export class GuestSpecError extends Error {}
+
 function fail(spec: GuestSpec, field: string, value: unknown, why: string): never {
-  throw new Error(`cloud-init spec of '${spec.hostname}': ${field} = ${JSON.stringify(value)}: ${why}`);
+  throw new GuestSpecError(`cloud-init spec of '${spec.hostname}': ${field} = ${JSON.stringify(value)}: ${why}`);
 }
 
 /** Throws one line naming the field, its value and what would fit; returns the spec unchanged. */

@@ -5,6 +5,7 @@ import { dirname, resolve } from "node:path";
 import { isIP } from "node:net";
 import YAML from "yaml";
 import { z } from "zod";
+import { PUBLIC_KEY } from "../guest/cloud-init";
 import { HostRequestSchema, PlacementRequest, PlacementRequestSchema, ReserveSchema, VmRequestSchema } from "../topology/request";
 
 export const CONFIG_NAMESPACE = "numa-k3s";
@@ -81,8 +82,12 @@ export const NetworkSchema = z
 export const AdminSchema = z
   .object({
     /** The one login user of every VM: SSH keys only, passwordless sudo. */
-    user: z.string().regex(/^[a-z_][a-z0-9_-]{0,31}$/).default("k3s-admin"),
-    sshAuthorizedKeys: z.array(z.string().min(1)).min(1),
+    user: z
+      .string()
+      .regex(/^[a-z_][a-z0-9_-]{0,31}$/, "must be a lowercase login name")
+      .refine((u) => u !== "root", "must not be root: root login is disabled in every VM")
+      .default("k3s-admin"),
+    sshAuthorizedKeys: z.array(z.string().refine((k) => PUBLIC_KEY.test(k.trim()), "is not an OpenSSH public key line (ssh-ed25519 AAAA... comment)")).min(1),
   })
   .strict();
 
@@ -181,6 +186,13 @@ function unknownKeyMessage(key: string): string {
   return `unknown key${near.length > 0 ? `; did you mean ${near[0].k}?` : ""}`;
 }
 
+/** A value as an error may print it: never a private key pasted in the wrong place, never a page. */
+function shownValue(value: unknown): string {
+  const text = JSON.stringify(value);
+  if (/PRIVATE KEY/.test(text)) return "(a private key: not shown)";
+  return text.length > 80 ? `${text.slice(0, 60)}...` : text;
+}
+
 /** The first problem as `FILE: numa-k3s:KEY = VALUE: message`, and how many more there are. */
 export function formatZodError(file: string, raw: unknown, error: z.ZodError, namespace = CONFIG_NAMESPACE): string {
   const [first, ...rest] = error.issues;
@@ -192,7 +204,7 @@ export function formatZodError(file: string, raw: unknown, error: z.ZodError, na
   }
   const key = first.path.length > 0 ? `${prefix}${keyPath(first.path)}` : prefix || "(top level)";
   const value = valueAt(raw, first.path);
-  const shown = value === undefined ? "" : ` = ${JSON.stringify(value)}`;
+  const shown = value === undefined ? "" : ` = ${shownValue(value)}`;
   return `${file}: ${key}${shown}: ${first.message}${more}`;
 }
 

@@ -1,6 +1,11 @@
 // The Pulumi program: read and check the stack's config, pick its layout, compose it.
 // (stacks/index.ts runs it; `npm run render` runs it under the mock runtime.)
 import * as pulumi from "@pulumi/pulumi";
+import { NumaPinnedVmError } from "../components/NumaPinnedVm";
+import { GuestSpecError } from "../guest/cloud-init";
+import { VmScriptError } from "../hypervisor/vm-scripts";
+import { CapabilitiesError } from "../topology/capabilities";
+import { DomainXmlError } from "../topology/domain-xml";
 import { ConfigError, parseStackConfig } from "./config";
 import { StackContext } from "./context";
 import { distributed } from "./distributed";
@@ -8,6 +13,8 @@ import { macNuma } from "./mac-numa";
 import { single } from "./single";
 
 const layouts = { "mac-numa": macNuma, single, distributed } as const;
+
+const USER_ERRORS = [ConfigError, CapabilitiesError, DomainXmlError, GuestSpecError, VmScriptError, NumaPinnedVmError];
 
 /** This stack's `numa-k3s:` config as plain values (objects arrive as JSON text). */
 function rawConfig(): Record<string, unknown> {
@@ -51,7 +58,15 @@ export function runProgram(projectDir = process.cwd()) {
     runId: rendering ? "render" : undefined,
     sshPrivateKey: sshPrivateKey ?? pulumi.secret("(set numa-k3s:sshPrivateKey)"),
   };
-  const deployment = layouts[cfg.layout](cfg, ctx);
+  let deployment;
+  try {
+    deployment = layouts[cfg.layout](cfg, ctx);
+  } catch (e) {
+    // What a user wrote that only shows once specs are built (a capture that does not parse, a
+    // disk path libvirt would refuse): one line, no stack trace. Anything else is ours: rethrown.
+    if (USER_ERRORS.some((kind) => e instanceof kind)) throw new pulumi.RunError((e as Error).message);
+    throw e;
+  }
   return {
     layout: cfg.layout,
     plan: deployment.plan,

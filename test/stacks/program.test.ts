@@ -106,6 +106,30 @@ describe("the program, stack single, as pulumi up runs it", () => {
     ).rejects.toThrow(/Pulumi\.single\.yaml: k3s-worker-slm not in hosts\/single\.lock\.json .*npm run plan -- --stack single --lock hosts\/single\.lock\.json/);
   });
 
+  it("a capture that cannot be read stops the program with one line naming it", async () => {
+    const error = await runSingle((config) => {
+      const hosts = JSON.parse(config["numa-k3s:hosts"]);
+      hosts[0].capabilities = "hosts/missing.capabilities.xml";
+      config["numa-k3s:hosts"] = JSON.stringify(hosts);
+    }).catch((e: Error) => e);
+    expect(error).toBeInstanceOf(Error);
+    expect((error as Error).constructor.name).toBe("RunError");
+    expect((error as Error).message).toMatch(/^\S*hosts\/missing\.capabilities\.xml: cannot read the capture \(no such file\)/);
+  });
+
+  it("root as the admin user, or a private key pasted as a public one, is refused naming the key", async () => {
+    await expect(
+      runSingle((config) => {
+        config["numa-k3s:admin"] = JSON.stringify({ user: "root", sshAuthorizedKeys: ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAbc a@b"] });
+      }),
+    ).rejects.toThrow(/^Pulumi\.single\.yaml: numa-k3s:admin\.user = "root": must not be root/);
+    await expect(
+      runSingle((config) => {
+        config["numa-k3s:admin"] = JSON.stringify({ sshAuthorizedKeys: [PRIVATE_KEY] });
+      }),
+    ).rejects.toThrow(/numa-k3s:admin\.sshAuthorizedKeys\[0\] = \(a private key: not shown\): is not an OpenSSH public key line/);
+  });
+
   it("a bad config value stops the program with one line naming the key", async () => {
     await expect(
       runSingle((config) => {
