@@ -4,18 +4,9 @@ import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFil
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 
-import { BROADWELL_18_CORE_IDS, capabilitiesXml, regularHost } from "../fixtures/hosts";
+import { REFERENCE_SHAPE, capabilitiesXml, regularHost } from "../fixtures/hosts";
 
 const root = resolve(__dirname, "../..");
-const referenceShape = {
-  name: "reference",
-  sockets: 2,
-  nodesPerSocket: 1,
-  coresPerNode: 18,
-  threadsPerCore: 2,
-  coreIds: BROADWELL_18_CORE_IDS,
-  memoryGiBPerNode: 126,
-} as const;
 const tsx = join(root, "node_modules/.bin/tsx");
 const reference = readFileSync(join(root, "hosts/reference-2x-e5-2697v4.capabilities.xml"), "utf8");
 
@@ -52,7 +43,7 @@ describe("npm run capture", () => {
 
   it("lists what changed when the BIOS renumbered the threads", () => {
     // The same machine with sibling threads numbered 2n, 2n+1 instead of n, n+36.
-    const renumbered = capabilitiesXml(regularHost({ ...referenceShape, numbering: "adjacent" }));
+    const renumbered = capabilitiesXml(regularHost({ ...REFERENCE_SHAPE, numbering: "adjacent" }));
     const p = project(renumbered);
     const r = p.capture("--host", "numa-01");
     expect(r.code).toBe(0);

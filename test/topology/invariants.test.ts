@@ -1,6 +1,6 @@
 // checkPlan catches each rule: a valid plan, then one hand-made mutation per rule that breaks
 // exactly that rule, and checkPlan must name exactly that rule (and the VM at fault).
-import { capabilitiesXml, regularHost, BROADWELL_18_CORE_IDS } from "../fixtures/hosts";
+import { capabilitiesXml, regularHost, REFERENCE_SHAPE } from "../fixtures/hosts";
 import { parseCapabilities } from "../../topology/capabilities";
 import { checkPlan, formatViolation, type RuleId } from "../../topology/invariants";
 import type { Plan, VmPlacement } from "../../topology/placement";
@@ -12,16 +12,7 @@ const GiB = 1024 * 1024;
 /** The reference host (threads n and n+36, 126 GiB per node) with 8 x 1G pages on node 1. */
 const referenceWithPages = parseCapabilities(
   capabilitiesXml(
-    regularHost({
-      name: "referenceWithPages",
-      sockets: 2,
-      nodesPerSocket: 1,
-      coresPerNode: 18,
-      threadsPerCore: 2,
-      coreIds: BROADWELL_18_CORE_IDS,
-      memoryGiBPerNode: 126,
-      hugepages: (i) => (i === 1 ? { "1G": 8 } : {}),
-    }),
+    regularHost({ ...REFERENCE_SHAPE, name: "referenceWithPages", hugepages: (i) => (i === 1 ? { "1G": 8 } : {}) }),
   ),
   "synthetic:referenceWithPages",
 );
