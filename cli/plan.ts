@@ -4,7 +4,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import YAML from "yaml";
-import { formatLock, lockOf } from "../topology/lock";
+import { formatLock, lockOf, unlockedVms } from "../topology/lock";
 import { formatPlanTable } from "../topology/plan-table";
 import { renderPicture } from "../topology/picture";
 import { planPlacement } from "../topology/planner";
@@ -79,7 +79,7 @@ function main(argv: string[]): number {
   // A plan that moved nothing but placed VMs the lock lacks is still a plan; saying so keeps the
   // stack's deploy gate (only locked VMs are created) from surprising anyone.
   if (lock && !values.lock) {
-    const unlocked = plan.vms.filter((vm) => !lock.vms.some((l) => JSON.stringify(l) === JSON.stringify(vm)));
+    const unlocked = unlockedVms(plan, lock);
     if (unlocked.length > 0) console.error(`not in ${lockFile} (or changed): ${unlocked.map((v) => v.name).join(", ")}; pass --lock ${lockFile} to lock them`);
   }
   return 0;

@@ -6,6 +6,7 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { parseSeedPayload } from "../components/NumaPinnedVm";
+import { unlockedVms } from "../topology/lock";
 import { formatPlanTable } from "../topology/plan-table";
 import { renderPicture } from "../topology/picture";
 import { Plan } from "../topology/placement";
@@ -105,7 +106,7 @@ async function main(argv: string[]): Promise<number> {
   const resources = recordedResources();
   write(join(out, "plan.json"), JSON.stringify(plan, null, 2));
   write(join(out, "plan.svg"), renderPicture(plan.hosts.map((h) => loaded.topologies.get(h.name)!), plan));
-  const unlocked = plan.vms.filter((vm) => !lock?.vms.some((l) => JSON.stringify(l) === JSON.stringify(vm))).map((vm) => vm.name);
+  const unlocked = unlockedVms(plan, lock).map((vm) => vm.name);
   write(
     join(out, "plan.md"),
     [

@@ -3,7 +3,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { resolve } from "node:path";
 import { HostTopology } from "../topology/host-topology";
-import { PlacementLock } from "../topology/lock";
+import { PlacementLock, unlockedVms } from "../topology/lock";
 import { formatCpuset } from "../topology/cpuset";
 import { Plan, VmPlacement } from "../topology/placement";
 import { planPlacement } from "../topology/planner";
@@ -14,12 +14,6 @@ import { formatNoFit, readLock, readTopologies } from "./placement-inputs";
 export interface LockedPlan {
   plan: Plan;
   topologies: Map<string, HostTopology>;
-  /** VMs whose placement equals the lock's. Only these may be created by an up. */
-  locked: Set<string>;
-}
-
-function sameVm(a: VmPlacement, b: VmPlacement): boolean {
-  return JSON.stringify(a) === JSON.stringify(b);
 }
 
 function describe(p: VmPlacement): string {
@@ -40,8 +34,7 @@ export function lockedPlan(cfg: StackConfig, ctx: StackContext): LockedPlan {
   const loaded = { file: ctx.configFile, keyPrefix: "numa-k3s:", request, topologies };
   if (outcome.kind === "no-fit") throw new pulumi.RunError(outcome.problems.map((p) => formatNoFit(loaded, p, cfg.placementLock)).join("\n"));
 
-  const locked = new Set(outcome.plan.vms.filter((vm) => lock?.vms.some((l) => sameVm(l, vm))).map((vm) => vm.name));
-  const unlocked = outcome.plan.vms.filter((vm) => !locked.has(vm.name));
+  const unlocked = unlockedVms(outcome.plan, lock);
   const update = `npm run plan -- --stack ${ctx.stack} --lock ${cfg.placementLock}`;
   if (unlocked.length > 0 && !ctx.previewOnly) {
     throw new pulumi.RunError(
@@ -49,5 +42,5 @@ export function lockedPlan(cfg: StackConfig, ctx: StackContext): LockedPlan {
     );
   }
   for (const vm of unlocked) pulumi.log.warn(`${vm.name} is not locked yet: it would run on ${describe(vm)}; \`${update}\` locks it`);
-  return { plan: outcome.plan, topologies, locked };
+  return { plan: outcome.plan, topologies };
 }

@@ -44,3 +44,9 @@ export function formatLock(lock: PlacementLock): string {
   const lines = lock.vms.map((vm) => `    ${JSON.stringify(vm)}`);
   return `{\n  "lockVersion": 1,\n  "vms": [\n${lines.join(",\n")}\n  ]\n}\n`;
 }
+
+/** The planned VMs the lock does not hold exactly as planned (new, or changed): what an up refuses. */
+export function unlockedVms(plan: Plan, lock: PlacementLock | undefined): VmPlacement[] {
+  const held = new Set((lock?.vms ?? []).map((l) => JSON.stringify(l)));
+  return plan.vms.filter((vm) => !held.has(JSON.stringify(vm)));
+}
