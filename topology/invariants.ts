@@ -3,7 +3,8 @@
 // trusts nothing the planner wrote, so the planner's tests, `check` and the policy pack can all
 // judge a plan with it.
 import { Core, HostTopology } from "./host-topology";
-import { NodeBudget, gib, hostBudgets } from "./node-budget";
+import { NodeBudget, hostBudgets } from "./node-budget";
+import { gib } from "./units";
 import { Plan, VmPlacement } from "./placement";
 import { HUGEPAGE_KIB, PlacementRequest, hostOf, memoryKiB } from "./request";
 

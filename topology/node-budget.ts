@@ -47,11 +47,3 @@ export function hostBudgets(host: HostTopology, reserve: Reserve): NodeBudget[] 
 export function threadsOf(cores: readonly Core[]): number[] {
   return cores.flatMap((c) => c.threads).sort((a, b) => a - b);
 }
-
-export const KIB_PER_GIB = 1024 * 1024;
-
-/** "120 GiB", "1.5 GiB": for messages and tables. */
-export function gib(kib: number): string {
-  const g = kib / KIB_PER_GIB;
-  return `${Number.isInteger(g) ? g : g.toFixed(1)} GiB`;
-}

@@ -1,7 +1,7 @@
 // The plan as a reader checks it: one table per host, node by node, then totals. Used by
 // `npm run plan` and by render's plan.md.
 import { formatCpuset } from "./cpuset";
-import { gib } from "./node-budget";
+import { gib } from "./units";
 import { Plan } from "./placement";
 
 function table(rows: string[][]): string[] {

@@ -4,7 +4,8 @@ import { Core, HostTopology } from "./host-topology";
 import { AutoVm, DEFAULT_SEARCH_BOUND, NodeState, assignNodes } from "./node-assignment";
 import { chooseCores } from "./core-selection";
 import { PlacementLock } from "./lock";
-import { NodeBudget, gib, hostBudgets, threadsOf } from "./node-budget";
+import { NodeBudget, hostBudgets, threadsOf } from "./node-budget";
+import { gib } from "./units";
 import { HostPlan, Plan, VmPlacement } from "./placement";
 import { HUGEPAGE_KIB, HostRequest, PlacementRequest, VmRequest, hostOf, memoryKiB } from "./request";
 

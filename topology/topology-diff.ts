@@ -19,6 +19,7 @@
 // Pure: values in, lines out.
 import { formatCpuset } from "./cpuset";
 import type { HostTopology, NumaNode } from "./host-topology";
+import { gib as gibOf } from "./units";
 
 /** Relative change of a node's memory tolerated as drift between boots. */
 export const MEMORY_DRIFT = 0.01;
@@ -26,11 +27,9 @@ export const MEMORY_DRIFT = 0.01;
 /** How many sibling groups a line lists before it says how many more differ. */
 const GROUPS_SHOWN = 3;
 
-const GiB = 1024 * 1024;
 
-function gib(kib: number): string {
-  return `${Number((kib / GiB).toFixed(2))} GiB`;
-}
+// Two decimals: a drift of about 1% must show as a difference of the printed values.
+const gib = (kib: number) => gibOf(kib, 2);
 
 function cpus(ids: readonly number[]): string {
   return ids.length === 0 ? "none" : formatCpuset(ids);
