@@ -5,6 +5,7 @@
 import { formatCpuset } from "./cpuset";
 import { Core, HostTopology, NumaNode, Thread } from "./host-topology";
 import { HostPlan, NodeUsage, Plan, VmPlacement } from "./placement";
+import { gib } from "./units";
 
 /** The widest picture: legible on a 1600 px screen without scaling down. Taller is fine. */
 export const PICTURE_MAX_WIDTH = 1600;
@@ -102,9 +103,6 @@ function num(value: number): string {
   return String(Math.round(value * 10) / 10);
 }
 
-function gib(kib: number): string {
-  return `${num(kib / 1048576)} GiB`;
-}
 
 /** Black or white, whichever reads better on the fill (WCAG relative luminance). */
 function inkOn(fill: string): string {
@@ -150,29 +148,31 @@ interface Block {
 
 /** Children left to right, wrapping to a new row when the next one would pass maxWidth. */
 function flow(children: Block[], maxWidth: number, gap: number): Block {
-  const rows: { items: Block[]; w: number; h: number }[] = [];
+  const rows: Block[][] = [];
+  let rowWidth = 0;
   for (const child of children) {
-    const row = rows[rows.length - 1];
-    if (row !== undefined && row.w + gap + child.w <= maxWidth) {
-      row.items.push(child);
-      row.w += gap + child.w;
-      row.h = Math.max(row.h, child.h);
+    const current = rows[rows.length - 1];
+    if (current !== undefined && rowWidth + gap + child.w <= maxWidth) {
+      current.push(child);
+      rowWidth += gap + child.w;
     } else {
-      rows.push({ items: [child], w: child.w, h: child.h });
+      rows.push([child]);
+      rowWidth = child.w;
     }
   }
+  return stack(rows.map((r) => beside(r, gap)), gap);
+}
+
+/** Children left to right, top-aligned. */
+function beside(children: Block[], gap: number): Block {
   return {
-    w: Math.max(0, ...rows.map((r) => r.w)),
-    h: rows.reduce((sum, r) => sum + r.h, 0) + gap * Math.max(0, rows.length - 1),
+    w: children.reduce((sum, c) => sum + c.w, 0) + gap * Math.max(0, children.length - 1),
+    h: Math.max(0, ...children.map((c) => c.h)),
     draw(x, y, out) {
-      let rowY = y;
-      for (const row of rows) {
-        let itemX = x;
-        for (const item of row.items) {
-          item.draw(itemX, rowY, out);
-          itemX += item.w + gap;
-        }
-        rowY += row.h + gap;
+      let childX = x;
+      for (const child of children) {
+        child.draw(childX, y, out);
+        childX += child.w + gap;
       }
     },
   };
