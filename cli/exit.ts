@@ -5,6 +5,8 @@ import { ConfigError } from "../stacks/config";
 /** Something the user gave (a file, a flag, a config key) is wrong: exit 2. */
 export class BadInput extends Error {}
 
+const OUTPUT_ERRORS = ["ENOENT", "EACCES", "EISDIR", "ENOTDIR", "EROFS", "EPERM"];
+
 export function run(main: () => number | Promise<number>): void {
   // `npm run plan | head` closes the pipe early: that is the reader's choice, not an error.
   process.stdout.on("error", (e: NodeJS.ErrnoException) => {
@@ -20,6 +22,10 @@ export function run(main: () => number | Promise<number>): void {
       const err = e as Error & { code?: string };
       if (e instanceof BadInput || e instanceof ConfigError || e instanceof CapabilitiesError || err.code?.startsWith("ERR_PARSE_ARGS")) {
         console.error(err.message.split("\n")[0]);
+        process.exitCode = 2;
+      } else if (OUTPUT_ERRORS.includes(err.code ?? "") && (err as NodeJS.ErrnoException).path) {
+        // An output path the user gave (--lock, --svg, --out) that cannot be written.
+        console.error(`${(err as NodeJS.ErrnoException).path}: cannot write it (${err.code})`);
         process.exitCode = 2;
       } else {
         // A bug of ours, not the user's input: say so in one line, keep the detail for a report.

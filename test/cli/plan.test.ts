@@ -112,6 +112,14 @@ describe("npm run plan", () => {
     expect(before.vms[1].vcpupin).toEqual(expect.arrayContaining(data.vcpupin));
   });
 
+  it("exit 2 when --lock or --svg names a place that cannot be written", () => {
+    for (const flag of ["--lock", "--svg"]) {
+      const r = plan("--request", join(requests, "single.yaml"), flag, "/nonexistent/dir/out");
+      expect(r.code).toBe(2);
+      expect(r.stderr.trim()).toBe("/nonexistent/dir/out: cannot write it (ENOENT)");
+    }
+  });
+
   it("--svg writes the host picture", () => {
     const dir = mkdtempSync(join(tmpdir(), "plan-"));
     const svg = join(dir, "plan.svg");
