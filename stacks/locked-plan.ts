@@ -3,7 +3,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import { resolve } from "node:path";
 import { HostTopology } from "../topology/host-topology";
-import { PlacementLock, unlockedVms } from "../topology/lock";
+import { checkPlan, formatViolation } from "../topology/invariants";
+import { unlockedVms } from "../topology/lock";
 import { formatCpuset } from "../topology/cpuset";
 import { Plan, VmPlacement } from "../topology/placement";
 import { planPlacement } from "../topology/planner";
@@ -24,15 +25,16 @@ export function lockedPlan(cfg: StackConfig, ctx: StackContext): LockedPlan {
   const request = placementRequestOf(cfg);
   const topologies = readTopologies(request, ctx.projectDir);
   const lockPath = resolve(ctx.projectDir, cfg.placementLock);
-  let lock: PlacementLock | undefined;
-  try {
-    lock = readLock(lockPath);
-  } catch (e) {
-    throw new pulumi.RunError((e as Error).message);
-  }
+  const lock = readLock(lockPath);
   const outcome = planPlacement({ request, topologies, lock });
   const loaded = { file: ctx.configFile, keyPrefix: "numa-k3s:", request, topologies };
   if (outcome.kind === "no-fit") throw new pulumi.RunError(outcome.problems.map((p) => formatNoFit(loaded, p, cfg.placementLock)).join("\n"));
+
+  // The planner keeps locked placements as they are written; the rules are checked once more on
+  // the whole plan so that no hand-edited lock or planner bug ever reaches a hypervisor.
+  const violations = checkPlan(outcome.plan, request, topologies);
+  if (violations.length > 0)
+    throw new pulumi.RunError(`${cfg.placementLock}: the placement breaks its rules: ${violations.map(formatViolation).join("; ")}`);
 
   const unlocked = unlockedVms(outcome.plan, lock);
   const update = `npm run plan -- --stack ${ctx.stack} --lock ${cfg.placementLock}`;
