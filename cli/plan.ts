@@ -34,7 +34,7 @@ export function loadStack(projectDir: string, stack: string): LoadedRequest {
   try {
     const { file, config } = readStackFile(projectDir, stack);
     const request = placementRequestOf(config);
-    return { file: `Pulumi.${stack}.yaml`, keyPrefix: "numa-k3s:", request, topologies: readTopologies(request, dirname(file)), stackLock: resolve(dirname(file), config.placementLock) };
+    return { file: `Pulumi.${stack}.yaml`, keyPrefix: "numa-k3s:", request, topologies: readTopologies(request, dirname(file)), stackLock: config.placementLock };
   } catch (e) {
     if (e instanceof ConfigError) throw new BadInput(e.message);
     throw e;

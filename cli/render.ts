@@ -11,7 +11,7 @@ import { formatPlanTable } from "../topology/plan-table";
 import { renderPicture } from "../topology/picture";
 import { Plan } from "../topology/placement";
 import { planPlacement } from "../topology/planner";
-import { CONFIG_NAMESPACE, readStackFile, stackConfigEntries } from "../stacks/config";
+import { CONFIG_NAMESPACE, stackConfigEntries } from "../stacks/config";
 import { formatNoFit, readLock } from "../stacks/placement-inputs";
 import { loadStack } from "./plan";
 import { BadInput, run } from "./exit";
@@ -60,17 +60,17 @@ async function main(argv: string[]): Promise<number> {
   // The checks the program makes, first, so that a bad config or a host too small is exit 2 or 3
   // with the same one-line messages as `npm run plan`.
   const loaded = loadStack(projectDir, stack);
-  const { config: stackConfig } = readStackFile(projectDir, stack);
-  const lock = readLock(resolve(projectDir, stackConfig.placementLock));
+  const lockFile = loaded.stackLock!;
+  const lock = readLock(resolve(projectDir, lockFile));
   const outcome = planPlacement({ request: loaded.request, topologies: loaded.topologies, lock });
   if (outcome.kind === "no-fit") {
-    for (const p of outcome.problems) console.error(formatNoFit(loaded, p, stackConfig.placementLock));
+    for (const p of outcome.problems) console.error(formatNoFit(loaded, p, lockFile));
     return 3;
   }
 
   process.env.NUMA_K3S_RENDER = "1";
   const { config, secretKeys } = pulumiConfig(projectDir, stack);
-  const captures = Object.fromEntries(stackConfig.hosts.map((h) => [h.name, readFileSync(resolve(projectDir, h.capabilities), "utf8")]));
+  const captures = Object.fromEntries(loaded.request.hosts.map((h) => [h.name, readFileSync(resolve(projectDir, h.capabilities), "utf8")]));
   const { HostCheck } = await import("../components/HostCheck");
   startMockRuntime({
     project: "numa-k3s",
@@ -118,7 +118,7 @@ async function main(argv: string[]): Promise<number> {
       formatPlanTable(plan).trimEnd(),
       "```",
       "",
-      unlocked.length > 0 ? `Not in ${stackConfig.placementLock} yet (pulumi up refuses them): ${unlocked.join(", ")}.` : `Every VM is locked in ${stackConfig.placementLock}.`,
+      unlocked.length > 0 ? `Not in ${lockFile} yet (pulumi up refuses them): ${unlocked.join(", ")}.` : `Every VM is locked in ${lockFile}.`,
       "",
       `Resources: ${resources.length} (${[...new Set(resources.map((r) => r.type))].join(", ")}).`,
     ].join("\n"),

@@ -15,7 +15,7 @@ export interface LoadedRequest {
   keyPrefix: string;
   request: PlacementRequest;
   topologies: Map<string, HostTopology>;
-  /** The lock the stack config names (read when --lock is not given). */
+  /** The lock the stack config names, relative to the project (read when --lock is not given). */
   stackLock?: string;
 }
 
