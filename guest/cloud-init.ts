@@ -5,20 +5,10 @@
 import { createHash } from "node:crypto";
 import { isIP } from "node:net";
 import { stringify } from "yaml";
+import { DataDisk, dataDiskScript } from "./data-disks";
 
-/** A disk the guest formats (once, if it has no filesystem yet) and mounts at boot. */
-export interface GuestMount {
-  /**
-   * The block device as the guest sees it: `/dev/vdb`, or better a stable
-   * `/dev/disk/by-id/virtio-<serial>` path (virtio names move when disks are added).
-   */
-  device: string;
-  /** `/data/local` (staging, SLM workers), `/data/hot` (SSD hot tier), `/data/lake` (HDD data lake). */
-  mountPoint: "/data/local" | "/data/hot" | "/data/lake";
-  fsType: "ext4";
-  /** Filesystem label (ext4: at most 16 bytes); the mount refers to `LABEL=<label>`, not the device. */
-  label: string;
-}
+/** A data disk of the guest (guest/data-disks.ts says how it is formatted and mounted). */
+export type GuestMount = DataDisk;
 
 export interface GuestSpec {
   /** Short host name (a DNS label), also the libvirt domain name by convention. */
@@ -111,13 +101,14 @@ export function checkGuestSpec(spec: GuestSpec): GuestSpec {
 }
 
 /**
- * `#cloud-config` user-data. Decisions:
- * - The filesystem goes on the whole device (no partition table, `disk_setup` says `layout: false`),
- *   so a grown virtual disk needs only `resize2fs`; `overwrite: false` means a device that already
- *   holds a filesystem (the data-lake HDD, a re-attached hot disk) is never reformatted.
- * - Mounts name `LABEL=`, not the device, so a disk that moves from vdb to vdc still mounts; `nofail`
- *   lets the guest boot without it (a missing data disk must not leave a VM unreachable).
+ * `#cloud-config` user-data. Data disks are not given to cloud-init's disk_setup/fs_setup/mounts
+ * (they format a whole disk whatever `overwrite` says, see guest/data-disks.ts): our own script
+ * runs at every boot (`bootcmd`), formats only a device with no signature at all, and mounts by
+ * UUID with `nofail` (a missing data disk must not leave a VM unreachable).
  */
+/** `$0` of the data-disk script in the guest: what its lines in cloud-init's log are found by. */
+export const DATA_DISK_SCRIPT_NAME = "numa-k3s-data-disks";
+
 export function renderUserData(spec: GuestSpec): string {
   checkGuestSpec(spec);
   const packages = [...new Set(["qemu-guest-agent", ...spec.packages])];
@@ -142,11 +133,7 @@ export function renderUserData(spec: GuestSpec): string {
     package_update: true,
     packages,
   };
-  if (spec.mounts.length > 0) {
-    doc.disk_setup = Object.fromEntries(spec.mounts.map((m) => [m.device, { table_type: "gpt", layout: false, overwrite: false }]));
-    doc.fs_setup = spec.mounts.map((m) => ({ label: m.label, filesystem: m.fsType, device: m.device, partition: "none", overwrite: false }));
-    doc.mounts = spec.mounts.map((m) => [`LABEL=${m.label}`, m.mountPoint, m.fsType, "defaults,noatime,nofail", "0", "2"]);
-  }
+  if (spec.mounts.length > 0) doc.bootcmd = [["bash", "-c", dataDiskScript(spec.mounts), DATA_DISK_SCRIPT_NAME]];
   doc.runcmd = [["systemctl", "enable", "--now", "qemu-guest-agent"]];
   return "#cloud-config\n" + stringify(doc, YAML_OPTIONS);
 }
@@ -187,8 +174,8 @@ export function renderNetworkConfig(spec: GuestSpec): string {
  * NoCloud meta-data. The instance-id is `<hostname>-<12 hex of sha256(user-data, network-config)>`:
  * cloud-init runs its per-instance steps (users, keys, packages, disks, mounts, network) again when
  * the id changes, so a changed spec takes effect at the guest's next boot instead of being silently
- * ignored. The cost, accepted: that boot also regenerates the guest's SSH host keys. Formatting
- * stays safe on a re-run (`overwrite: false`).
+ * ignored. The cost, accepted: that boot also regenerates the guest's SSH host keys. Data disks
+ * are safe on a re-run: the data-disk script never formats a device that holds anything.
  */
 export function renderMetaData(spec: GuestSpec): string {
   return stringify({ "instance-id": instanceId(spec), "local-hostname": spec.hostname }, YAML_OPTIONS);

@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "n
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parse } from "yaml";
-import { GUEST_INTERFACE, GuestSpec, instanceId, renderMetaData, renderNetworkConfig, renderUserData } from "../../guest/cloud-init";
+import { DATA_DISK_SCRIPT_NAME, GUEST_INTERFACE, GuestSpec, instanceId, renderMetaData, renderNetworkConfig, renderUserData } from "../../guest/cloud-init";
 
 const KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOb7vTestKeyOnlyNotARealOne ops@laptop";
 
@@ -100,20 +100,23 @@ describe.each(Object.entries(specs))("%s", (name, spec) => {
     expect(doc.users[0].sudo).toMatch(/NOPASSWD/);
   });
 
-  test("every data disk is formatted ext4 with its label, never over an existing filesystem, and mounted noatime,nofail", () => {
+  test("data disks go to our boot script (formats only blank devices), never to cloud-init's disk_setup, fs_setup or mounts", () => {
     const doc = asCloudInit(renderUserData(spec));
+    expect(doc.disk_setup).toBeUndefined();
+    expect(doc.fs_setup).toBeUndefined();
+    expect(doc.mounts).toBeUndefined();
     if (spec.mounts.length === 0) {
-      expect(doc.mounts).toBeUndefined();
-      expect(doc.fs_setup).toBeUndefined();
+      expect(doc.bootcmd).toBeUndefined();
       return;
     }
-    expect(doc.fs_setup).toEqual(spec.mounts.map((m) => expect.objectContaining({ device: m.device, filesystem: "ext4", label: m.label, overwrite: false })));
-    for (const m of spec.mounts) expect(doc.disk_setup[m.device]).toMatchObject({ overwrite: false, layout: false });
-    expect(doc.mounts).toHaveLength(spec.mounts.length);
-    for (const [i, entry] of (doc.mounts as string[][]).entries()) {
-      expect(entry.slice(0, 3)).toEqual([`LABEL=${spec.mounts[i].label}`, spec.mounts[i].mountPoint, "ext4"]);
-      expect(entry[3].split(",")).toEqual(expect.arrayContaining(["noatime", "nofail"]));
-    }
+    const [bash, flag, script, name] = doc.bootcmd[0];
+    expect([bash, flag, name]).toEqual(["bash", "-c", DATA_DISK_SCRIPT_NAME]);
+    for (const m of spec.mounts) expect(script).toContain(`'${m.device}' '${m.mountPoint}' '${m.label}'`);
+    const file = join(dir, `${name}-${spec.hostname}.sh`);
+    writeFileSync(file, script);
+    const r = spawnSync("shellcheck", ["-s", "bash", file], { encoding: "utf8" });
+    expect(r.stdout).toBe("");
+    expect(r.status).toBe(0);
   });
 
   test("the guest agent is always installed (once) and enabled", () => {
