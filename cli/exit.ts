@@ -1,9 +1,8 @@
 // How every offline command ends: known problems as one line and an exit code, never a stack trace.
-import { CapabilitiesError } from "../topology/capabilities";
-import { ConfigError } from "../stacks/config";
+import { UserError } from "../common/user-error";
 
 /** Something the user gave (a file, a flag, a config key) is wrong: exit 2. */
-export class BadInput extends Error {}
+export class BadInput extends UserError {}
 
 const OUTPUT_ERRORS = ["ENOENT", "EACCES", "EISDIR", "ENOTDIR", "EROFS", "EPERM"];
 
@@ -20,7 +19,7 @@ export function run(main: () => number | Promise<number>): void {
     })
     .catch((e: unknown) => {
       const err = e as Error & { code?: string };
-      if (e instanceof BadInput || e instanceof ConfigError || e instanceof CapabilitiesError || err.code?.startsWith("ERR_PARSE_ARGS")) {
+      if (e instanceof UserError || err.code?.startsWith("ERR_PARSE_ARGS")) {
         console.error(err.message.split("\n")[0]);
         process.exitCode = 2;
       } else if (OUTPUT_ERRORS.includes(err.code ?? "") && (err as NodeJS.ErrnoException).path) {

@@ -11,6 +11,8 @@ import { parseCapabilities } from "../topology/capabilities";
 import type { HostTopology } from "../topology/host-topology";
 import { topologyDiff } from "../topology/topology-diff";
 import { shellQuote } from "../hypervisor/shell-quote";
+import { UserError } from "../common/user-error";
+import { DEFAULT_LIBVIRT_URI } from "../common/formats";
 
 export type ConnectionArgs = command.types.input.remote.ConnectionArgs;
 
@@ -41,7 +43,6 @@ export interface HostCheckArgs {
 const PROGRAM_STARTED = new Date().toISOString();
 
 /** The libvirt URI HostCheck and the VM scripts default to. */
-export const DEFAULT_LIBVIRT_URI = "qemu:///system";
 
 /** How many differences the one-line message shows before saying how many more there are. */
 const SHOWN = 3;
@@ -67,7 +68,7 @@ export function topologyDigest(topology: HostTopology): string {
 }
 
 /** The live topology does not match the committed capture; the message is one line. */
-export class HostTopologyError extends Error {}
+export class HostTopologyError extends UserError {}
 
 /**
  * Compare the live `virsh capabilities` output with the committed topology. Returns

@@ -12,6 +12,8 @@ import { GuestSpec, renderMetaData, renderNetworkConfig, renderUserData } from "
 import { VmScriptParams, createScript, deleteScript, remoteCommand, updateScript } from "../hypervisor/vm-scripts";
 import { shellQuote } from "../hypervisor/shell-quote";
 import { ConnectionArgs, HostCheck, secretConnection } from "./HostCheck";
+import { UserError } from "../common/user-error";
+import { DEFAULT_LIBVIRT_URI } from "../common/formats";
 
 /** Script parameters the component fills in itself: the pins and the name come from the placement. */
 export type VmScripts = Omit<VmScriptParams, "pins" | "domainName">;
@@ -45,7 +47,7 @@ export interface NumaPinnedVmArgs {
    * - Deleting the VM (removing it from the stack, or `pulumi destroy`) never removes the hot disk
    *   unless `deleteDataDisks: true`, and never touches the lake device at all. The flag is read
    *   from the delete command Pulumi stored at the last `up`: set it, run `pulumi up`, then delete.
-   * - `connectUri`, `poolDir` or `osDiskPath` changing REPLACES the VM (a different domain or
+   * - `libvirtUri`, `poolDir` or `osDiskPath` changing REPLACES the VM (a different domain or
    *   disk); `baseImage` is used only when the OS disk is created (existing VMs keep theirs);
    *   sizes apply to disks created from then on (an existing disk is never resized).
    */
@@ -59,7 +61,7 @@ export interface NumaPinnedVmArgs {
 }
 
 /** An argument combination that cannot make a VM; the message is one line. */
-export class NumaPinnedVmError extends Error {}
+export class NumaPinnedVmError extends UserError {}
 
 /** The three NoCloud files, in the order the seed script writes them. */
 export const SEED_FILES = ["user-data", "meta-data", "network-config"] as const;
@@ -152,7 +154,7 @@ export function scriptParams(placement: VmPlacement, scripts: VmScripts): VmScri
  * memory, XML, seed) goes through `update`.
  */
 export function vmIdentity(placement: VmPlacement, scripts: VmScripts): string[] {
-  return [placement.host, placement.name, scripts.connectUri ?? "qemu:///system", scripts.poolDir, scripts.osDiskPath];
+  return [placement.host, placement.name, scripts.libvirtUri ?? DEFAULT_LIBVIRT_URI, scripts.poolDir, scripts.osDiskPath];
 }
 
 /**

@@ -6,6 +6,8 @@ import { createHash } from "node:crypto";
 import { isIP } from "node:net";
 import { stringify } from "yaml";
 import { DataDisk, dataDiskScript } from "./data-disks";
+import { UserError, fieldProblem } from "../common/user-error";
+import { DNS_LABEL, DNS_LABEL_HINT, LOGIN_NAME, MAC, MAC_HINT } from "../common/formats";
 
 /** A data disk of the guest (guest/data-disks.ts says how it is formatted and mounted). */
 export type GuestMount = DataDisk;
@@ -39,9 +41,6 @@ export interface GuestSpec {
   mounts: GuestMount[];
 }
 
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
-const USER_NAME = /^[a-z_][a-z0-9_-]{0,31}$/;
-const MAC = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/;
 // Public key types OpenSSH accepts in authorized_keys; anything else is most likely a pasted private key.
 export const PUBLIC_KEY = /^(ssh-(ed25519|rsa|dss)|ecdsa-sha2-nistp(256|384|521)|sk-(ssh-ed25519|ecdsa-sha2-nistp256)@openssh\.com) [A-Za-z0-9+/=]+( .*)?$/;
 const MOUNT_POINTS = ["/data/local", "/data/hot", "/data/lake"];
@@ -50,18 +49,18 @@ const MOUNT_POINTS = ["/data/local", "/data/hot", "/data/lake"];
 const YAML_OPTIONS = { version: "1.1", lineWidth: 0 } as const;
 
 /** A guest spec that cannot make a working seed; the message is one line. */
-export class GuestSpecError extends Error {}
+export class GuestSpecError extends UserError {}
 
 function fail(spec: GuestSpec, field: string, value: unknown, why: string): never {
-  throw new GuestSpecError(`cloud-init spec of '${spec.hostname}': ${field} = ${JSON.stringify(value)}: ${why}`);
+  throw new GuestSpecError(fieldProblem(`cloud-init spec of '${spec.hostname}'`, field, value, why));
 }
 
 /** Throws one line naming the field, its value and what would fit; returns the spec unchanged. */
 export function checkGuestSpec(spec: GuestSpec): GuestSpec {
-  if (!DNS_LABEL.test(spec.hostname)) fail(spec, "hostname", spec.hostname, "must be a DNS label (lowercase letters, digits, '-', at most 63)");
+  if (!DNS_LABEL.test(spec.hostname)) fail(spec, "hostname", spec.hostname, DNS_LABEL_HINT);
   if (spec.domain !== undefined && !spec.domain.split(".").every((l) => DNS_LABEL.test(l)))
     fail(spec, "domain", spec.domain, "must be dot-separated DNS labels, e.g. lab.example.org");
-  if (!USER_NAME.test(spec.adminUser) || spec.adminUser === "root")
+  if (!LOGIN_NAME.test(spec.adminUser) || spec.adminUser === "root")
     fail(spec, "adminUser", spec.adminUser, "must be a lowercase login name other than root (root login is disabled)");
   if (spec.sshAuthorizedKeys.length === 0) fail(spec, "sshAuthorizedKeys", [], "at least one public key is needed: password login is disabled");
   spec.sshAuthorizedKeys.forEach((key, i) => {
@@ -84,7 +83,7 @@ export function checkGuestSpec(spec: GuestSpec): GuestSpec {
   spec.address.nameservers.forEach((ns, i) => {
     if (isIP(ns) === 0) fail(spec, `address.nameservers[${i}]`, ns, "is not an IP address");
   });
-  if (!MAC.test(spec.mac)) fail(spec, "mac", spec.mac, "must be a lowercase MAC address like 52:54:00:12:34:56");
+  if (!MAC.test(spec.mac)) fail(spec, "mac", spec.mac, MAC_HINT);
   const seen = new Map<string, number>();
   spec.mounts.forEach((m, i) => {
     if (!MOUNT_POINTS.includes(m.mountPoint)) fail(spec, `mounts[${i}].mountPoint`, m.mountPoint, `must be one of ${MOUNT_POINTS.join(", ")}`);

@@ -8,6 +8,8 @@
 // idempotent: running one again converges instead of failing.
 import { posix } from "node:path";
 import { shellQuote } from "./shell-quote";
+import { UserError, fieldProblem } from "../common/user-error";
+import { BY_ID_DEVICE, BY_ID_DEVICE_HINT, DEFAULT_LIBVIRT_URI, LIBVIRT_URI, LIBVIRT_URI_HINT } from "../common/formats";
 
 /** A disk image the scripts create (if missing) as a qcow2 file. */
 export interface VolumeParams {
@@ -19,7 +21,7 @@ export interface VolumeParams {
 
 export interface VmScriptParams {
   /** libvirt connection URI on the hypervisor. Default `qemu:///system`. */
-  connectUri?: string;
+  libvirtUri?: string;
   /** libvirt domain name; must equal the `<name>` of the domain XML given on stdin. */
   domainName: string;
   /** Directory on the hypervisor holding this VM's volumes and seed ISO (created if missing).
@@ -61,12 +63,12 @@ export interface VmScriptParams {
   shutdownTimeoutSeconds?: number;
 }
 
-export class VmScriptError extends Error {}
+export class VmScriptError extends UserError {}
 
 const DOMAIN_NAME = /^[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}$/;
 
 function fail(p: VmScriptParams, field: string, value: unknown, why: string): never {
-  throw new VmScriptError(`VM scripts of '${p.domainName}': ${field} = ${JSON.stringify(value)}: ${why}`);
+  throw new VmScriptError(fieldProblem(`VM scripts of '${p.domainName}'`, field, value, why));
 }
 
 function checkAbsolute(p: VmScriptParams, field: string, path: string): void {
@@ -92,8 +94,8 @@ function checkInts(p: VmScriptParams, field: string, values: number[], min: numb
 /** Throws one line naming the field, the value and what would fit; returns p with defaults. */
 export function checkVmScriptParams(p: VmScriptParams): Required<Omit<VmScriptParams, "stagingDisk" | "hotDisk" | "dataDevice">> & VmScriptParams {
   if (!DOMAIN_NAME.test(p.domainName)) fail(p, "domainName", p.domainName, "must be 1-64 letters, digits, '_', '.', '+' or '-'");
-  const connectUri = p.connectUri ?? "qemu:///system";
-  if (!/^[a-z][a-z0-9+]*:\/\/[^\s'"]*$/.test(connectUri)) fail(p, "connectUri", connectUri, "must be a libvirt URI such as qemu:///system");
+  const libvirtUri = p.libvirtUri ?? DEFAULT_LIBVIRT_URI;
+  if (!LIBVIRT_URI.test(libvirtUri)) fail(p, "libvirtUri", libvirtUri, LIBVIRT_URI_HINT);
   checkAbsolute(p, "poolDir", p.poolDir);
   checkAbsolute(p, "baseImage", p.baseImage);
   checkInsidePool(p, "osDiskPath", p.osDiskPath);
@@ -101,8 +103,7 @@ export function checkVmScriptParams(p: VmScriptParams): Required<Omit<VmScriptPa
   checkInsidePool(p, "seed.dir", p.seed.dir);
   if (p.stagingDisk) checkInsidePool(p, "stagingDisk.path", p.stagingDisk.path);
   if (p.hotDisk) checkInsidePool(p, "hotDisk.path", p.hotDisk.path);
-  if (p.dataDevice !== undefined && !/^\/dev\/[A-Za-z0-9_./:+-]+$/.test(p.dataDevice))
-    fail(p, "dataDevice", p.dataDevice, "must be a /dev path, e.g. /dev/disk/by-id/ata-...");
+  if (p.dataDevice !== undefined && !BY_ID_DEVICE.test(p.dataDevice)) fail(p, "dataDevice", p.dataDevice, BY_ID_DEVICE_HINT);
   const files: Array<[string, string]> = [["osDiskPath", p.osDiskPath], ["seed.isoPath", p.seed.isoPath]];
   if (p.stagingDisk) files.push(["stagingDisk.path", p.stagingDisk.path]);
   if (p.hotDisk) files.push(["hotDisk.path", p.hotDisk.path]);
@@ -123,7 +124,7 @@ export function checkVmScriptParams(p: VmScriptParams): Required<Omit<VmScriptPa
   checkInt(p, "iothreads", iothreads, 0);
   const shutdownTimeoutSeconds = p.shutdownTimeoutSeconds ?? 120;
   checkInt(p, "shutdownTimeoutSeconds", shutdownTimeoutSeconds, 1);
-  return { ...p, connectUri, deleteDataDisks: p.deleteDataDisks ?? false, iothreads, shutdownTimeoutSeconds };
+  return { ...p, libvirtUri, deleteDataDisks: p.deleteDataDisks ?? false, iothreads, shutdownTimeoutSeconds };
 }
 
 const q = shellQuote;
@@ -144,7 +145,7 @@ function header(what: string, p: ReturnType<typeof checkVmScriptParams>): string
 set -euo pipefail
 shopt -s inherit_errexit
 
-${assign("uri", p.connectUri)}
+${assign("uri", p.libvirtUri)}
 ${assign("name", p.domainName)}
 `;
 }

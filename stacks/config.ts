@@ -7,6 +7,8 @@ import YAML from "yaml";
 import { z } from "zod";
 import { PUBLIC_KEY } from "../guest/cloud-init";
 import { HostRequestSchema, PlacementRequest, PlacementRequestSchema, ReserveSchema, VmRequestSchema } from "../topology/request";
+import { UserError } from "../common/user-error";
+import { BY_ID_DEVICE, BY_ID_DEVICE_HINT, DEFAULT_LIBVIRT_URI, LIBVIRT_URI, LIBVIRT_URI_HINT, LOGIN_NAME, MAC, MAC_HINT } from "../common/formats";
 
 export const CONFIG_NAMESPACE = "numa-k3s";
 
@@ -24,7 +26,7 @@ export const SshSchema = z
 
 export const LibvirtSchema = z
   .object({
-    uri: z.string().default("qemu:///system"),
+    uri: z.string().regex(LIBVIRT_URI, LIBVIRT_URI_HINT).default(DEFAULT_LIBVIRT_URI),
     /** Directory for the VMs' volumes and seed ISOs (one sub-directory per VM). */
     poolDir: absolutePath.default("/var/lib/libvirt/images/numa-k3s"),
     /** The cloud image every VM's OS disk is an overlay of (qcow2, already on the hypervisor). */
@@ -50,7 +52,7 @@ export const DisksSchema = z
     /** Hot tier on the SSD mounted at /data/hot (data VM), GiB. A data disk: kept on delete. */
     hotGiB: z.number().int().positive().optional(),
     /** The data-lake HDD passed through whole, mounted at /data/lake: its /dev/disk/by-id/ path. */
-    lakeDevice: z.string().regex(/^\/dev\/disk\/by-id\/[^/\s]+$/, "must be a /dev/disk/by-id/ path (sdX names move between boots)").optional(),
+    lakeDevice: z.string().regex(BY_ID_DEVICE, BY_ID_DEVICE_HINT).optional(),
   })
   .strict();
 
@@ -62,7 +64,7 @@ export const StackVmSchema = VmRequestSchema.extend({
   /** Static IPv4 address on the bridge; the prefix, gateway and DNS come from `network`. */
   address: ipv4,
   /** NIC MAC; derived from the VM name when absent (stable across re-creation). */
-  mac: z.string().regex(/^52:54:00(:[0-9a-f]{2}){3}$/, "must be a 52:54:00:xx:xx:xx address in lowercase").optional(),
+  mac: z.string().regex(MAC, MAC_HINT).optional(),
   disks: DisksSchema.default({ osGiB: 40 }),
   /** VNC console on 127.0.0.1 of the hypervisor (reach it through an SSH tunnel). */
   vnc: z.boolean().default(false),
@@ -84,7 +86,7 @@ export const AdminSchema = z
     /** The one login user of every VM: SSH keys only, passwordless sudo. */
     user: z
       .string()
-      .regex(/^[a-z_][a-z0-9_-]{0,31}$/, "must be a lowercase login name")
+      .regex(LOGIN_NAME, "must be a lowercase login name")
       .refine((u) => u !== "root", "must not be root: root login is disabled in every VM")
       .default("k3s-admin"),
     sshAuthorizedKeys: z.array(z.string().refine((k) => PUBLIC_KEY.test(k.trim()), "is not an OpenSSH public key line (ssh-ed25519 AAAA... comment)")).min(1),
@@ -140,7 +142,7 @@ export function placementRequestOf(cfg: StackConfig): PlacementRequest {
 }
 
 /** A config a user wrote that cannot be used: one line naming the file and the key. */
-export class ConfigError extends Error {}
+export class ConfigError extends UserError {}
 
 /** "vms[2].cores" from a zod path. */
 export function keyPath(path: readonly PropertyKey[]): string {

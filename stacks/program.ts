@@ -1,11 +1,7 @@
 // The Pulumi program: read and check the stack's config, pick its layout, compose it.
 // (stacks/index.ts runs it; `npm run render` runs it under the mock runtime.)
 import * as pulumi from "@pulumi/pulumi";
-import { NumaPinnedVmError } from "../components/NumaPinnedVm";
-import { GuestSpecError } from "../guest/cloud-init";
-import { VmScriptError } from "../hypervisor/vm-scripts";
-import { CapabilitiesError } from "../topology/capabilities";
-import { DomainXmlError } from "../topology/domain-xml";
+import { UserError } from "../common/user-error";
 import { ConfigError, parseStackConfig } from "./config";
 import { StackContext } from "./context";
 import { distributed } from "./distributed";
@@ -13,8 +9,6 @@ import { macNuma } from "./mac-numa";
 import { single } from "./single";
 
 const layouts = { "mac-numa": macNuma, single, distributed } as const;
-
-const USER_ERRORS = [ConfigError, CapabilitiesError, DomainXmlError, GuestSpecError, VmScriptError, NumaPinnedVmError];
 
 /** This stack's `numa-k3s:` config as plain values (objects arrive as JSON text). */
 function rawConfig(): Record<string, unknown> {
@@ -64,7 +58,7 @@ export function runProgram(projectDir = process.cwd()) {
   } catch (e) {
     // What a user wrote that only shows once specs are built (a capture that does not parse, a
     // disk path libvirt would refuse): one line, no stack trace. Anything else is ours: rethrown.
-    if (USER_ERRORS.some((kind) => e instanceof kind)) throw new pulumi.RunError((e as Error).message);
+    if (e instanceof UserError) throw new pulumi.RunError((e as Error).message);
     throw e;
   }
   return {

@@ -55,7 +55,7 @@ export function vmSpecsOf(cfg: StackConfig, host: StackHost, vm: StackVm, placem
     mounts,
   };
   const scripts: VmSpecs["scripts"] = {
-    connectUri: host.libvirt.uri,
+    libvirtUri: host.libvirt.uri,
     poolDir: dir,
     baseImage: host.libvirt.baseImage,
     osDiskPath: disk("os.qcow2"),

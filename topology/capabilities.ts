@@ -4,6 +4,7 @@
 import { readFileSync } from "node:fs";
 import { XMLParser, XMLValidator } from "fast-xml-parser";
 import { formatCpuset, parseCpuset } from "./cpuset";
+import { UserError } from "../common/user-error";
 import {
   HostTopologySchema,
   type Core,
@@ -14,13 +15,12 @@ import {
 } from "./host-topology";
 
 /** A capture that cannot be used. The message is one line and starts with the capture's path. */
-export class CapabilitiesError extends Error {
+export class CapabilitiesError extends UserError {
   constructor(
     readonly source: string,
     problem: string,
   ) {
     super(`${source}: ${problem.replace(/\s+/g, " ").trim()}`);
-    this.name = "CapabilitiesError";
   }
 }
 

@@ -4,6 +4,8 @@
 import { XMLBuilder } from "fast-xml-parser";
 import { formatCpuset, MAX_CPUSET_ID } from "./cpuset";
 import type { VmPlacement } from "./placement";
+import { UserError, fieldProblem } from "../common/user-error";
+import { BY_ID_DEVICE, BY_ID_DEVICE_HINT, MAC, MAC_HINT } from "../common/formats";
 
 /** A disk image file on the hypervisor. */
 export interface FileDisk {
@@ -49,7 +51,7 @@ export interface DomainSpec {
   network: {
     /** Host bridge the VM's virtio NIC joins. Default "br0". */
     bridge?: string;
-    /** Unicast MAC address, `52:54:00:xx:xx:xx` style (lowercase or uppercase hex). Required so
+    /** Unicast MAC address in lowercase, `52:54:00:xx:xx:xx` style. Required so
      * the VM keeps its DHCP lease and k8s node identity across re-creation. */
     mac: string;
   };
@@ -84,13 +86,12 @@ const DEFAULTS = {
 } as const;
 
 /** A placement or spec that cannot make a domain; the message is one line for the user. */
-export class DomainXmlError extends Error {}
+export class DomainXmlError extends UserError {}
 
 function fail(vm: string, field: string, value: unknown, fits: string): never {
-  throw new DomainXmlError(`domain XML of VM '${vm}': ${field} = ${JSON.stringify(value)}: ${fits}`);
+  throw new DomainXmlError(fieldProblem(`domain XML of VM '${vm}'`, field, value, fits));
 }
 
-const MAC = /^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/;
 
 /** Checks the placement is self-consistent and the spec names things libvirt can use; throws at
  * the first problem, in one line naming the field, the value and what would fit. */
@@ -129,10 +130,9 @@ function check(p: VmPlacement, spec: DomainSpec, iothreads: number): void {
   absolute("spec.hotDisk.path", spec.hotDisk?.path);
   absolute("spec.cloudInitIso.path", spec.cloudInitIso.path);
   absolute("spec.emulatorPath", spec.emulatorPath);
-  if (spec.dataDisk !== undefined && !/^\/dev\/disk\/by-id\/[^/]+$/.test(spec.dataDisk.device))
-    fail(vm, "spec.dataDisk.device", spec.dataDisk.device, "must be /dev/disk/by-id/<id> (sdX names change between boots)");
+  if (spec.dataDisk !== undefined && !BY_ID_DEVICE.test(spec.dataDisk.device)) fail(vm, "spec.dataDisk.device", spec.dataDisk.device, BY_ID_DEVICE_HINT);
   const mac = spec.network.mac;
-  if (!MAC.test(mac)) fail(vm, "spec.network.mac", mac, "must be six hex octets, e.g. 52:54:00:12:34:56");
+  if (!MAC.test(mac)) fail(vm, "spec.network.mac", mac, MAC_HINT);
   // The low bit of the first octet marks a multicast address, which no NIC may own.
   if ((parseInt(mac.slice(0, 2), 16) & 1) === 1) fail(vm, "spec.network.mac", mac, "is multicast; use a unicast one such as 52:54:00:xx:xx:xx");
   if (spec.network.bridge !== undefined && !/^[^\s/]{1,15}$/.test(spec.network.bridge))

@@ -21,7 +21,7 @@ const slmWorker: VmScriptParams = {
 // Every value a user could make awkward: spaces, quotes, $, backquotes, globs in paths.
 const WEIRD = "/srv/it's $(touch PWNED) `id` *";
 const dataVm: VmScriptParams = {
-  connectUri: "qemu+ssh://root@numa-01/system",
+  libvirtUri: "qemu+ssh://root@numa-01/system",
   domainName: "k3s-worker-data",
   poolDir: WEIRD,
   baseImage: "/srv/base image's.qcow2",
@@ -83,7 +83,7 @@ describe("scripts run by bash (libvirt's test:/// driver: real virsh, no daemon)
     const pool = join(root, "it's $(touch PWNED) `touch PWNED2` *");
     const at = (f: string) => join(pool, f);
     return {
-      connectUri: "test:///default",
+      libvirtUri: "test:///default",
       domainName: "numa-k3s-unit",
       poolDir: pool,
       baseImage: join(root, "base.qcow2"),
@@ -91,7 +91,7 @@ describe("scripts run by bash (libvirt's test:/// driver: real virsh, no daemon)
       osDiskGiB: 1,
       stagingDisk: { path: at("staging.qcow2"), sizeGiB: 1 },
       hotDisk: { path: at('hot "tier".qcow2'), sizeGiB: 1 },
-      dataDevice: "/dev/null",
+      dataDevice: "/dev/disk/by-id/numa-k3s-test-lake",
       seed: { dir: at("seed dir"), isoPath: at("seed;touch PWNED3.iso") },
       waitForGuest: { enabled: false, timeoutSeconds: 1 },
       deleteDataDisks,
@@ -116,8 +116,7 @@ describe("scripts run by bash (libvirt's test:/// driver: real virsh, no daemon)
     expect(existsSync(p.baseImage)).toBe(true);
     expect(existsSync(p.hotDisk!.path)).toBe(!deleteDataDisks);
     expect(r.stderr.includes(`kept data disk ${p.hotDisk!.path}`)).toBe(!deleteDataDisks);
-    expect(r.stderr).toContain("kept passed-through device /dev/null (never touched)");
-    expect(existsSync("/dev/null")).toBe(true);
+    expect(r.stderr).toContain("kept passed-through device /dev/disk/by-id/numa-k3s-test-lake (never touched)");
     // Idempotent: nothing left to do, still a success.
     expect(runViaLoginShell(deleteScript(p)).status).toBe(0);
   });
@@ -153,7 +152,7 @@ describe("parameters that could make a script destroy the wrong thing are refuse
     ["a negative thread", { ...slmWorker, pins: { ...slmWorker.pins, emulatorpin: [-1] } }, /pins.emulatorpin\[0\] = -1: must be an integer >= 0/],
     ["a fractional size", { ...slmWorker, osDiskGiB: 1.5 }, /osDiskGiB = 1.5: must be an integer >= 1/],
     ["a domain name with a space", { ...slmWorker, domainName: "k3s worker" }, /domainName = "k3s worker"/],
-    ["a data device that is not a device", { ...slmWorker, dataDevice: "/srv/lake.img" }, /dataDevice = "\/srv\/lake.img": must be a \/dev path/],
+    ["a data device that is not a device", { ...slmWorker, dataDevice: "/srv/lake.img" }, /dataDevice = "\/srv\/lake.img": must be a \/dev\/disk\/by-id\/ path/],
   ];
   test.each(bad)("%s", (_why, params, message) => {
     for (const render of Object.values(scripts)) {

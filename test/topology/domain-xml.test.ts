@@ -257,7 +257,7 @@ describe("golden domain", () => {
 describe("renderDomainXml refuses what cannot make a domain, in one line naming the field", () => {
   const { placement, spec } = CASES[1];
   const refusals: Array<[string, VmPlacement, DomainSpec, RegExp]> = [
-    ["a /dev/sdX data disk", placement, { ...spec, dataDisk: { device: "/dev/sdb" } }, /spec\.dataDisk\.device = "\/dev\/sdb": must be \/dev\/disk\/by-id\//],
+    ["a /dev/sdX data disk", placement, { ...spec, dataDisk: { device: "/dev/sdb" } }, /spec\.dataDisk\.device = "\/dev\/sdb": must be a \/dev\/disk\/by-id\/ path/],
     ["a pin list shorter than the vCPUs", { ...placement, vcpupin: placement.vcpupin.slice(1) }, spec, /placement\.vcpupin = .*one host thread id .*per vCPU \(12\)/],
     ["two vCPUs on one thread", { ...placement, vcpupin: [18, ...placement.vcpupin.slice(1, -1), 18] }, spec, /placement\.vcpupin = .*a host thread of its own/],
     ["a topology that does not add up", { ...placement, topology: { ...placement.topology, cores: 5 } }, spec, /placement\.topology = .*must equal vcpus \(12\)/],
@@ -265,7 +265,7 @@ describe("renderDomainXml refuses what cannot make a domain, in one line naming 
     ["huge pages that do not cover the memory", { ...placement, hugepages: { sizeKiB: GiB, count: 59 } }, spec, /placement\.hugepages = .*must equal memoryKiB/],
     ["strict memory on another node", { ...placement, numatune: { mode: "strict", nodeset: [0] } }, spec, /placement\.numatune\.nodeset = \[0\]: a strict VM's memory is on its own node only \(\[1\]\)/],
     ["a multicast MAC", placement, { ...spec, network: { mac: "01:00:5e:00:00:01" } }, /spec\.network\.mac = "01:00:5e:00:00:01": is multicast/],
-    ["a malformed MAC", placement, { ...spec, network: { mac: "52:54:00:00:00" } }, /spec\.network\.mac = .*six hex octets/],
+    ["a malformed MAC", placement, { ...spec, network: { mac: "52:54:00:00:00" } }, /spec\.network\.mac = .*must be a lowercase MAC address/],
     ["a VNC port below 5900", placement, { ...spec, vnc: { enabled: true, port: 22 } }, /spec\.vnc\.port = 22: must be an integer in 5900-65535/],
     ["a relative disk path", placement, { ...spec, osDisk: { path: "os.qcow2" } }, /spec\.osDisk\.path = "os.qcow2": must be an absolute path/],
     ["zero iothreads", placement, { ...spec, iothreads: 0 }, /spec\.iothreads = 0/],
