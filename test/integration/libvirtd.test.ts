@@ -125,7 +125,7 @@ function vcpuTids(name: string): number[] {
     writeFileSync(join(seedDir, "network-config"), renderNetworkConfig(guest));
 
     params = {
-      connectUri: URI,
+      libvirtUri: URI,
       domainName: name,
       poolDir: pool,
       baseImage: join(pool, "base.qcow2"),
