@@ -1,0 +1,224 @@
+// The bash scripts the K3s commands run over SSH: install/upgrade/reconfigure (one script, so a
+// rerun converges whatever state it finds), uninstall, and the server-side drain / uncordon around
+// a kubelet policy change. Values are quoted with shellQuote; files arrive on stdin.
+import { shellQuote } from "../hypervisor/shell-quote";
+import { CONFIG_FILE, TOKEN_FILE } from "./config-files";
+import { KUBELET_CONFIG_PATH, KUBELET_STATE_FILES } from "./kubelet-config";
+
+export type K3sRole = "server" | "agent";
+
+/** The systemd unit K3s's installer creates for each role. */
+export const SERVICE: Record<K3sRole, string> = { server: "k3s", agent: "k3s-agent" };
+/** The uninstall script K3s's installer leaves beside the binary. */
+export const UNINSTALLER: Record<K3sRole, string> = { server: "/usr/local/bin/k3s-uninstall.sh", agent: "/usr/local/bin/k3s-agent-uninstall.sh" };
+/** Where the install script records the kubelet policy digest it last applied. */
+export const POLICY_FILE = "/etc/rancher/k3s/numa-k3s-kubelet-policy";
+
+/** The files the install script accepts on stdin, by name, and where it puts them. */
+export const K3S_FILES = { "config.yaml": CONFIG_FILE, "kubelet.yaml": KUBELET_CONFIG_PATH, "cluster-token": TOKEN_FILE } as const;
+export type K3sFile = keyof typeof K3S_FILES;
+
+/** stdin of the install command: one line per file, `<name> <base64>`; base64 keeps every byte away
+ * from the shell. Holds the token: the caller makes it secret. */
+export function filesPayload(files: Partial<Record<K3sFile, string>>): string {
+  return (Object.keys(K3S_FILES) as K3sFile[])
+    .filter((f) => files[f] !== undefined)
+    .map((f) => `${f} ${Buffer.from(files[f]!, "utf8").toString("base64")}\n`)
+    .join("");
+}
+
+// The SSH user may be the VM's admin user (passwordless sudo, cloud-init gives it that) or root
+// on an existing host: re-run the same text as root either way; stdin goes along.
+const AS_ROOT = `if [[ $EUID -ne 0 ]]; then exec sudo -n -- bash -c "$BASH_EXECUTION_STRING"; fi`;
+
+/** The official installer of exactly this release (its tag's install.sh, not get.k3s.io's latest). */
+export function installerUrl(version: string): string {
+  return `https://raw.githubusercontent.com/k3s-io/k3s/${encodeURIComponent(version)}/install.sh`;
+}
+
+export interface InstallScriptParams {
+  role: K3sRole;
+  /** The pinned release, e.g. v1.36.1+k3s1. */
+  version: string;
+  /** The k8s node name (drained by the server itself on a policy change). */
+  nodeName: string;
+  /** kubeletPolicyDigest of the kubelet file, or "" when the node has none. */
+  policyDigest: string;
+  /** Seconds to wait for the API server (server) or the kubelet (agent) to answer. */
+  readyTimeoutSeconds: number;
+}
+
+/**
+ * Install, upgrade or reconfigure K3s, in this order:
+ * 1. write the files from stdin, each only if its content differs (the token file never changes
+ *    after the first run; config.yaml and kubelet.yaml when the inputs do);
+ * 2. if the kubelet policy digest differs from the one recorded: (server: drain itself), stop the
+ *    service, remove the CPU and memory manager state files, which a kubelet with a new policy
+ *    refuses to start with;
+ * 3. if the installed release is not the pinned one: run that release's installer (an in-place
+ *    upgrade on an existing node: same data dir, the installer restarts the service);
+ *    else if a file changed, the policy changed or the service is not running: restart it;
+ *    else nothing: unchanged inputs do not restart K3s;
+ * 4. wait until the API server (/readyz) or the kubelet (/healthz) answers; the server uncordons
+ *    itself after a policy change.
+ */
+export function installScript(p: InstallScriptParams): string {
+  const service = SERVICE[p.role];
+  const ready =
+    p.role === "server"
+      ? `k3s kubectl get --raw /readyz >/dev/null 2>&1`
+      : `curl -sf http://127.0.0.1:10248/healthz >/dev/null 2>&1`;
+  return `#!/usr/bin/env bash
+set -euo pipefail
+${AS_ROOT}
+version=${shellQuote(p.version)}
+role=${shellQuote(p.role)}
+service=${shellQuote(service)}
+node=${shellQuote(p.nodeName)}
+policy=${shellQuote(p.policyDigest)}
+timeout=${p.readyTimeoutSeconds}
+dir=/etc/rancher/k3s
+log() { echo "numa-k3s k3s ($node): $*" >&2; }
+umask 077
+mkdir -p "$dir"
+
+# 1. The files, each replaced only when its content differs.
+changed=()
+kubelet_seen=false
+while read -r file data; do
+  case $file in
+    config.yaml | cluster-token) ;;
+    kubelet.yaml) kubelet_seen=true ;;
+    *) log "unexpected file '$file' on stdin"; exit 1 ;;
+  esac
+  base64 -d >"$dir/.$file.new" <<<"$data"
+  if cmp -s "$dir/.$file.new" "$dir/$file"; then
+    rm -f "$dir/.$file.new"
+  else
+    mv -f "$dir/.$file.new" "$dir/$file"
+    changed+=("$file")
+  fi
+done
+for file in config.yaml cluster-token; do
+  [[ -s $dir/$file ]] || { log "$dir/$file was not written"; exit 1; }
+done
+if ! $kubelet_seen && [[ -e $dir/kubelet.yaml ]]; then
+  rm -f "$dir/kubelet.yaml"
+  changed+=(kubelet.yaml)
+fi
+
+# 2. A new CPU/memory manager policy: the old state files would stop the kubelet from starting.
+recorded=$(cat ${POLICY_FILE} 2>/dev/null || true)
+policy_changed=false
+if [[ -n $recorded && $recorded != "$policy" ]]; then
+  policy_changed=true
+  log "kubelet policy changed ($recorded -> \${policy:-none}): draining, removing the manager state"
+  if systemctl is-active --quiet "$service"; then
+    if [[ $role == server ]]; then
+      k3s kubectl drain "$node" --ignore-daemonsets --delete-emptydir-data --timeout=600s
+    fi
+    systemctl stop "$service"
+  fi
+  rm -f ${KUBELET_STATE_FILES.join(" ")}
+fi
+
+# 3. Install or upgrade to the pinned release, or restart only if something changed.
+installed=$( (k3s --version 2>/dev/null || true) | awk 'NR == 1 { print $3 }')
+if [[ $installed != "$version" ]]; then
+  log "installing $version (found \${installed:-none})"
+  curl -sfL ${shellQuote(installerUrl(p.version))} | INSTALL_K3S_VERSION="$version" INSTALL_K3S_EXEC="$role" sh -s -
+elif ((\${#changed[@]} > 0)) || $policy_changed || ! systemctl is-active --quiet "$service"; then
+  log "$version installed; restarting $service (changed: \${changed[*]:-none})"
+  systemctl restart "$service"
+else
+  log "$version installed, configuration unchanged: nothing to do"
+fi
+printf '%s\\n' "$policy" >${POLICY_FILE}
+
+# 4. Ready?
+waited=0
+until ${ready}; do
+  if ((waited >= timeout)); then
+    log "$service did not become ready within \${timeout}s; see journalctl -u $service"
+    exit 1
+  fi
+  sleep 5
+  waited=$((waited + 5))
+done
+if $policy_changed && [[ $role == server ]]; then
+  k3s kubectl uncordon "$node"
+fi
+log "ready"
+`;
+}
+
+/** Remove K3s from the machine (the installer's own uninstaller), and this program's files. A
+ * machine without K3s is already done. */
+export function uninstallScript(role: K3sRole): string {
+  return `#!/usr/bin/env bash
+set -euo pipefail
+${AS_ROOT}
+uninstaller=${shellQuote(UNINSTALLER[role])}
+if [[ -x $uninstaller ]]; then
+  "$uninstaller"
+else
+  echo "numa-k3s k3s: $uninstaller not found: K3s is not installed here" >&2
+fi
+rm -f ${Object.values(K3S_FILES).join(" ")} ${POLICY_FILE}
+`;
+}
+
+const SERVER_PREAMBLE = (nodeName: string) => `#!/usr/bin/env bash
+set -euo pipefail
+${AS_ROOT}
+node=${shellQuote(nodeName)}
+if ! command -v k3s >/dev/null 2>&1; then
+  echo "numa-k3s k3s: no k3s on the server: nothing to do for $node" >&2
+  exit 0
+fi
+`;
+
+/** On the server: drain an agent's node before its kubelet policy changes (no-op for a node that
+ * has not joined yet). */
+export function drainScript(nodeName: string): string {
+  return `${SERVER_PREAMBLE(nodeName)}if k3s kubectl get node "$node" >/dev/null 2>&1; then
+  k3s kubectl drain "$node" --ignore-daemonsets --delete-emptydir-data --timeout=600s
+else
+  echo "numa-k3s k3s: node $node has not joined: nothing to drain" >&2
+fi
+`;
+}
+
+/** On the server: wait for an agent's node to register, then uncordon it (after a join or a
+ * policy change). */
+export function uncordonScript(nodeName: string, timeoutSeconds: number): string {
+  return `${SERVER_PREAMBLE(nodeName)}waited=0
+until k3s kubectl get node "$node" >/dev/null 2>&1; do
+  if ((waited >= ${timeoutSeconds})); then
+    echo "numa-k3s k3s: node $node did not register within ${timeoutSeconds}s" >&2
+    exit 1
+  fi
+  sleep 5
+  waited=$((waited + 5))
+done
+k3s kubectl uncordon "$node"
+`;
+}
+
+/** On the server, when an agent is deleted: drain it while it still runs, then remove the node. */
+export function removeNodeScript(nodeName: string): string {
+  return `${SERVER_PREAMBLE(nodeName)}if k3s kubectl get node "$node" >/dev/null 2>&1; then
+  k3s kubectl drain "$node" --ignore-daemonsets --delete-emptydir-data --timeout=600s || echo "numa-k3s k3s: drain of $node incomplete; removing it anyway" >&2
+  k3s kubectl delete node "$node"
+fi
+`;
+}
+
+/** Read the admin kubeconfig (root-only, mode 0600). */
+export function readKubeconfigScript(kubeconfigFile: string): string {
+  return `#!/usr/bin/env bash
+set -euo pipefail
+${AS_ROOT}
+cat ${shellQuote(kubeconfigFile)}
+`;
+}
