@@ -8,6 +8,7 @@ import * as command from "@pulumi/command";
 import * as k8s from "@pulumi/kubernetes";
 import * as random from "@pulumi/random";
 import { z } from "zod";
+import { DNS_LABEL } from "../common/formats";
 import { GUEST_INTERFACE } from "../guest/cloud-init";
 import { remoteCommand } from "../hypervisor/vm-scripts";
 import type { VmPlacement } from "../topology/placement";
@@ -78,10 +79,9 @@ export interface K3sControlPlaneArgs {
   readyTimeoutSeconds?: number;
 }
 
-const NAME = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 const ArgsSchema = z
   .object({
-    nodeName: z.string().regex(NAME, "a DNS label (lower-case letters, digits, '-')"),
+    nodeName: z.string().regex(DNS_LABEL, "a DNS label (lower-case letters, digits, '-')"),
     layout: z.enum(LAYOUTS),
     address: z.union([z.ipv4(), z.ipv6()]),
     version: z.string().optional(),
@@ -159,6 +159,8 @@ export class K3sControlPlane extends pulumi.ComponentResource {
   readonly installed: command.remote.Command;
   /** SSH to the server, for the agents' drain / uncordon commands (secret). */
   readonly serverConnection: pulumi.Output<ConnectionArgs>;
+  /** The server's address (node-ip, advertise-address), plain: agents build their config from it. */
+  readonly address: string;
   /** The server's files in the clear, for render (`k3s/<node>/config.yaml`, `kubelet.yaml`), and the Lima template. */
   readonly files: ServerFiles & { "lima.yaml"?: string };
 
@@ -172,6 +174,7 @@ export class K3sControlPlane extends pulumi.ComponentResource {
     const version = args.version ?? K3S_VERSION;
     super("numa-k3s:k3s:K3sControlPlane", name, { nodeName: args.nodeName, address: args.address, version }, opts);
 
+    this.address = args.address;
     const { files, policyDigest } = serverFiles(args);
     const url = serverUrl(args.address);
     const limaYaml = args.lima ? limaTemplate(args.lima) : undefined;

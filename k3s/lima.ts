@@ -6,6 +6,8 @@
 import { stringify } from "yaml";
 import { PUBLIC_KEY } from "../guest/cloud-init";
 import { shellQuote } from "../hypervisor/shell-quote";
+import { LOGIN_NAME, MAC } from "../common/formats";
+import { K3sArgsError } from "./version";
 
 /** The NIC name Lima gives the first `networks` entry in the guest: flannel's interface there. */
 export const LIMA_INTERFACE = "lima0";
@@ -46,8 +48,6 @@ export interface LimaTemplateInput {
   sshAuthorizedKeys: string[];
 }
 
-const USER_NAME = /^[a-z_][a-z0-9_-]{0,31}$/;
-const MAC = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/;
 
 /** The system provision script: the admin user with its keys and passwordless sudo. */
 export function limaProvisionScript(adminUser: string, keys: string[]): string {
@@ -68,13 +68,13 @@ chmod 0440 /etc/sudoers.d/90-numa-k3s
 /** The Lima template (YAML). Throws one line naming the field when an input cannot work. */
 export function renderLimaTemplate(input: LimaTemplateInput): string {
   const bad = (field: string, value: unknown, fits: string): never => {
-    throw new Error(`lima.${field} = ${JSON.stringify(value)}: ${fits}`);
+    throw new K3sArgsError(`lima.${field} = ${JSON.stringify(value)}: ${fits}`);
   };
   if (!Number.isInteger(input.cpus) || input.cpus < 2) bad("cpus", input.cpus, "a whole number >= 2 (the K3s server needs 2)");
   if (!Number.isInteger(input.memoryGiB) || input.memoryGiB < 2) bad("memoryGiB", input.memoryGiB, "a whole number of GiB >= 2");
   if (!Number.isInteger(input.diskGiB) || input.diskGiB < 10) bad("diskGiB", input.diskGiB, "a whole number of GiB >= 10");
   if (!MAC.test(input.macAddress)) bad("macAddress", input.macAddress, "lower-case aa:bb:cc:dd:ee:ff");
-  if (!USER_NAME.test(input.adminUser) || input.adminUser === "root") bad("adminUser", input.adminUser, "a Linux user name other than root");
+  if (!LOGIN_NAME.test(input.adminUser) || input.adminUser === "root") bad("adminUser", input.adminUser, "a Linux user name other than root");
   if (input.sshAuthorizedKeys.length === 0) bad("sshAuthorizedKeys", input.sshAuthorizedKeys, "at least one public key");
   input.sshAuthorizedKeys.forEach((k, i) => {
     if (!PUBLIC_KEY.test(k)) bad(`sshAuthorizedKeys[${i}]`, `${k.slice(0, 20)}...`, "an OpenSSH public key (ssh-ed25519 AAAA... comment)");

@@ -1,0 +1,162 @@
+// One K3s agent: a pinned worker VM joining the cluster as a NUMA-aware kubelet. Its kubelet
+// settings come from the VM's placement (k3s/kubelet-config.ts), its labels and taint from the
+// layout and the placement (k3s/node-roles.ts); nothing about CPUs is typed by hand.
+import * as pulumi from "@pulumi/pulumi";
+import * as command from "@pulumi/command";
+import { z } from "zod";
+import { GUEST_INTERFACE } from "../guest/cloud-init";
+import { remoteCommand } from "../hypervisor/vm-scripts";
+import type { VmPlacement } from "../topology/placement";
+import { renderAgentConfig, serverUrl } from "../k3s/config-files";
+import { kubeletConfiguration, kubeletPolicyDigest, renderKubeletConfig } from "../k3s/kubelet-config";
+import { LABEL_VALUE, LAYOUTS, Layout, workerMarks } from "../k3s/node-roles";
+import { drainScript, installScript, removeNodeScript, uncordonScript, uninstallScript } from "../k3s/scripts";
+import { K3S_VERSION, K3sArgsError, checkK3sVersion } from "../k3s/version";
+import { ConnectionArgs, secretConnection } from "./HostCheck";
+import { K3sControlPlane, marker, payload } from "./K3sControlPlane";
+
+export interface K3sAgentArgs {
+  /** The VM as the planner placed it (the lock's entry): node name (= placement.name), host and
+   * NUMA node labels, and the kubelet's CPU and memory settings. A change of vCPUs or of the
+   * first core's threads is a kubelet policy change: drain, state files removed, restart, uncordon. */
+  placement: VmPlacement;
+  /** The VM's address on the bridge (node-ip), without prefix length. */
+  address: string;
+  /** What the VM runs: `slm`, `data`, ... (the `workload` labels, and the taint in `single`). */
+  workload: string;
+  layout: Layout;
+  /** The server to join: its URL, token, and the SSH connection its drain/uncordon run over. */
+  controlPlane: K3sControlPlane;
+  /** SSH to the VM (the admin user from cloud-init, with sudo). Secret as a whole. */
+  connection: pulumi.Input<ConnectionArgs>;
+  /** K3s release; must be the control plane's (default K3S_VERSION). A change upgrades in place,
+   * after the server (this agent depends on the server's install). */
+  version?: string;
+  /** flannel's NIC. Default eth0 (the numa-k3s VMs' NIC). */
+  flannelIface?: string;
+  /** The VM's component (NumaPinnedVm): nothing runs on the VM before it exists. */
+  vm?: pulumi.Resource;
+  /** Seconds the install waits for the kubelet, and the server for the node to register. Default 600. */
+  readyTimeoutSeconds?: number;
+}
+
+const ArgsSchema = z
+  .object({
+    address: z.union([z.ipv4(), z.ipv6()]),
+    workload: z.string().regex(LABEL_VALUE, "a label value such as slm or data"),
+    layout: z.enum(LAYOUTS),
+    version: z.string().optional(),
+    flannelIface: z.string().regex(/^[a-zA-Z0-9_.-]{1,15}$/, "a Linux interface name").optional(),
+    readyTimeoutSeconds: z.number().int().min(30).optional(),
+  })
+  .passthrough();
+
+export function checkAgentArgs(args: Omit<K3sAgentArgs, "controlPlane" | "connection">): void {
+  const vm = args.placement.name;
+  const result = ArgsSchema.safeParse(args);
+  if (!result.success) {
+    const issue = result.error.issues[0];
+    const path = issue.path.join(".");
+    const value = (args as unknown as Record<string, unknown>)[String(issue.path[0])];
+    throw new K3sArgsError(`K3sAgent '${vm}': ${path} = ${JSON.stringify(value)}: ${issue.message}`);
+  }
+  if (args.version !== undefined) checkK3sVersion(`K3sAgent '${vm}': version`, args.version);
+}
+
+/** The agent's files in the clear, and the digest of its kubelet policy. */
+export function agentFiles(args: Omit<K3sAgentArgs, "controlPlane" | "connection">, serverUrl: string) {
+  const p = args.placement;
+  const kubelet = kubeletConfiguration(p, "agent");
+  const files = {
+    "config.yaml": renderAgentConfig({
+      nodeName: p.name,
+      serverUrl,
+      address: args.address,
+      flannelIface: args.flannelIface ?? GUEST_INTERFACE,
+      marks: workerMarks(args.layout, { host: p.host, node: p.node, workload: args.workload }),
+      kubeletConfig: true,
+    }),
+    "kubelet.yaml": renderKubeletConfig(kubelet),
+  };
+  return { files, policyDigest: kubeletPolicyDigest(kubelet, p.vcpus) };
+}
+
+/**
+ * A K3s agent on one VM. Children:
+ * - `<name>-drain` (on the server): drains the node when its kubelet policy digest changes (its
+ *   only input besides the node name), before the install touches the kubelet; nothing for a node
+ *   that has not joined.
+ * - `<name>-k3s` (on the VM): install / upgrade / reconfigure (k3s/scripts.ts), files and token on
+ *   stdin (secret); removes the CPU/memory manager state when the policy digest differs. Delete
+ *   uninstalls K3s.
+ * - `<name>-uncordon` (on the server): waits for the node to register and uncordons it, after a
+ *   join and after a policy change. Its delete drains and removes the node while the VM still runs:
+ *   it depends on `-k3s`, so Pulumi deletes it first.
+ * The drain and uncordon run on the server with its admin kubeconfig: an agent's own credentials
+ * may not evict pods, and copying the admin kubeconfig to every worker would spread cluster-admin.
+ * Agents depend on the server's install, never on each other: they join in parallel.
+ */
+export class K3sAgent extends pulumi.ComponentResource {
+  /** The k8s node name (= placement.name). */
+  readonly nodeName: pulumi.Output<string>;
+  /** The agent's files in the clear, for render (`k3s/<node>/config.yaml`, `kubelet.yaml`). */
+  readonly files: { "config.yaml": string; "kubelet.yaml": string };
+
+  constructor(name: string, args: K3sAgentArgs, opts?: pulumi.ComponentResourceOptions) {
+    checkAgentArgs(args);
+    const p = args.placement;
+    const version = args.version ?? K3S_VERSION;
+    super("numa-k3s:k3s:K3sAgent", name, { nodeName: p.name, host: p.host, node: p.node, version }, opts);
+
+    // From the plain address, not the serverUrl Output: the files stay known in a preview.
+    const { files, policyDigest } = agentFiles(args, serverUrl(args.controlPlane.address));
+    this.files = files;
+    const timeout = args.readyTimeoutSeconds ?? 600;
+    const server = args.controlPlane.serverConnection;
+    const policyMarker = `NUMA_K3S_KUBELET_POLICY=${policyDigest}`;
+
+    const drain = new command.remote.Command(
+      `${name}-drain`,
+      {
+        connection: server,
+        create: `${policyMarker} ${remoteCommand(drainScript(p.name))}`,
+        update: `${policyMarker} ${remoteCommand(drainScript(p.name))}`,
+        addPreviousOutputInEnv: false,
+        logging: "stdoutAndStderr",
+      },
+      { parent: this, dependsOn: [args.controlPlane.installed] },
+    );
+
+    const script = remoteCommand(installScript({ role: "agent", version, nodeName: p.name, policyDigest, readyTimeoutSeconds: timeout }));
+    const filesMarker = marker("NUMA_K3S_FILES_SHA256", JSON.stringify(files));
+    const install = new command.remote.Command(
+      `${name}-k3s`,
+      {
+        connection: secretConnection(args.connection),
+        create: `${filesMarker} ${script}`,
+        update: `${filesMarker} ${script}`,
+        delete: remoteCommand(uninstallScript("agent")),
+        stdin: pulumi.secret(args.controlPlane.token.apply((token) => payload(p.name, files, token))),
+        addPreviousOutputInEnv: false,
+        logging: "stderr",
+      },
+      { parent: this, dependsOn: [drain, args.controlPlane.installed, ...(args.vm ? [args.vm] : [])], additionalSecretOutputs: ["stdout"] },
+    );
+
+    const uncordon = new command.remote.Command(
+      `${name}-uncordon`,
+      {
+        connection: server,
+        create: `${policyMarker} ${remoteCommand(uncordonScript(p.name, timeout))}`,
+        update: `${policyMarker} ${remoteCommand(uncordonScript(p.name, timeout))}`,
+        delete: remoteCommand(removeNodeScript(p.name)),
+        addPreviousOutputInEnv: false,
+        logging: "stdoutAndStderr",
+      },
+      { parent: this, dependsOn: [install] },
+    );
+
+    this.nodeName = uncordon.id.apply(() => p.name);
+    this.registerOutputs({ nodeName: this.nodeName });
+  }
+}
