@@ -26,7 +26,7 @@ const MIB_PER_GIB = 1024;
  *   which run inside the k3s process, outside any pod.
  * - eviction (memory.available): the kubelet evicts before the kernel's OOM killer picks a victim;
  *   1/100 of memory, never below 256 MiB (a small node needs room for a pod to be evicted cleanly).
- * Examples: 24 GiB -> 448 + 576 (+1024 server) + 256; 118 GiB -> 1200 + 1328 + 1208.
+ * Examples: 24 GiB -> 448 + 576 (+1024 server) + 256; 118 GiB -> 1200 + 1328 + 1209.
  */
 export function reservedMemoryMiB(memoryMiB: number, role: "server" | "agent"): { system: number; kube: number; eviction: number } {
   const perGiBShare = Math.ceil(memoryMiB / 128);
