@@ -111,11 +111,15 @@ export function parseVcpupin(text: string): Map<number, number[]> {
   return pins;
 }
 
-/** `virsh emulatorpin NAME --live`: `       *: 16-17,52-53` (with or without the header). */
+/** `virsh emulatorpin NAME --live`: `       *: 16-17,52-53` under a header; with `virsh -q` the
+ * cpuset alone (`16-17,52-53`). */
 export function parseEmulatorpin(text: string): number[] {
-  const m = /^\s*\*:\s*(\S+)\s*$/m.exec(text);
-  if (!m) throw new HostStateError(`virsh emulatorpin printed no '*: <cpuset>' line: '${text.trim().slice(0, 80)}'`);
-  return cpusetOrFail(m[1], "emulatorpin");
+  const star = /^\s*\*:\s*(\S+)\s*$/m.exec(text);
+  const lines = text.split("\n").map((l) => l.trim()).filter((l) => l !== "");
+  const bare = lines.length === 1 && /^[\d,^-]+$/.test(lines[0]) ? lines[0] : undefined;
+  const cpuset = star?.[1] ?? bare;
+  if (cpuset === undefined) throw new HostStateError(`virsh emulatorpin printed neither '*: <cpuset>' nor a cpuset: '${text.trim().slice(0, 80)}'`);
+  return cpusetOrFail(cpuset, "emulatorpin");
 }
 
 /** `virsh numatune NAME --live`: `numa_mode      : strict` and `numa_nodeset   : 1` (nodeset empty

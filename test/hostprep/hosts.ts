@@ -2,11 +2,12 @@
 // reference host with the single stack's locked plan, a two-socket EPYC capture with huge-page
 // VMs of both sizes, and a POWER8 capture with SMT8.
 import { join, resolve } from "node:path";
-import { readStackFile, placementRequestOf } from "../../stacks/config";
-import { readLock, readTopologies } from "../../stacks/placement-inputs";
+import { readTopologies } from "../../stacks/placement-inputs";
+import { readStackInputs } from "../../stacks/stack-inputs";
 import { HostPrep, HostPrepSchema } from "../../hostprep/config";
 import { HostSettings, hostSettings } from "../../hostprep/settings";
 import type { HostTopology } from "../../topology/host-topology";
+import type { PlacementLock } from "../../topology/lock";
 import type { Plan } from "../../topology/placement";
 import { planPlacement } from "../../topology/planner";
 import { PlacementRequest, PlacementRequestSchema } from "../../topology/request";
@@ -22,7 +23,7 @@ export interface PlannedHost {
   settings(prep?: Partial<HostPrep>): HostSettings;
 }
 
-function planned(request: PlacementRequest, topologies: Map<string, HostTopology>, lock?: ReturnType<typeof readLock>): PlannedHost {
+function planned(request: PlacementRequest, topologies: Map<string, HostTopology>, lock?: PlacementLock): PlannedHost {
   const outcome = planPlacement({ request, topologies, lock });
   if (outcome.kind !== "placed") throw new Error(`does not place: ${outcome.problems.map((p) => p.message).join("; ")}`);
   const plan = outcome.plan;
@@ -37,9 +38,8 @@ function planned(request: PlacementRequest, topologies: Map<string, HostTopology
 
 /** The documents' host with the single stack as committed: Pulumi.single.yaml and its lock. */
 export function referenceSingle(): PlannedHost {
-  const { config } = readStackFile(PROJECT, "single");
-  const request = placementRequestOf(config);
-  return planned(request, readTopologies(request, PROJECT), readLock(join(PROJECT, config.placementLock)));
+  const inputs = readStackInputs(PROJECT, "single");
+  return planned(inputs.request, inputs.topologies, inputs.lock);
 }
 
 function fromCapture(file: string, vms: unknown[], reserve = { coresPerNode: 1, memoryGiBPerNode: 1 }): PlannedHost {
