@@ -1,0 +1,155 @@
+// Golden host preparation for three hosts (the documents' reference host with the single stack's
+// locked plan, a two-socket EPYC with huge-page VMs, a POWER8 SMT8 host); every script shellcheck
+// clean; the boot script run for real on a sysfs tree. UPDATE_GOLDEN=1 rewrites the golden files;
+// review the diff before committing it.
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { hugepageBootParameters, sizeName } from "../../hostprep/hugepages";
+import { irqbalanceLine } from "../../hostprep/irqbalance";
+import { missingParameters } from "../../hostprep/kernel-cmdline";
+import { prepareScript, tuningScript } from "../../hostprep/scripts";
+import { stateScript } from "../../hostprep/host-state";
+import { HostSettings } from "../../hostprep/settings";
+import { tunedVariables } from "../../hostprep/tuned";
+import { formatCpuset } from "../../topology/cpuset";
+import { PlannedHost, epyc, power, referenceSingle } from "./hosts";
+
+const goldenDir = join(__dirname, "__golden__");
+
+function expectGolden(name: string, text: string) {
+  const golden = join(goldenDir, name);
+  if (process.env.UPDATE_GOLDEN === "1") {
+    mkdirSync(join(golden, ".."), { recursive: true });
+    writeFileSync(golden, text);
+  }
+  if (!existsSync(golden)) throw new Error(`${golden} is missing; run with UPDATE_GOLDEN=1 once, then review it`);
+  expect(text).toBe(readFileSync(golden, "utf8"));
+}
+
+/** What render would write to hosts/<host>/ besides the scripts: one reviewable page. */
+function summary(s: HostSettings): string {
+  const pages = [...s.pages.runtime, ...s.pages.boot].map((p) => `node ${p.node} ${sizeName(p.sizeKiB)}: ${p.count}${p.sizeKiB >= 1048576 ? " (at boot, kernel command line)" : " (runtime, boot script)"}`);
+  return [
+    `# host ${s.host}`,
+    `VM threads (isolated): ${formatCpuset(s.vmThreads) || "none"}`,
+    `reserved threads: ${formatCpuset(s.reservedThreads)}`,
+    `kernel command line (cmdline mode, next boot): ${s.bootParameters.join(" ") || "(nothing)"}`,
+    `irqbalance: ${irqbalanceLine(s) ?? "(unchanged)"}`,
+    "huge pages per node:",
+    ...pages.map((p) => `  ${p}`),
+    "",
+  ].join("\n");
+}
+
+const hosts: Array<[string, () => PlannedHost]> = [
+  ["reference-single", referenceSingle],
+  ["epyc-2s", epyc],
+  ["power8-smt8", power],
+];
+
+function shellcheck(script: string): string {
+  const r = spawnSync("shellcheck", ["-s", "bash", "-"], { input: script, encoding: "utf8" });
+  if (r.error) throw r.error;
+  return r.stdout + r.stderr;
+}
+
+describe.each(hosts)("%s", (name, host) => {
+  const planned = host();
+  const s = planned.settings();
+
+  it("golden: summary (cmdline, irqbalance, huge pages), tuned variables, boot and prepare scripts", () => {
+    expectGolden(`${name}/summary.txt`, summary(s));
+    expectGolden(`${name}/cpu-partitioning-variables.conf`, tunedVariables(s.host, s));
+    expectGolden(`${name}/numa-k3s-host-tuning.sh`, tuningScript(s));
+    expectGolden(`${name}/prepare.sh`, prepareScript(s));
+  });
+
+  it("every thread is either a VM thread or reserved, and every vCPU and emulator thread is where it should be", () => {
+    const online = planned.topology.nodes.flatMap((n) => n.threads.filter((t) => t.online).map((t) => t.id));
+    expect([...s.vmThreads, ...s.reservedThreads].sort((a, b) => a - b)).toEqual([...online].sort((a, b) => a - b));
+    for (const vm of planned.plan.vms) {
+      for (const t of vm.vcpupin) expect(s.vmThreads).toContain(t);
+      for (const t of vm.emulatorpin) expect(s.reservedThreads).toContain(t);
+    }
+  });
+
+  it("huge pages per node add up to what the plan's VMs take", () => {
+    for (const p of [...s.pages.runtime, ...s.pages.boot]) {
+      const taken = planned.plan.vms.filter((vm) => vm.node === p.node && vm.hugepages?.sizeKiB === p.sizeKiB).reduce((n, vm) => n + vm.hugepages!.count, 0);
+      expect(p.count).toBe(taken);
+    }
+  });
+
+  it.each(["cmdline", "tuned"] as const)("shellcheck is clean on every script (%s mode)", (isolation) => {
+    const t = planned.settings({ isolation, maxWakeLatencyUs: 2, allowReboot: true, baseImage: { url: "https://cloud.debian.org/images/cloud/bookworm/latest/debian-12-genericcloud-amd64.qcow2", checksum: `sha512:${"ab".repeat(64)}` } });
+    for (const script of [prepareScript(t), tuningScript(t), stateScript(t)]) expect(shellcheck(script)).toBe("");
+  });
+});
+
+describe("derivations", () => {
+  it("1G pages per node on the command line; nothing for a plan without them", () => {
+    expect(epyc().settings().bootParameters.slice(-2)).toEqual(["hugepagesz=1G", "hugepages=0:8,1:16"]);
+    expect(hugepageBootParameters(referenceSingle().settings().pages)).toEqual([]);
+  });
+
+  it("tuned mode leaves isolation to tuned: only huge pages stay on our command line", () => {
+    expect(epyc().settings({ isolation: "tuned" }).bootParameters).toEqual(["hugepagesz=1G", "hugepages=0:8,1:16"]);
+    expect(referenceSingle().settings({ isolation: "tuned" }).bootParameters).toEqual([]);
+  });
+
+  it("a reboot is needed exactly for the parameters the live command line lacks (last value wins)", () => {
+    const wanted = ["isolcpus=managed_irq,domain,2-5", "nohz_full=2-5", "hugepagesz=1G", "hugepages=0:8"];
+    expect(missingParameters(wanted, "ro quiet isolcpus=managed_irq,domain,2-5 nohz_full=2-5 hugepagesz=1G hugepages=0:8\n")).toEqual([]);
+    expect(missingParameters(wanted, "ro nohz_full=2-5 nohz_full=2-3 hugepagesz=1G hugepages=0:4")).toEqual(["isolcpus=managed_irq,domain,2-5", "nohz_full=2-5", "hugepages=0:8"]);
+  });
+});
+
+describe("the boot script, run on a sysfs tree", () => {
+  let root: string;
+  beforeEach(() => {
+    root = mkdtempSync(join(tmpdir(), "nk3s-sysfs-"));
+  });
+  afterEach(() => rmSync(root, { recursive: true, force: true }));
+
+  function file(path: string, text: string) {
+    mkdirSync(join(root, path, ".."), { recursive: true });
+    writeFileSync(join(root, path), text);
+  }
+  const read = (path: string) => readFileSync(join(root, path), "utf8").trim();
+
+  it("sets each node's pages, the governor and the wake latency on VM threads only; says where there is no cpufreq", () => {
+    const s = epyc().settings({ maxWakeLatencyUs: 2 });
+    for (const node of [0, 1]) {
+      file(`devices/system/node/node${node}/hugepages/hugepages-2048kB/nr_hugepages`, "7\n");
+      // The kernel already allocated the 1G pages at boot.
+      file(`devices/system/node/node${node}/hugepages/hugepages-1048576kB/nr_hugepages`, node === 0 ? "8\n" : "16\n");
+    }
+    // Threads 0 (VM) and 15 (reserve) have cpufreq; thread 1 (VM) has none.
+    for (const t of [0, 15]) file(`devices/system/cpu/cpu${t}/cpufreq/scaling_governor`, "powersave\n");
+    for (const t of [0, 1, 15]) file(`devices/system/cpu/cpu${t}/power/pm_qos_resume_latency_us`, "0\n");
+    const script = tuningScript({ ...s, pages: { runtime: s.pages.runtime, boot: [] } }, { sysRoot: root });
+    const r = spawnSync("bash", ["-c", script], { encoding: "utf8" });
+    expect(r.stderr).toContain("node 1: 2048 pages of 2048 KiB");
+    expect(r.status).toBe(0);
+    expect(r.stdout).toBe("");
+    expect(read("devices/system/node/node0/hugepages/hugepages-2048kB/nr_hugepages")).toBe("0");
+    expect(read("devices/system/node/node1/hugepages/hugepages-2048kB/nr_hugepages")).toBe("2048");
+    expect(read("devices/system/cpu/cpu0/cpufreq/scaling_governor")).toBe("performance");
+    expect(read("devices/system/cpu/cpu15/cpufreq/scaling_governor")).toBe("powersave");
+    expect(read("devices/system/cpu/cpu0/power/pm_qos_resume_latency_us")).toBe("2");
+    expect(read("devices/system/cpu/cpu15/power/pm_qos_resume_latency_us")).toBe("0");
+    expect(r.stderr).toMatch(/no cpufreq on \d+ VM thread\(s\): no governor to set there, nothing to do/);
+  });
+
+  it("fails, naming node and size, on a pool the kernel does not offer", () => {
+    const s = epyc().settings();
+    file("devices/system/node/node0/hugepages/hugepages-2048kB/nr_hugepages", "0\n");
+    const only2M = { ...s, pages: { runtime: s.pages.runtime, boot: [] } };
+    rmSync(join(root, "devices/system/node/node1"), { recursive: true, force: true });
+    const gone = spawnSync("bash", ["-c", tuningScript(only2M, { sysRoot: root })], { encoding: "utf8" });
+    expect(gone.status).toBe(1);
+    expect(gone.stderr).toContain("this kernel offers no 2048 KiB pages on node 1");
+  });
+});
