@@ -85,12 +85,26 @@ stop_daemon() {
   say "stopped $name (pid $pid)"
 }
 
+# Without udev, /dev/kvm stays root-only (0600), which QEMU's user cannot open. libvirt's capability
+# cache then finds KVM "gone" on every lookup ("KVM was enabled when probing ..., but it is not
+# available now") and probes QEMU again: 3-4 s on every virsh call that needs the capabilities
+# (define, start, dumpxml, vcpupin...). Give the node the mode udev gives it on Debian
+# (0660 root:kvm). Domains of type qemu still run under TCG.
+kvm_like_udev() {
+  [[ -c /dev/kvm ]] || return 0
+  if [[ $(stat -c %a:%G /dev/kvm) != 660:kvm ]] && getent group kvm >/dev/null; then
+    chgrp kvm /dev/kvm && chmod 0660 /dev/kvm
+    say "/dev/kvm set to 0660 root:kvm, as udev would"
+  fi
+}
+
 start() {
   mkdir -p "$state_dir"
   if answers && ! live_pid "$state_dir/libvirtd.pid" libvirtd >/dev/null; then
     say "a libvirtd not started by this script already answers on $uri; using it"
     return 0
   fi
+  kvm_like_udev
   start_daemon virtlogd /usr/sbin/virtlogd
   start_daemon libvirtd /usr/sbin/libvirtd
   local i
@@ -159,6 +173,7 @@ netns_launch='
   set -euo pipefail
   dir=$1; log=$2; shift 2
   for d in "$@"; do mount --bind "$dir/${d//\//_}" "$d"; done
+  if [[ -c /dev/kvm ]]; then mount --bind "$dir/kvm" /dev/kvm; fi
   LIBVIRT_LOG_OUTPUTS="3:file:$log" /usr/sbin/virtlogd -d -p "$dir/virtlogd.pid"
   LIBVIRT_LOG_OUTPUTS="3:file:$log" /usr/sbin/libvirtd -d -p "$dir/libvirtd.pid"
 '
@@ -187,6 +202,15 @@ netns_start() {
         fi
       fi
     done
+    # Without udev, /dev/kvm stays root-only (0600), which QEMU's user cannot open; libvirt's
+    # capability cache then finds KVM "gone" on every lookup and probes QEMU again, a few seconds
+    # per virsh call, for ever. Inside the private namespace only, /dev/kvm is the node udev would
+    # make on Debian (0660 root:kvm). Domains of type qemu still run under TCG.
+    if [[ -c /dev/kvm ]]; then
+      rm -f "$netns_dir/kvm"
+      mknod -m 0660 "$netns_dir/kvm" c "$((0x$(stat -c %t /dev/kvm)))" "$((0x$(stat -c %T /dev/kvm)))"
+      chown root:kvm "$netns_dir/kvm"
+    fi
     nsenter --net="/run/netns/$netns" unshare --mount --propagation private \
       bash -c "$netns_launch" netns-launch "$netns_dir" "$log" "${private_dirs[@]}"
     say "started private virtlogd + libvirtd in $netns (log $log)"
