@@ -6,52 +6,35 @@ import { createHash } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import { formatCpuset } from "../topology/cpuset";
-import { DomainSpec, renderDomainXml } from "../topology/domain-xml";
-import type { VmPlacement } from "../topology/placement";
+import { renderDomainXml } from "../topology/domain-xml";
 import { GuestSpec, renderMetaData, renderNetworkConfig, renderUserData } from "../guest/cloud-init";
-import { VmScriptParams, createScript, deleteScript, remoteCommand, updateScript } from "../hypervisor/vm-scripts";
+import { createScript, deleteScript, remoteCommand, updateScript } from "../hypervisor/vm-scripts";
+import { VmDescription, domainSpecOf, scriptParamsOf, vmIdentity } from "../hypervisor/vm-description";
 import { shellQuote } from "../hypervisor/shell-quote";
 import { ConnectionArgs, HostCheck, secretConnection } from "./HostCheck";
-import { UserError } from "../common/user-error";
-import { DEFAULT_LIBVIRT_URI } from "../common/formats";
-
-/** Script parameters the component fills in itself: the pins and the name come from the placement. */
-export type VmScripts = Omit<VmScriptParams, "pins" | "domainName">;
+import { UserError, fieldProblem } from "../common/user-error";
 
 export interface NumaPinnedVmArgs {
   /**
-   * Where the VM runs: its host, node, the host thread of every vCPU, emulator and iothread pins,
-   * memory, guest topology (the planner's output, from the placement lock). `name` is the libvirt
-   * domain name. Pin, memory and topology changes are updates: pins are applied live
-   * (`virsh vcpupin --live`), and what a running guest cannot take (vCPU count, memory, NUMA
-   * policy, huge pages) restarts it once, cleanly. `host` or `name` changing REPLACES the VM:
-   * it is deleted first (OS and staging disks with it; data disks kept, see scripts), then created.
-   */
-  placement: VmPlacement;
-  /** Disks, NIC, console, domain type: what the placement does not decide (topology/domain-xml.ts
-   * documents each field and its default). Changes are updates (the domain is redefined; device
-   * changes apply at the next start). Paths must be the ones in `scripts`. */
-  domain: DomainSpec;
-  /**
-   * The guest's cloud-init: host name, admin user and SSH public keys, packages, static address,
-   * mounts (guest/cloud-init.ts). Not secret (public keys and addresses), and uploaded through
-   * stdin so it stays out of command lines and error messages anyway. A change uploads the new
-   * seed files and rebuilds the seed ISO (an update); the guest applies it at its next boot, when
-   * cloud-init sees the new instance-id.
-   */
-  guest: GuestSpec;
-  /**
-   * The hypervisor side (hypervisor/vm-scripts.ts documents each field): libvirt URI (default
-   * qemu:///system), the VM's directory (poolDir), base image, OS disk (GiB), staging and hot
-   * disks, the passed-through lake device, seed paths, the wait for the guest agent.
-   * - Deleting the VM (removing it from the stack, or `pulumi destroy`) never removes the hot disk
-   *   unless `deleteDataDisks: true`, and never touches the lake device at all. The flag is read
+   * The whole VM (hypervisor/vm-description.ts documents each field), each fact once:
+   * - `placement`: its host, node, the host thread of every vCPU, emulator and iothread pins,
+   *   memory, guest topology (the planner's output, from the placement lock); `placement.name` is
+   *   the libvirt domain name. Pin, memory and topology changes are updates: pins are applied live
+   *   (`virsh vcpupin --live`), and what a running guest cannot take (vCPU count, memory, NUMA
+   *   policy, huge pages) restarts it once, cleanly.
+   * - `files`: its disks and seed on the hypervisor. A larger size grows the disk (a smaller one is
+   *   refused); the guest grows its filesystem at its next boot.
+   * - `guest`: cloud-init (host name, admin and public keys, packages, static address, the NIC's
+   *   MAC, mounts). A change uploads new seed files and rebuilds the seed ISO (an update); the guest
+   *   applies it at its next boot, when cloud-init sees the new instance-id.
+   * - `deleteDataDisks`: deleting the VM (removing it from the stack, or `pulumi destroy`) never
+   *   removes the hot disk unless true, and never touches the lake device at all. The flag is read
    *   from the delete command Pulumi stored at the last `up`: set it, run `pulumi up`, then delete.
-   * - `libvirtUri`, `poolDir` or `osDiskPath` changing REPLACES the VM (a different domain or
-   *   disk); `baseImage` is used only when the OS disk is created (existing VMs keep theirs);
-   *   sizes apply to disks created from then on (an existing disk is never resized).
+   * What identifies the VM (vmIdentity: host, name, libvirt URI, its directory, its OS disk)
+   * changing REPLACES it: it is deleted first (OS and staging disks with it, data disks kept), then
+   * created.
    */
-  scripts: VmScripts;
+  vm: VmDescription;
   /** SSH to the hypervisor (host, port, user, privateKey). Made secret as a whole here. A change
    * (new key, new address) is an update that runs the update script; never a replacement. */
   connection: pulumi.Input<ConnectionArgs>;
@@ -116,47 +99,6 @@ done
 `;
 }
 
-function fail(vm: string, field: string, value: unknown, fits: string): never {
-  throw new NumaPinnedVmError(`NumaPinnedVm '${vm}': ${field} = ${JSON.stringify(value)}: ${fits}`);
-}
-
-/** The args describe one VM consistently (the same paths, MAC and host everywhere); throws at the
- * first mismatch, in one line. */
-export function checkVmArgs(args: Omit<NumaPinnedVmArgs, "connection" | "hostCheck">, checkedHost?: string): void {
-  const { placement: p, domain: d, scripts: s, guest: g } = args;
-  const vm = p.name;
-  const same = (field: string, value: unknown, otherField: string, other: unknown) => {
-    if (JSON.stringify(value) !== JSON.stringify(other)) fail(vm, field, value, `must equal ${otherField} (${JSON.stringify(other)})`);
-  };
-  if (checkedHost !== undefined) same("placement.host", p.host, "hostCheck.host", checkedHost);
-  same("scripts.osDiskPath", s.osDiskPath, "domain.osDisk.path", d.osDisk.path);
-  same("scripts.seed.isoPath", s.seed.isoPath, "domain.cloudInitIso.path", d.cloudInitIso.path);
-  same("scripts.stagingDisk.path", s.stagingDisk?.path ?? null, "domain.stagingDisk.path", d.stagingDisk?.path ?? null);
-  same("scripts.hotDisk.path", s.hotDisk?.path ?? null, "domain.hotDisk.path", d.hotDisk?.path ?? null);
-  same("scripts.dataDevice", s.dataDevice ?? null, "domain.dataDisk.device", d.dataDisk?.device ?? null);
-  same("scripts.iothreads", s.iothreads ?? 1, "domain.iothreads", d.iothreads ?? 1);
-  // network-config finds the NIC by this MAC: a mismatch leaves the guest without its address.
-  same("guest.mac", g.mac, "domain.network.mac", d.network.mac.toLowerCase());
-}
-
-/** The script parameters of a placement: pins and domain name from the planner. */
-export function scriptParams(placement: VmPlacement, scripts: VmScripts): VmScriptParams {
-  return {
-    ...scripts,
-    domainName: placement.name,
-    pins: { vcpupin: placement.vcpupin, emulatorpin: placement.emulatorpin, iothreadpin: placement.iothreadpin },
-  };
-}
-
-/**
- * What identifies the VM on its host; the domain command's triggers. A change here is a different
- * VM, so the old one is deleted and the new one created (a replacement). Everything else (pins,
- * memory, XML, seed) goes through `update`.
- */
-export function vmIdentity(placement: VmPlacement, scripts: VmScripts): string[] {
-  return [placement.host, placement.name, scripts.libvirtUri ?? DEFAULT_LIBVIRT_URI, scripts.poolDir, scripts.osDiskPath];
-}
-
 /**
  * A libvirt VM with NUMA pins on one host: children `<name>-seed` (uploads user-data, meta-data
  * and network-config into scripts.seed.dir) and `<name>-domain` (create / update / delete scripts,
@@ -185,23 +127,25 @@ export class NumaPinnedVm extends pulumi.ComponentResource {
   /** The VM's NUMA node; null for a floating VM. */
   readonly node: pulumi.Output<number | null>;
   /** The host threads of its vCPUs, libvirt cpuset syntax (`0-16,36-52`). */
-  readonly cpus: pulumi.Output<string>;
+  readonly threads: pulumi.Output<string>;
   /** The guest's address on the bridge, without the prefix length. */
   readonly address: pulumi.Output<string>;
 
   constructor(name: string, args: NumaPinnedVmArgs, opts?: pulumi.ComponentResourceOptions) {
-    const { placement, domain, guest, scripts, hostCheck } = args;
-    checkVmArgs(args, hostCheck.host);
+    const { vm, hostCheck } = args;
+    const { placement, guest, files } = vm;
+    if (placement.host !== hostCheck.host)
+      throw new NumaPinnedVmError(fieldProblem(`NumaPinnedVm '${name}'`, "vm.placement.host", placement.host, `must be the checked host (${hostCheck.host})`));
     const summary = {
       host: placement.host,
       node: placement.node,
-      cpus: formatCpuset(placement.vcpupin),
+      threads: formatCpuset(placement.vcpupin),
       address: guest.address.cidr.split("/")[0],
     };
     super("numa-k3s:libvirt:NumaPinnedVm", name, summary, opts);
 
-    const params = scriptParams(placement, scripts);
-    const xml = renderDomainXml(placement, domain);
+    const params = scriptParamsOf(vm);
+    const xml = renderDomainXml(placement, domainSpecOf(vm));
     const payload = seedPayload(guest);
     const connection = hostCheck.gate(secretConnection(args.connection));
 
@@ -209,10 +153,10 @@ export class NumaPinnedVm extends pulumi.ComponentResource {
       `${name}-seed`,
       {
         connection,
-        create: remoteCommand(seedScript(scripts.seed.dir)),
-        update: remoteCommand(seedScript(scripts.seed.dir)),
+        create: remoteCommand(seedScript(files.seed.dir)),
+        update: remoteCommand(seedScript(files.seed.dir)),
         stdin: payload,
-        triggers: [scripts.seed.dir],
+        triggers: [files.seed.dir],
         addPreviousOutputInEnv: false,
         logging: "stdoutAndStderr",
       },
@@ -227,7 +171,7 @@ export class NumaPinnedVm extends pulumi.ComponentResource {
         update: `${seedMarker(guest)} ${remoteCommand(updateScript(params))}`,
         delete: remoteCommand(deleteScript(params)),
         stdin: xml,
-        triggers: vmIdentity(placement, scripts),
+        triggers: vmIdentity(vm),
         addPreviousOutputInEnv: false,
         logging: "stdoutAndStderr",
       },
@@ -240,8 +184,8 @@ export class NumaPinnedVm extends pulumi.ComponentResource {
     this.name = after(placement.name);
     this.host = after(summary.host);
     this.node = after(summary.node);
-    this.cpus = after(summary.cpus);
+    this.threads = after(summary.threads);
     this.address = after(summary.address);
-    this.registerOutputs({ name: this.name, host: this.host, node: this.node, cpus: this.cpus, address: this.address });
+    this.registerOutputs({ name: this.name, host: this.host, node: this.node, threads: this.threads, address: this.address });
   }
 }
