@@ -1,30 +1,36 @@
 // npm run capture -- --host NAME [--stack NAME]
 // Fetch a hypervisor's `virsh capabilities` over SSH (the stack's ssh settings) into the capture
-// file the stack names, after checking it parses; print what changed against the old capture.
+// file the stack names, after checking it parses; print what changed against the old capture, and
+// check every stack on that host against its lock with the new capture, as `npm run plan` would.
+// Exit 0 written and every lock still fits; 2 bad input or output that is not a capture (the old
+// file is kept); 3 written, but a stack's locked plan no longer fits the host as it is now.
 import { spawnSync } from "node:child_process";
-import { existsSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
+import { UserError } from "../common/user-error";
 import { parseCapabilities } from "../topology/capabilities";
 import { topologyDiff } from "../topology/topology-diff";
-import { StackHost, readStackFile } from "../stacks/config";
+import { StackHost, parseStackConfig } from "../stacks/config";
+import { placeRequest } from "../stacks/place-stack";
+import { readStackEntries, stackInputsOf, stackNames } from "../stacks/stack-inputs";
 import { shellQuote } from "../hypervisor/shell-quote";
 import { BadInput, run } from "./exit";
 
 const USAGE = "usage: npm run capture -- --host NAME [--stack NAME]";
 
-/** The host's settings from the named stack, or from the one stack file that has it. */
-function findHost(projectDir: string, host: string, stack?: string): StackHost {
-  const stacks = stack ? [stack] : readdirSync(projectDir).flatMap((f) => /^Pulumi\.(.+)\.yaml$/.exec(f)?.[1] ?? []).sort();
+/** The host's settings from the named stack, or from every stack file that has it (they must agree). */
+function findHost(projectDir: string, host: string, stack?: string): { host: StackHost; stacks: string[] } {
+  const stacks = stack ? [stack] : stackNames(projectDir);
   const found = new Map<string, StackHost>();
   for (const s of stacks) {
-    const h = readStackFile(projectDir, s).config.hosts.find((x) => x.name === host);
+    const h = parseStackConfig(readStackEntries(projectDir, s), `Pulumi.${s}.yaml`).hosts.find((x) => x.name === host);
     if (h) found.set(s, h);
   }
   if (found.size === 0) throw new BadInput(`no stack${stack ? ` ${stack}` : ""} has a host '${host}' (stacks: ${stacks.join(", ")})`);
   const distinct = new Set([...found.values()].map((h) => JSON.stringify([h.ssh, h.libvirt.uri, h.capabilities])));
   if (distinct.size > 1) throw new BadInput(`host '${host}' differs between stacks ${[...found.keys()].join(", ")}: choose one with --stack`);
-  return [...found.values()][0];
+  return { host: [...found.values()][0], stacks: [...found.keys()] };
 }
 
 function main(argv: string[]): number {
@@ -35,7 +41,7 @@ function main(argv: string[]): number {
   }
   if (!values.host) throw new BadInput(`--host NAME is required; ${USAGE}`);
   const projectDir = process.cwd();
-  const host = findHost(projectDir, values.host, values.stack);
+  const { host, stacks } = findHost(projectDir, values.host, values.stack);
   const target = resolve(projectDir, host.capabilities);
   const ssh = spawnSync(
     "ssh",
@@ -45,7 +51,7 @@ function main(argv: string[]): number {
   if (ssh.error) throw new BadInput(`cannot run ssh: ${ssh.error.message}`);
   if (ssh.status !== 0) throw new BadInput(`ssh ${host.ssh.user}@${host.ssh.address} virsh capabilities failed (exit ${ssh.status}): ${ssh.stderr.trim().split("\n").pop() ?? ""}`);
 
-  // Never replace a good capture with one the planner cannot read.
+  // Never replace a good capture with one the planner cannot read (no <topology>, damaged XML).
   const live = parseCapabilities(ssh.stdout, `${values.host}: live virsh capabilities`);
   const before = existsSync(target) ? readFileSync(target, "utf8") : null;
   writeFileSync(target, ssh.stdout);
@@ -59,13 +65,33 @@ function main(argv: string[]): number {
     } catch {
       changes = ["the previous capture did not parse"];
     }
-    if (changes.length === 0) console.log("no change that moves a pin since the previous capture");
+    if (changes.length === 0) console.log("no change to nodes, threads, cores or page sizes since the previous capture");
     else {
       console.log(`changed since the previous capture (re-plan and review the lock: npm run plan -- --stack NAME --lock FILE):`);
       for (const c of changes) console.log(`  ${c}`);
     }
   }
-  return 0;
+
+  // The checks `npm run plan` makes, on the new capture: memory or huge pages that changed can
+  // leave a locked plan unable to start although no thread moved.
+  let broken = 0;
+  for (const stack of stacks) {
+    try {
+      const inputs = stackInputsOf(projectDir, stack, readStackEntries(projectDir, stack), new Map([[values.host, live]]));
+      const placed = placeRequest(inputs, inputs.lock, inputs.lockFile);
+      if (placed.kind === "placed") console.log(`stack ${stack}: its plan${inputs.lock ? ` (locked in ${inputs.lockFile})` : ""} fits the new capture`);
+      else {
+        broken++;
+        console.error(`stack ${stack}: its locked plan no longer fits the new capture:`);
+        for (const line of placed.lines) console.error(`  ${line}`);
+      }
+    } catch (e) {
+      if (!(e instanceof UserError)) throw e;
+      broken++;
+      console.error(`stack ${stack}: cannot be planned with the new capture: ${e.message}`);
+    }
+  }
+  return broken > 0 ? 3 : 0;
 }
 
 if (require.main === module) run(() => main(process.argv.slice(2)));

@@ -7,15 +7,16 @@ import YAML from "yaml";
 import { formatLock, lockOf, unlockedVms } from "../topology/lock";
 import { formatPlanTable } from "../topology/plan-table";
 import { renderPicture } from "../topology/picture";
-import { planPlacement } from "../topology/planner";
 import { PlacementRequestSchema } from "../topology/request";
-import { ConfigError, formatZodError, placementRequestOf, readStackFile } from "../stacks/config";
+import { formatZodError } from "../stacks/config";
+import { placeRequest } from "../stacks/place-stack";
+import { LoadedRequest, checkNodesExist, readLock, readTopologies } from "../stacks/placement-inputs";
+import { readStackInputs } from "../stacks/stack-inputs";
 import { BadInput, run } from "./exit";
-import { LoadedRequest, formatNoFit, readLock, readTopologies } from "../stacks/placement-inputs";
 
 const USAGE = "usage: npm run plan -- --request FILE | --stack NAME [--lock FILE] [--json] [--svg FILE]";
 
-/** Where the request came from: the file and the key prefix that errors should name. */
+/** A request file (YAML or JSON), with its captures read relative to it. */
 export function loadRequestFile(path: string): LoadedRequest {
   const file = resolve(path);
   let raw: unknown;
@@ -27,18 +28,9 @@ export function loadRequestFile(path: string): LoadedRequest {
   }
   const parsed = PlacementRequestSchema.safeParse(raw);
   if (!parsed.success) throw new BadInput(formatZodError(path, raw, parsed.error, ""));
-  return { file: path, keyPrefix: "", request: parsed.data, topologies: readTopologies(parsed.data, dirname(file)) };
-}
-
-export function loadStack(projectDir: string, stack: string): LoadedRequest {
-  try {
-    const { file, config } = readStackFile(projectDir, stack);
-    const request = placementRequestOf(config);
-    return { file: `Pulumi.${stack}.yaml`, keyPrefix: "numa-k3s:", request, topologies: readTopologies(request, dirname(file)), stackLock: config.placementLock };
-  } catch (e) {
-    if (e instanceof ConfigError) throw new BadInput(e.message);
-    throw e;
-  }
+  const loaded = { file: path, keyPrefix: "", request: parsed.data, topologies: readTopologies(parsed.data, dirname(file)) };
+  checkNodesExist(loaded);
+  return loaded;
 }
 
 function main(argv: string[]): number {
@@ -59,16 +51,18 @@ function main(argv: string[]): number {
     return 0;
   }
   if ((values.request === undefined) === (values.stack === undefined)) throw new BadInput(`give exactly one of --request FILE or --stack NAME; ${USAGE}`);
-  const loaded = values.request !== undefined ? loadRequestFile(values.request) : loadStack(process.cwd(), values.stack!);
-  const lockFile = values.lock ?? loaded.stackLock;
+  const stack = values.stack !== undefined ? readStackInputs(process.cwd(), values.stack) : undefined;
+  const loaded = stack ?? loadRequestFile(values.request!);
+  const lockFile = values.lock ?? stack?.lockFile;
   const lock = lockFile ? readLock(lockFile) : undefined;
 
-  const outcome = planPlacement({ request: loaded.request, topologies: loaded.topologies, lock });
-  if (outcome.kind === "no-fit") {
-    for (const p of outcome.problems) console.error(formatNoFit(loaded, p, lockFile));
+  // The same planning and rules as the program's deploy gate: what this accepts (and locks), an up accepts.
+  const placed = placeRequest(loaded, lock, lockFile);
+  if (placed.kind === "no-fit") {
+    for (const line of placed.lines) console.error(line);
     return 3;
   }
-  const plan = outcome.plan;
+  const plan = placed.plan;
   if (values.json) process.stdout.write(JSON.stringify(plan, null, 2) + "\n");
   else process.stdout.write(formatPlanTable(plan));
   if (values.svg) writeFileSync(values.svg, renderPicture(plan.hosts.map((h) => loaded.topologies.get(h.name)!), plan));

@@ -5,15 +5,17 @@
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { parseSeedPayload } from "../components/NumaPinnedVm";
+import { seedFiles } from "../components/NumaPinnedVm";
+import { domainSpecOf } from "../hypervisor/vm-description";
+import { renderDomainXml } from "../topology/domain-xml";
 import { unlockedVms } from "../topology/lock";
 import { formatPlanTable } from "../topology/plan-table";
 import { renderPicture } from "../topology/picture";
 import { Plan } from "../topology/placement";
-import { planPlacement } from "../topology/planner";
-import { CONFIG_NAMESPACE, stackConfigEntries } from "../stacks/config";
-import { formatNoFit, readLock } from "../stacks/placement-inputs";
-import { loadStack } from "./plan";
+import { CONFIG_NAMESPACE } from "../stacks/config";
+import { vmDescriptions } from "../stacks/numa-vms";
+import { placeRequest } from "../stacks/place-stack";
+import { readStackEntries, readStackInputs } from "../stacks/stack-inputs";
 import { BadInput, run } from "./exit";
 import { RecordedResource, programErrors, recordedResources, redactSecrets, settle, startMockRuntime } from "./mock-runtime";
 
@@ -21,8 +23,7 @@ const USAGE = "usage: npm run render -- --stack NAME [--out DIR]";
 
 /** The stack's config as Pulumi would hand it to the program: strings, objects as JSON text. */
 export function pulumiConfig(projectDir: string, stack: string): { config: Record<string, string>; secretKeys: string[] } {
-  const file = resolve(projectDir, `Pulumi.${stack}.yaml`);
-  const entries = stackConfigEntries(readFileSync(file, "utf8"), file);
+  const entries = readStackEntries(projectDir, stack);
   const config: Record<string, string> = {};
   const secretKeys: string[] = [];
   for (const [key, value] of Object.entries(entries)) {
@@ -57,20 +58,20 @@ async function main(argv: string[]): Promise<number> {
   const projectDir = process.cwd();
   const out = resolve(values.out ?? join("out", stack));
 
-  // The checks the program makes, first, so that a bad config or a host too small is exit 2 or 3
-  // with the same one-line messages as `npm run plan`.
-  const loaded = loadStack(projectDir, stack);
-  const lockFile = loaded.stackLock!;
-  const lock = readLock(resolve(projectDir, lockFile));
-  const outcome = planPlacement({ request: loaded.request, topologies: loaded.topologies, lock });
-  if (outcome.kind === "no-fit") {
-    for (const p of outcome.problems) console.error(formatNoFit(loaded, p, lockFile));
+  // Read and planned once, here, and handed to the program: a bad config or a host too small is
+  // exit 2 or 3 with the same one-line messages as `npm run plan`.
+  const inputs = readStackInputs(projectDir, stack);
+  const lockFile = inputs.lockFile;
+  const lock = inputs.lock;
+  const placed = placeRequest(inputs, lock, lockFile);
+  if (placed.kind === "no-fit") {
+    for (const line of placed.lines) console.error(line);
     return 3;
   }
 
   process.env.NUMA_K3S_RENDER = "1";
   const { config, secretKeys } = pulumiConfig(projectDir, stack);
-  const captures = Object.fromEntries(loaded.request.hosts.map((h) => [h.name, readFileSync(resolve(projectDir, h.capabilities), "utf8")]));
+  const captures = Object.fromEntries(inputs.request.hosts.map((h) => [h.name, readFileSync(resolve(projectDir, h.capabilities), "utf8")]));
   const { HostCheck } = await import("../components/HostCheck");
   startMockRuntime({
     project: "numa-k3s",
@@ -88,7 +89,7 @@ async function main(argv: string[]): Promise<number> {
   const pulumi = await import("@pulumi/pulumi");
   let outputs: ReturnType<typeof runProgram>;
   try {
-    outputs = runProgram(projectDir);
+    outputs = runProgram(projectDir, { inputs, placed });
   } catch (e) {
     // The program's own one-line stops (RunError) are the user's to fix, as in `pulumi up`.
     if (e instanceof pulumi.RunError) throw new BadInput(e.message);
@@ -105,7 +106,7 @@ async function main(argv: string[]): Promise<number> {
   const plan: Plan = outputs.plan;
   const resources = recordedResources();
   write(join(out, "plan.json"), JSON.stringify(plan, null, 2));
-  write(join(out, "plan.svg"), renderPicture(plan.hosts.map((h) => loaded.topologies.get(h.name)!), plan));
+  write(join(out, "plan.svg"), renderPicture(plan.hosts.map((h) => inputs.topologies.get(h.name)!), plan));
   const unlocked = unlockedVms(plan, lock).map((vm) => vm.name);
   write(
     join(out, "plan.md"),
@@ -123,16 +124,13 @@ async function main(argv: string[]): Promise<number> {
       `Resources: ${resources.length} (${[...new Set(resources.map((r) => r.type))].join(", ")}).`,
     ].join("\n"),
   );
-  for (const r of resources) {
-    const inputs = redactSecrets(r.inputs) as Record<string, unknown>;
-    if (r.type === "command:remote:Command") {
-      for (const [verb, script] of commandScripts(r)) write(join(out, "commands", `${r.name}.${verb}.sh`), script);
-      if (typeof inputs.stdin === "string" && inputs.stdin.trimStart().startsWith("<domain")) write(join(out, "domains", `${r.name.replace(/-domain$/, "")}.xml`), inputs.stdin);
-    }
-      // The seed upload carries the guest's NoCloud files, exactly as they reach the hypervisor.
-      if (r.name.endsWith("-seed") && typeof inputs.stdin === "string")
-        for (const [file, text] of Object.entries(parseSeedPayload(inputs.stdin))) write(join(out, "cloud-init", r.name.replace(/-seed$/, ""), file), text);
+  // Domains and seeds from the same pure functions the component calls, for every planned VM.
+  for (const vm of vmDescriptions(inputs, plan)) {
+    write(join(out, "domains", `${vm.placement.name}.xml`), renderDomainXml(vm.placement, domainSpecOf(vm)));
+    for (const [file, text] of Object.entries(seedFiles(vm.guest))) write(join(out, "cloud-init", vm.placement.name, file), text);
   }
+  // What each remote command runs, as the engine receives it (secrets redacted).
+  for (const r of resources) if (r.type === "command:remote:Command") for (const [verb, script] of commandScripts(r)) write(join(out, "commands", `${r.name}.${verb}.sh`), script);
   console.log(`wrote ${out}: ${plan.vms.length} VMs on ${plan.hosts.length} host${plan.hosts.length > 1 ? "s" : ""}, ${resources.length} resources${unlocked.length > 0 ? `; not locked yet: ${unlocked.join(", ")}` : ""}`);
   return 0;
 }

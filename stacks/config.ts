@@ -1,13 +1,12 @@
 // The zod schema of a stack's config (Pulumi.<stack>.yaml, keys under `numa-k3s:`), and the one
 // way both the Pulumi program and the offline commands read it. Errors name the file and the key.
-import { readFileSync } from "node:fs";
-import { dirname, resolve } from "node:path";
 import { isIP } from "node:net";
 import YAML from "yaml";
 import { z } from "zod";
 import { PUBLIC_KEY } from "../guest/cloud-init";
 import { HostRequestSchema, PlacementRequest, PlacementRequestSchema, ReserveSchema, VmRequestSchema } from "../topology/request";
 import { UserError } from "../common/user-error";
+import { flag, wholeNumber, wholeNumberIn } from "../common/config-values";
 import { BY_ID_DEVICE, BY_ID_DEVICE_HINT, DEFAULT_LIBVIRT_URI, LIBVIRT_URI, LIBVIRT_URI_HINT, LOGIN_NAME, MAC, MAC_HINT } from "../common/formats";
 
 export const CONFIG_NAMESPACE = "numa-k3s";
@@ -20,7 +19,7 @@ export const SshSchema = z
     /** Address the Pulumi engine reaches the hypervisor's sshd at. */
     address: z.string().min(1),
     user: z.string().default("root"),
-    port: z.number().int().min(1).max(65535).default(22),
+    port: wholeNumberIn(1, 65535).default(22),
   })
   .strict();
 
@@ -46,11 +45,11 @@ export type StackHost = z.infer<typeof StackHostSchema>;
 export const DisksSchema = z
   .object({
     /** OS disk (qcow2 overlay on the base image), GiB. */
-    osGiB: z.number().int().positive().default(40),
+    osGiB: wholeNumber(1).default(40),
     /** Local staging disk mounted at /data/local ("write local, sweep remote"), GiB. */
-    stagingGiB: z.number().int().positive().optional(),
+    stagingGiB: wholeNumber(1).optional(),
     /** Hot tier on the SSD mounted at /data/hot (data VM), GiB. A data disk: kept on delete. */
-    hotGiB: z.number().int().positive().optional(),
+    hotGiB: wholeNumber(1).optional(),
     /** The data-lake HDD passed through whole, mounted at /data/lake: its /dev/disk/by-id/ path. */
     lakeDevice: z.string().regex(BY_ID_DEVICE, BY_ID_DEVICE_HINT).optional(),
   })
@@ -67,13 +66,13 @@ export const StackVmSchema = VmRequestSchema.extend({
   mac: z.string().regex(MAC, MAC_HINT).optional(),
   disks: DisksSchema.default({ osGiB: 40 }),
   /** VNC console on 127.0.0.1 of the hypervisor (reach it through an SSH tunnel). */
-  vnc: z.boolean().default(false),
+  vnc: flag().default(false),
 }).strict();
 export type StackVm = z.infer<typeof StackVmSchema>;
 
 export const NetworkSchema = z
   .object({
-    prefixLength: z.number().int().min(8).max(30).default(24),
+    prefixLength: wholeNumberIn(8, 30).default(24),
     gateway: ipv4,
     nameservers: z.array(ipv4).min(1),
     /** DNS domain of the VMs (fqdn = name.domain). */
@@ -97,8 +96,9 @@ export const StackConfigSchema = z
   .object({
     /** Which deployment option this stack is (not derived from the stack's name). */
     layout: z.enum(["mac-numa", "single", "distributed"]),
-    /** The placement lock, relative to the project: `npm run plan -- --stack NAME --lock PATH` writes it. */
-    placementLock: z.string().min(1),
+    /** The placement lock, relative to the project; default `hosts/<stack>.lock.json`.
+     * `npm run plan -- --stack NAME --lock PATH` writes it. Two stacks never share one. */
+    placementLock: z.string().min(1).optional(),
     hosts: z.array(StackHostSchema).min(1),
     vms: z.array(StackVmSchema),
     network: NetworkSchema,
@@ -106,9 +106,9 @@ export const StackConfigSchema = z
     /** Extra distribution packages for every VM. */
     packages: z.array(z.string()).default([]),
     /** Wait until each VM's guest agent answers before a create counts as done. */
-    waitForGuest: z.boolean().default(true),
+    waitForGuest: flag().default(true),
     /** Deleting a VM (or the stack) also deletes its hot-tier disk. The lake HDD is never touched. */
-    deleteDataDisks: z.boolean().default(false),
+    deleteDataDisks: flag().default(false),
     /** The private key Pulumi logs in to the hypervisors with: set it with --secret. */
     sshPrivateKey: z.union([z.string(), z.object({ secure: z.string() }).strict()]).optional(),
   })
@@ -231,20 +231,4 @@ export function stackConfigEntries(yamlText: string, file: string): Record<strin
     if (key.startsWith(`${CONFIG_NAMESPACE}:`)) raw[key.slice(CONFIG_NAMESPACE.length + 1)] = value;
   }
   return raw;
-}
-
-/** Read Pulumi.<stack>.yaml from the project directory. */
-export function readStackFile(projectDir: string, stack: string): { file: string; config: StackConfig } {
-  const file = resolve(projectDir, `Pulumi.${stack}.yaml`);
-  let text: string;
-  try {
-    text = readFileSync(file, "utf8");
-  } catch {
-    throw new ConfigError(`${file}: no such stack file (stacks here: mac-numa, single, distributed; or create it with pulumi stack init ${stack})`);
-  }
-  return { file, config: parseStackConfig(stackConfigEntries(text, file), file) };
-}
-
-export function projectDirOf(stackFile: string): string {
-  return dirname(stackFile);
 }

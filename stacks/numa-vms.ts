@@ -2,11 +2,11 @@
 // planned VM, each behind its host's check.
 import { HostCheck } from "../components/HostCheck";
 import { NumaPinnedVm } from "../components/NumaPinnedVm";
+import { VmDescription } from "../hypervisor/vm-description";
 import { Plan } from "../topology/placement";
-import { StackConfig } from "./config";
 import { StackContext, connectionFor } from "./context";
-import { lockedPlan } from "./locked-plan";
-import { vmSpecsOf } from "./vm-specs";
+import { StackInputs } from "./stack-inputs";
+import { vmDescriptionOf } from "./vm-specs";
 
 export interface NumaVms {
   plan: Plan;
@@ -14,16 +14,25 @@ export interface NumaVms {
   vms: NumaPinnedVm[];
 }
 
-export function numaVms(cfg: StackConfig, ctx: StackContext): NumaVms {
-  const { plan, topologies } = lockedPlan(cfg, ctx);
+/** Every planned VM's description, in plan order: what the program creates and render shows. */
+export function vmDescriptions(inputs: StackInputs, plan: Plan): VmDescription[] {
+  return plan.vms.map((placement) => {
+    const host = inputs.config.hosts.find((h) => h.name === placement.host)!;
+    const vm = inputs.config.vms.find((v) => v.name === placement.name)!;
+    return vmDescriptionOf(inputs.config, host, inputs.topologies.get(host.name)!, vm, placement);
+  });
+}
+
+export function numaVms(inputs: StackInputs, plan: Plan, ctx: StackContext): NumaVms {
+  const descriptions = vmDescriptions(inputs, plan);
   const hostChecks = new Map<string, HostCheck>();
-  for (const host of cfg.hosts) {
+  for (const host of inputs.config.hosts) {
     if (!plan.vms.some((vm) => vm.host === host.name)) continue;
     hostChecks.set(
       host.name,
       new HostCheck(`${host.name}-host-check`, {
         host: host.name,
-        topology: topologies.get(host.name)!,
+        topology: inputs.topologies.get(host.name)!,
         captureFile: host.capabilities,
         connection: connectionFor(host, ctx),
         libvirtUri: host.libvirt.uri,
@@ -31,18 +40,9 @@ export function numaVms(cfg: StackConfig, ctx: StackContext): NumaVms {
       }),
     );
   }
-  const vms = plan.vms.map((placement) => {
-    const host = cfg.hosts.find((h) => h.name === placement.host)!;
-    const vm = cfg.vms.find((v) => v.name === placement.name)!;
-    const specs = vmSpecsOf(cfg, host, vm, placement);
-    return new NumaPinnedVm(vm.name, {
-      placement,
-      domain: specs.domain,
-      guest: specs.guest,
-      scripts: specs.scripts,
-      connection: connectionFor(host, ctx),
-      hostCheck: hostChecks.get(host.name)!,
-    });
+  const vms = descriptions.map((vm) => {
+    const host = inputs.config.hosts.find((h) => h.name === vm.placement.host)!;
+    return new NumaPinnedVm(vm.placement.name, { vm, connection: connectionFor(host, ctx), hostCheck: hostChecks.get(host.name)! });
   });
   return { plan, hostChecks: [...hostChecks.values()], vms };
 }

@@ -1,43 +1,54 @@
-// What planning a stack reads besides its config: the host captures and the placement lock; and
-// how a NoFit is said in terms of the file the user edits. Shared by `npm run plan` and the program.
+// What planning reads besides the request itself: the host captures and the placement lock; the
+// checks that need both (a node the host does not have); and how a NoFit is said in terms of the
+// file the user edits. Shared by request files (`npm run plan -- --request`) and stacks.
 import { existsSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
-import { CapabilitiesError, readCapabilities } from "../topology/capabilities";
+import { readCapabilities } from "../topology/capabilities";
 import { HostTopology } from "../topology/host-topology";
 import { PlacementLock, PlacementLockSchema } from "../topology/lock";
 import { NoFit } from "../topology/planner";
-import { PlacementRequest } from "../topology/request";
+import { PlacementRequest, hostOf } from "../topology/request";
 import { ConfigError, formatZodError } from "./config";
 
 /** Where a request came from: the file and the key prefix that errors should name. */
 export interface LoadedRequest {
+  /** The file as the user named it (relative paths stay relative). */
   file: string;
+  /** `numa-k3s:` for a stack, "" for a request file. */
   keyPrefix: string;
   request: PlacementRequest;
   topologies: Map<string, HostTopology>;
-  /** The lock the stack config names, relative to the project (read when --lock is not given). */
-  stackLock?: string;
 }
 
-/** Capture paths are relative to the file that names them (`baseDir`); plans keep them as written. */
-export function readTopologies(request: PlacementRequest, baseDir: string): Map<string, HostTopology> {
+/** Capture paths are relative to the file that names them (`baseDir`); plans keep them as written.
+ * `instead` gives a host's topology from elsewhere (a capture just fetched, not yet written). */
+export function readTopologies(request: PlacementRequest, baseDir: string, instead: ReadonlyMap<string, HostTopology> = new Map()): Map<string, HostTopology> {
   const topologies = new Map<string, HostTopology>();
   for (const h of request.hosts) {
-    try {
-      topologies.set(h.name, { ...readCapabilities(resolve(baseDir, h.capabilities)), source: h.capabilities });
-    } catch (e) {
-      if (e instanceof CapabilitiesError) throw new ConfigError(e.message);
-      throw e;
-    }
+    const given = instead.get(h.name);
+    topologies.set(h.name, { ...(given ?? readCapabilities(resolve(baseDir, h.capabilities))), source: h.capabilities });
   }
   return topologies;
 }
 
-export function readLock(path: string): PlacementLock | undefined {
-  if (!existsSync(path)) return undefined;
+/** A VM that names a node its host does not have is a typing mistake (exit 2), not a "does not fit". */
+export function checkNodesExist(loaded: LoadedRequest): void {
+  loaded.request.vms.forEach((vm, i) => {
+    if (vm.node === "auto") return;
+    const host = hostOf(loaded.request, vm);
+    const nodes = loaded.topologies.get(host)!.nodes.map((n) => n.id);
+    if (!nodes.includes(vm.node))
+      throw new ConfigError(`${loaded.file}: ${loaded.keyPrefix}vms[${i}].node = ${vm.node}: ${vm.name}: ${host} has no node ${vm.node} (its nodes: ${nodes.join(", ")})`);
+  });
+}
+
+/** The lock at `path` (as the user wrote it, resolved against `baseDir`), or undefined if none yet. */
+export function readLock(path: string, baseDir = process.cwd()): PlacementLock | undefined {
+  const full = resolve(baseDir, path);
+  if (!existsSync(full)) return undefined;
   let raw: unknown;
   try {
-    raw = JSON.parse(readFileSync(path, "utf8"));
+    raw = JSON.parse(readFileSync(full, "utf8"));
   } catch (e) {
     throw new ConfigError(`${path}: not JSON: ${(e as Error).message}`);
   }
@@ -46,7 +57,7 @@ export function readLock(path: string): PlacementLock | undefined {
   return parsed.data;
 }
 
-/** `Pulumi.single.yaml: numa-k3s:vms[2].cores = 20: node 1 of numa-01 has ...` */
+/** `Pulumi.single.yaml: numa-k3s:vms[2].cores = 20: k3s-worker-slm: node 1 of numa-01 has ...` */
 export function formatNoFit(loaded: LoadedRequest, p: NoFit, lockFile?: string): string {
   if (p.field === "lock") return `${lockFile ?? "lock"}: ${p.message}`;
   const vm = loaded.request.vms[p.vmIndex];
@@ -59,6 +70,6 @@ export function formatNoFit(loaded: LoadedRequest, p: NoFit, lockFile?: string):
     lock: undefined,
   };
   const shown = value[p.field] === undefined ? "" : ` = ${JSON.stringify(value[p.field])}`;
-  return `${loaded.file}: ${loaded.keyPrefix}vms[${p.vmIndex}].${p.field}${shown}: ${p.message}`;
+  const named = p.message.startsWith(vm.name) ? p.message : `${vm.name}: ${p.message}`;
+  return `${loaded.file}: ${loaded.keyPrefix}vms[${p.vmIndex}].${p.field}${shown}: ${named}`;
 }
-

@@ -1,12 +1,15 @@
-// The Pulumi program: read and check the stack's config, pick its layout, compose it.
+// The Pulumi program: read and check the stack's inputs, place its VMs, pick its layout, compose it.
 // (stacks/index.ts runs it; `npm run render` runs it under the mock runtime.)
 import * as pulumi from "@pulumi/pulumi";
 import { UserError } from "../common/user-error";
-import { ConfigError, parseStackConfig } from "./config";
 import { StackContext } from "./context";
 import { distributed } from "./distributed";
+import { lockedPlan } from "./locked-plan";
 import { macNuma } from "./mac-numa";
+import { Placed } from "./place-stack";
 import { single } from "./single";
+import { StackInputs, stackInputsOf } from "./stack-inputs";
+import { CONFIG_NAMESPACE } from "./config";
 
 const layouts = { "mac-numa": macNuma, single, distributed } as const;
 
@@ -14,8 +17,8 @@ const layouts = { "mac-numa": macNuma, single, distributed } as const;
 function rawConfig(): Record<string, unknown> {
   const raw: Record<string, unknown> = {};
   for (const [key, text] of Object.entries(pulumi.runtime.allConfig())) {
-    if (!key.startsWith("numa-k3s:")) continue;
-    const name = key.slice("numa-k3s:".length);
+    if (!key.startsWith(`${CONFIG_NAMESPACE}:`)) continue;
+    const name = key.slice(CONFIG_NAMESPACE.length + 1);
     // The private key is read as a secret below and never enters plain values.
     if (name === "sshPrivateKey") continue;
     try {
@@ -27,43 +30,49 @@ function rawConfig(): Record<string, unknown> {
   return raw;
 }
 
-export function runProgram(projectDir = process.cwd()) {
-  const stack = pulumi.getStack();
-  const configFile = `Pulumi.${stack}.yaml`;
-  let cfg;
+/** What `npm run render` has read and planned already, so that the program does not do it again. */
+export interface Prepared {
+  inputs: StackInputs;
+  placed: Placed;
+}
+
+/** Runs `step`; a UserError becomes the one-line RunError Pulumi prints without a stack trace. */
+function asUserStop<T>(step: () => T): T {
   try {
-    cfg = parseStackConfig(rawConfig(), configFile);
+    return step();
   } catch (e) {
-    if (e instanceof ConfigError) throw new pulumi.RunError(e.message);
+    if (e instanceof UserError) throw new pulumi.RunError(e.message);
     throw e;
   }
-  const config = new pulumi.Config("numa-k3s");
+}
+
+export function runProgram(projectDir = process.cwd(), prepared?: Prepared) {
+  const stack = pulumi.getStack();
+  const inputs = prepared?.inputs ?? asUserStop(() => stackInputsOf(projectDir, stack, rawConfig()));
+  const config = new pulumi.Config(CONFIG_NAMESPACE);
   const sshPrivateKey = config.getSecret("sshPrivateKey");
   // `npm run render` is an offline preview: it shows unlocked VMs and must give the same output twice.
   const rendering = process.env.NUMA_K3S_RENDER === "1";
   const previewOnly = pulumi.runtime.isDryRun() || rendering;
   if (!sshPrivateKey && !previewOnly)
-    throw new pulumi.RunError(`${configFile}: numa-k3s:sshPrivateKey is not set: pulumi config set --secret numa-k3s:sshPrivateKey < ~/.ssh/id_ed25519`);
+    throw new pulumi.RunError(`${inputs.file}: numa-k3s:sshPrivateKey is not set: pulumi config set --secret numa-k3s:sshPrivateKey < ~/.ssh/id_ed25519`);
   const ctx: StackContext = {
     stack,
-    configFile,
+    configFile: inputs.file,
     projectDir,
     previewOnly,
     runId: rendering ? "render" : undefined,
     sshPrivateKey: sshPrivateKey ?? pulumi.secret("(set numa-k3s:sshPrivateKey)"),
   };
-  let deployment;
-  try {
-    deployment = layouts[cfg.layout](cfg, ctx);
-  } catch (e) {
-    // What a user wrote that only shows once specs are built (a capture that does not parse, a
-    // disk path libvirt would refuse): one line, no stack trace. Anything else is ours: rethrown.
-    if (e instanceof UserError) throw new pulumi.RunError((e as Error).message);
-    throw e;
-  }
+  // What a user wrote that only shows once specs are built (a disk path libvirt would refuse, a
+  // host of another architecture) stops the same way: one line, no stack trace.
+  const deployment = asUserStop(() => {
+    const plan = lockedPlan(inputs, previewOnly, prepared?.placed);
+    return layouts[inputs.config.layout](inputs, plan, ctx);
+  });
   return {
-    layout: cfg.layout,
+    layout: inputs.config.layout,
     plan: deployment.plan,
-    vms: deployment.vms.map((vm) => ({ name: vm.name, host: vm.host, node: vm.node, cpus: vm.cpus, address: vm.address })),
+    vms: deployment.vms.map((vm) => ({ name: vm.name, host: vm.host, node: vm.node, threads: vm.threads, address: vm.address })),
   };
 }

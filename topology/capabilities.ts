@@ -53,7 +53,7 @@ export function readCapabilities(path: string): HostTopology {
 export function parseCapabilities(xml: string, source: string): HostTopology {
   try {
     const host = hostElement(xml);
-    return toTopology(readCells(host), hostThreadsHint(host), source);
+    return toTopology(readCells(host), hostThreadsHint(host), hostArch(host), source);
   } catch (e) {
     if (e instanceof Problem) throw new CapabilitiesError(source, e.message);
     throw e;
@@ -109,6 +109,12 @@ function hostElement(xml: string): XmlElement {
   if (hosts.length === 0) fail("<capabilities> has no <host> element");
   if (hosts.length > 1) fail(`<capabilities> has ${hosts.length} <host> elements; expected one`);
   return hosts[0];
+}
+
+function hostArch(host: XmlElement): string | null {
+  const cpu = elements(host, "cpu")[0];
+  const arch = cpu ? elements(cpu, "arch")[0] : undefined;
+  return arch ? text(arch).trim() || null : null;
 }
 
 function elements(parent: XmlElement, name: string): XmlElement[] {
@@ -279,20 +285,17 @@ function readCpu(cpu: XmlElement, position: string, cellId: number): CpuRecord {
 
 // ---- topology --------------------------------------------------------------------------------
 
-function toTopology(cells: CellRecord[] | null, threadsHint: string | undefined, source: string): HostTopology {
+function toTopology(cells: CellRecord[] | null, threadsHint: string | undefined, arch: string | null, source: string): HostTopology {
   const warnings: string[] = [];
-  let nodes: NumaNode[];
-  if (cells === null) {
-    warnings.push(
-      "no NUMA topology in the capture (no <host><topology><cells>): taken as one node 0 with unknown memory and no threads, so no VM can be placed on this host",
-    );
-    nodes = [{ id: 0, memoryKiB: null, pages: [], distances: [], threads: [], cores: [] }];
-  } else {
-    nodes = toNodes(cells, threadsHint, warnings);
-  }
+  // Without cells there is no thread or memory to place anything on: refused here, where the file
+  // is read, rather than as a host on which every VM "does not fit".
+  if (cells === null)
+    fail("has no NUMA topology (no <host><topology><cells>): capture it with `virsh capabilities` on the host itself, with a libvirt that reports <topology> (1.0 or newer)");
+  const nodes = toNodes(cells, threadsHint, warnings);
   const threadsPerCore = Math.max(1, ...nodes.flatMap((n) => n.cores.map((c) => c.threads.length)));
   const topology: HostTopology = {
     source,
+    arch,
     nodes: nodes.map((node) => ({
       ...node,
       cores: node.cores.map((core) => ({ ...core, complete: core.threads.length === threadsPerCore })),

@@ -64,6 +64,9 @@ export const HostTopologySchema = z
   .object({
     /** The capture file it came from, for error messages. */
     source: z.string(),
+    /** The host CPU's architecture as libvirt names it (x86_64, aarch64, ppc64le, s390x); null
+     * when the capture does not say. Guests are of the same architecture. */
+    arch: z.string().nullable(),
     /** Ascending by id. Ids are labels: POWER hosts number them 0, 1, 16, 17. */
     nodes: z.array(NodeSchema).min(1),
     /** SMT width: the most online siblings any core has (1 = no SMT, 2 = x86 HT, 4/8 = POWER). */

@@ -1,28 +1,7 @@
 // The placement lock: the plan a deployment was made from, committed next to the host capture.
 // With it, the planner keeps every unchanged VM exactly where it is (DESIGN.md: "Stable").
 import { z } from "zod";
-import { Plan, VmPlacement } from "./placement";
-
-const id = z.number().int().nonnegative();
-
-export const VmPlacementSchema = z
-  .object({
-    name: z.string(),
-    host: z.string(),
-    node: id.nullable(),
-    vcpus: z.number().int().positive(),
-    vcpupin: z.array(id).min(1),
-    emulatorpin: z.array(id),
-    iothreadpin: z.array(id),
-    memoryKiB: z.number().int().positive(),
-    numatune: z.object({ mode: z.enum(["strict", "interleave"]), nodeset: z.array(id).min(1) }).strict(),
-    topology: z
-      .object({ sockets: z.literal(1), dies: z.literal(1), cores: z.number().int().positive(), threads: z.number().int().positive() })
-      .strict(),
-    hugepages: z.object({ sizeKiB: z.number().int().positive(), count: z.number().int().positive() }).strict().nullable(),
-    emulator: z.enum(["shared", "dedicated"]),
-  })
-  .strict();
+import { Plan, VmPlacement, VmPlacementSchema } from "./placement";
 
 export const PlacementLockSchema = z
   .object({

@@ -1,18 +1,18 @@
 // What a user asks the planner for: the hosts (by their committed capture) and the VMs to place.
 // The same shape sits under each stack's config (stacks/config.ts extends the VM entries).
 import { z } from "zod";
+import { nonNegativeNumber, positiveNumber, wholeNumber } from "../common/config-values";
+import { DNS_LABEL, DNS_LABEL_HINT } from "../common/formats";
 
 /** Names become libvirt domain names, hostnames and Kubernetes node names: keep them DNS labels. */
-export const nameSchema = z
-  .string()
-  .regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, "must be a DNS label: lowercase letters, digits and '-', at most 63");
+export const nameSchema = z.string({ error: DNS_LABEL_HINT }).regex(DNS_LABEL, DNS_LABEL_HINT);
 
 export const ReserveSchema = z
   .object({
     /** Whole cores each node keeps for the host and for shared emulator threads. */
-    coresPerNode: z.number().int().nonnegative().default(1),
+    coresPerNode: wholeNumber(0).default(1),
     /** GiB of each node's memory kept for the host (page cache, QEMU overhead). */
-    memoryGiBPerNode: z.number().nonnegative().default(4),
+    memoryGiBPerNode: nonNegativeNumber().default(4),
   })
   .strict();
 export type Reserve = z.infer<typeof ReserveSchema>;
@@ -37,10 +37,12 @@ export const VmRequestSchema = z
     /** Optional when the request has one host. */
     host: nameSchema.optional(),
     /** A NUMA node id of the host, or "auto" to let the planner choose. */
-    node: z.union([z.number().int().nonnegative(), z.literal("auto")]).default("auto"),
+    node: z
+      .preprocess((v) => (typeof v === "string" && /^\s*\d+\s*$/.test(v) ? Number(v) : v), z.union([z.number().int().nonnegative(), z.literal("auto")], { error: 'must be a node id of the host (0, 1, ...) or "auto"' }))
+      .default("auto"),
     /** Whole physical cores; the VM gets cores x the host's threads per core vCPUs. */
-    cores: z.number().int().positive(),
-    memoryGiB: z.number().positive(),
+    cores: wholeNumber(1),
+    memoryGiB: positiveNumber(),
     hugepages: HugepageSizeSchema.optional(),
     /** shared: on the node's reserved cores. dedicated: one more whole core of the VM's own. */
     emulator: z.enum(["shared", "dedicated"]).default("shared"),

@@ -18,6 +18,7 @@ function project(answer: string) {
   const stack = readFileSync(join(root, "Pulumi.single.yaml"), "utf8").replace("hosts/reference-2x-e5-2697v4.capabilities.xml", "hosts/numa-01.capabilities.xml");
   writeFileSync(join(dir, "Pulumi.single.yaml"), stack);
   copyFileSync(join(root, "hosts/reference-2x-e5-2697v4.capabilities.xml"), join(dir, "hosts/numa-01.capabilities.xml"));
+  copyFileSync(join(root, "hosts/single.lock.json"), join(dir, "hosts/single.lock.json"));
   writeFileSync(join(dir, "answer.xml"), answer);
   // Records its arguments, then prints the answer: what `ssh HOST virsh capabilities` would print.
   writeFileSync(join(dir, "bin/ssh"), `#!/bin/sh\nprintf '%s\\n' "$@" > "${dir}/ssh-args"\ncat "${dir}/answer.xml"\n`);
@@ -36,7 +37,8 @@ describe("npm run capture", () => {
     expect(r.stderr).toBe("");
     expect(r.code).toBe(0);
     expect(r.stdout).toContain("wrote hosts/numa-01.capabilities.xml: 2 nodes, 72 threads, 2 per core");
-    expect(r.stdout).toContain("no change that moves a pin");
+    expect(r.stdout).toContain("no change to nodes, threads, cores or page sizes since the previous capture");
+    expect(r.stdout).toContain("stack single: its plan (locked in hosts/single.lock.json) fits the new capture");
     const args = readFileSync(join(p.dir, "ssh-args"), "utf8").trim().split("\n");
     expect(args).toEqual(["-o", "BatchMode=yes", "-p", "22", "root@192.0.2.10", "virsh -c 'qemu:///system' capabilities"]);
   });
@@ -46,7 +48,9 @@ describe("npm run capture", () => {
     const renumbered = capabilitiesXml(regularHost({ ...REFERENCE_SHAPE, numbering: "adjacent" }));
     const p = project(renumbered);
     const r = p.capture("--host", "numa-01");
-    expect(r.code).toBe(0);
+    // The lock pins threads of the old numbering: it no longer fits, and the command says so.
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(/stack single: its locked plan no longer fits the new capture/);
     expect(r.stdout).toMatch(/changed since the previous capture \(re-plan and review the lock/);
     expect(r.stdout).toMatch(/node 0/);
     expect(p.captured()).toBe(renumbered);
@@ -57,6 +61,26 @@ describe("npm run capture", () => {
     const r = p.capture("--host", "numa-01");
     expect(r.code).toBe(2);
     expect(r.stderr.trim().split("\n")).toHaveLength(1);
+    expect(p.captured()).toBe(reference);
+  });
+
+  it("a huge-page change after which the locked plan no longer fits: written, but exit 3 naming the VM", () => {
+    // 100 of node 0's 126 GiB reserved as 1 GiB pages: no pin moves, but the 118 GiB VM cannot start.
+    let node = 0;
+    const hugepages = reference.replace(/<pages unit='KiB' size='1048576'>0<\/pages>/g, (m) => (node++ === 0 ? "<pages unit='KiB' size='1048576'>100</pages>" : m));
+    const p = project(hugepages);
+    const r = p.capture("--host", "numa-01");
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(/stack single: its locked plan no longer fits the new capture/);
+    expect(r.stderr).toMatch(/k3s-worker-slm-heavy/);
+    expect(p.captured()).toBe(hugepages);
+  });
+
+  it("refuses a capture without <topology>, and keeps the good one", () => {
+    const p = project(reference.replace(/<topology>[\s\S]*<\/topology>/, ""));
+    const r = p.capture("--host", "numa-01");
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/has no NUMA topology/);
     expect(p.captured()).toBe(reference);
   });
 

@@ -5,13 +5,14 @@ import { join } from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { RecordedResource, outputValue, recordedResources, settle, startMockRuntime, stdoutByName, unwrapSecrets } from "../../cli/mock-runtime";
 import { parseCapabilities } from "../../topology/capabilities";
-import { DomainSpec, renderDomainXml } from "../../topology/domain-xml";
+import { renderDomainXml } from "../../topology/domain-xml";
 import type { VmPlacement } from "../../topology/placement";
 import { planPlacement } from "../../topology/planner";
 import { PlacementRequestSchema } from "../../topology/request";
 import { GuestSpec, renderMetaData, renderNetworkConfig, renderUserData } from "../../guest/cloud-init";
 import { createScript, deleteScript, remoteCommand, updateScript } from "../../hypervisor/vm-scripts";
-import type { NumaPinnedVmArgs, VmScripts } from "../../components/NumaPinnedVm";
+import type { NumaPinnedVmArgs } from "../../components/NumaPinnedVm";
+import { VmDescription, domainSpecOf, scriptParamsOf, vmFilesOf } from "../../hypervisor/vm-description";
 
 const CAPTURE_PATH = join(__dirname, "../../hosts/reference-2x-e5-2697v4.capabilities.xml");
 const capture = readFileSync(CAPTURE_PATH, "utf8");
@@ -28,15 +29,8 @@ function placementOfDataVm(): VmPlacement {
   return outcome.plan.vms[0];
 }
 
-const DIR = "/var/lib/libvirt/images/numa-k3s/k3s-worker-data";
+const POOL = "/var/lib/libvirt/images/numa-k3s";
 const MAC = "52:54:00:0a:0b:0c";
-const domain: DomainSpec = {
-  osDisk: { path: `${DIR}/os.qcow2` },
-  hotDisk: { path: `${DIR}/hot.qcow2` },
-  dataDisk: { device: "/dev/disk/by-id/ata-ST8000DM004-2CX188_ZCT0AAAA" },
-  cloudInitIso: { path: `${DIR}/seed.iso` },
-  network: { mac: MAC },
-};
 const guest: GuestSpec = {
   hostname: "k3s-worker-data",
   adminUser: "k3s-admin",
@@ -46,20 +40,23 @@ const guest: GuestSpec = {
   mac: MAC,
   mounts: [{ device: "/dev/disk/by-id/virtio-hot", mountPoint: "/data/hot", fsType: "ext4", label: "hot" }],
 };
-const scripts: VmScripts = {
-  poolDir: DIR,
-  baseImage: "/var/lib/libvirt/images/debian-12-genericcloud-amd64.qcow2",
-  osDiskPath: `${DIR}/os.qcow2`,
-  osDiskGiB: 40,
-  hotDisk: { path: `${DIR}/hot.qcow2`, sizeGiB: 80 },
-  dataDevice: "/dev/disk/by-id/ata-ST8000DM004-2CX188_ZCT0AAAA",
-  seed: { dir: `${DIR}/seed`, isoPath: `${DIR}/seed.iso` },
-  waitForGuest: { enabled: true, timeoutSeconds: 600 },
-};
 const PRIVATE_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----";
 
+/** The data VM as a stack describes it, its files in `pool`. */
+function dataVm(pool = POOL, deleteDataDisks = false): VmDescription {
+  return {
+    placement: placementOfDataVm(),
+    files: vmFilesOf(pool, "k3s-worker-data", { osGiB: 40, hotGiB: 80, lakeDevice: "/dev/disk/by-id/ata-ST8000DM004-2CX188_ZCT0AAAA" }),
+    hypervisor: { baseImage: "/var/lib/libvirt/images/debian-12-genericcloud-amd64.qcow2", domainType: "kvm", bridge: "br0", arch: "x86_64", machine: "q35" },
+    guest,
+    vnc: false,
+    waitForGuest: { enabled: true, timeoutSeconds: 600 },
+    deleteDataDisks,
+  };
+}
+
 type Args = Omit<NumaPinnedVmArgs, "hostCheck" | "connection">;
-const baseArgs = (): Args => ({ placement: placementOfDataVm(), domain, guest, scripts });
+const baseArgs = (): Args => ({ vm: dataVm() });
 
 /** One VM behind its host check, under the mock; returns the VM and what the mock recorded. */
 async function deploy(args: Args) {
@@ -68,7 +65,7 @@ async function deploy(args: Args) {
   const { NumaPinnedVm } = await import("../../components/NumaPinnedVm");
   const connection = { host: "192.0.2.10", user: "root", privateKey: PRIVATE_KEY };
   const hostCheck = new HostCheck("numa-01-check", { host: "numa-01", topology, connection, runId: "run-1" });
-  const vm = new NumaPinnedVm(args.placement.name, { ...args, connection, hostCheck });
+  const vm = new NumaPinnedVm(args.vm.placement.name, { ...args, connection, hostCheck });
   await outputValue(vm.address);
   await settle();
   const resources = recordedResources();
@@ -99,12 +96,10 @@ describe("NumaPinnedVm", () => {
     const args = baseArgs();
     const { byName } = await deploy(args);
     const cmd = byName("k3s-worker-data-domain").inputs;
-    expect(cmd.stdin).toBe(renderDomainXml(args.placement, domain));
-    const params = {
-      ...scripts,
-      domainName: "k3s-worker-data",
-      pins: { vcpupin: args.placement.vcpupin, emulatorpin: args.placement.emulatorpin, iothreadpin: args.placement.iothreadpin },
-    };
+    expect(cmd.stdin).toBe(renderDomainXml(args.vm.placement, domainSpecOf(args.vm)));
+    const params = scriptParamsOf(args.vm);
+    expect(params.domainName).toBe("k3s-worker-data");
+    expect(params.pins.vcpupin).toEqual(args.vm.placement.vcpupin);
     const { seedMarker } = await import("../../components/NumaPinnedVm");
     expect(cmd.create).toBe(`${seedMarker(guest)} ${remoteCommand(createScript(params))}`);
     expect(cmd.update).toBe(`${seedMarker(guest)} ${remoteCommand(updateScript(params))}`);
@@ -134,8 +129,8 @@ describe("NumaPinnedVm", () => {
     const before = baseArgs();
     const a = (await deploy(before)).byName("k3s-worker-data-domain").inputs;
     // The same VM one core further along node 1 (what a re-plan may do to a VM that is not locked).
-    const moved = { ...before.placement, vcpupin: before.placement.vcpupin.map((t) => t + 1) };
-    const b = (await deploy({ ...before, placement: moved })).byName("k3s-worker-data-domain").inputs;
+    const moved = { ...before.vm.placement, vcpupin: before.vm.placement.vcpupin.map((t) => t + 1) };
+    const b = (await deploy({ vm: { ...before.vm, placement: moved } })).byName("k3s-worker-data-domain").inputs;
     expect(b.stdin).not.toBe(a.stdin);
     expect(b.update).not.toBe(a.update);
     expect(b.triggers).toEqual(a.triggers);
@@ -146,7 +141,7 @@ describe("NumaPinnedVm", () => {
   it("replaces the VM when its identity changes: another host or another name", async () => {
     const before = baseArgs();
     const a = (await deploy(before)).byName("k3s-worker-data-domain").inputs;
-    const renamed = { ...before, placement: { ...before.placement, name: "k3s-worker-data-2" } };
+    const renamed = { vm: { ...before.vm, placement: { ...before.vm.placement, name: "k3s-worker-data-2" } } };
     const b = (await deploy(renamed)).byName("k3s-worker-data-2-domain").inputs;
     expect(b.triggers).not.toEqual(a.triggers);
   });
@@ -154,7 +149,7 @@ describe("NumaPinnedVm", () => {
   it("updates the domain command when only the seed changes, so the seed ISO is rebuilt", async () => {
     const before = baseArgs();
     const a = (await deploy(before)).byName("k3s-worker-data-domain").inputs;
-    const moreKeys = { ...before, guest: { ...guest, packages: ["numactl", "htop"] } };
+    const moreKeys = { vm: { ...before.vm, guest: { ...guest, packages: ["numactl", "htop"] } } };
     const b = (await deploy(moreKeys)).byName("k3s-worker-data-domain").inputs;
     expect(b.stdin).toBe(a.stdin);
     expect(b.update).not.toEqual(a.update);
@@ -172,16 +167,7 @@ describe("NumaPinnedVm", () => {
         execFileSync("mkdir", ["-p", join(pool, "seed"), bin]);
         for (const f of ["os.qcow2", "hot.qcow2", "seed.iso", "seed/user-data"]) writeFileSync(join(pool, f), "x");
         writeFileSync(join(bin, "virsh"), "#!/bin/sh\nexit 1\n", { mode: 0o755 });
-        const local: VmScripts = {
-          ...scripts,
-          poolDir: pool,
-          osDiskPath: join(pool, "os.qcow2"),
-          hotDisk: { path: join(pool, "hot.qcow2"), sizeGiB: 80 },
-          seed: { dir: join(pool, "seed"), isoPath: join(pool, "seed.iso") },
-          deleteDataDisks,
-        };
-        const localDomain = { ...domain, osDisk: { path: local.osDiskPath }, hotDisk: { path: local.hotDisk!.path }, cloudInitIso: { path: local.seed.isoPath } };
-        const { byName } = await deploy({ ...baseArgs(), domain: localDomain, scripts: local });
+        const { byName } = await deploy({ vm: dataVm(scratch, deleteDataDisks) });
         const del = byName("k3s-worker-data-domain").inputs.delete as string;
         execFileSync("sh", ["-c", del], { env: { ...process.env, PATH: `${bin}:${process.env.PATH}` }, stdio: ["ignore", "pipe", "pipe"] });
         return { os: existsSync(join(pool, "os.qcow2")), hot: existsSync(join(pool, "hot.qcow2")), seedIso: existsSync(join(pool, "seed.iso")), seedDir: existsSync(join(pool, "seed")) };
@@ -223,16 +209,13 @@ describe("NumaPinnedVm", () => {
     expect(await outputValue(vm.host)).toBe("numa-01");
     expect(await outputValue(vm.node)).toBe(1);
     // REFERENCE.md: node 1 starts at core 18 (threads 18 and 54).
-    expect(await outputValue(vm.cpus)).toBe("18-23,54-59");
+    expect(await outputValue(vm.threads)).toBe("18-23,54-59");
     expect(await outputValue(vm.address)).toBe("192.168.50.12");
   });
 
-  it("refuses args that describe two different VMs, in one line", async () => {
-    const { checkVmArgs } = await import("../../components/NumaPinnedVm");
-    expect(() => checkVmArgs({ ...baseArgs(), guest: { ...guest, mac: "52:54:00:0a:0b:0d" } })).toThrow(
-      'NumaPinnedVm \'k3s-worker-data\': guest.mac = "52:54:00:0a:0b:0d": must equal domain.network.mac ("52:54:00:0a:0b:0c")',
+  it("refuses a VM placed on another host than the one checked, in one line", async () => {
+    await expect(deploy({ vm: { ...dataVm(), placement: { ...placementOfDataVm(), host: "numa-02" } } })).rejects.toThrow(
+      /NumaPinnedVm 'k3s-worker-data': vm.placement.host = "numa-02": must be the checked host \(numa-01\)/,
     );
-    expect(() => checkVmArgs({ ...baseArgs(), scripts: { ...scripts, osDiskPath: `${DIR}/root.qcow2` } })).toThrow(/scripts\.osDiskPath .* must equal domain\.osDisk\.path/);
-    expect(() => checkVmArgs(baseArgs(), "numa-02")).toThrow(/placement\.host = "numa-01": must equal hostCheck\.host \("numa-02"\)/);
   });
 });

@@ -3,10 +3,12 @@
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import YAML from "yaml";
-import { ConfigError, parseStackConfig, placementRequestOf, readStackFile, stackConfigEntries } from "../../stacks/config";
-import { vmSpecsOf, macOf } from "../../stacks/vm-specs";
-import { planPlacement } from "../../topology/planner";
-import { readTopologies } from "../../stacks/placement-inputs";
+import { ConfigError, parseStackConfig, stackConfigEntries } from "../../stacks/config";
+import { macOf } from "../../stacks/vm-specs";
+import { vmDescriptions } from "../../stacks/numa-vms";
+import { placeRequest } from "../../stacks/place-stack";
+import { readStackInputs } from "../../stacks/stack-inputs";
+import { domainSpecOf, scriptParamsOf } from "../../hypervisor/vm-description";
 
 const projectDir = resolve(__dirname, "../..");
 const STACKS = ["mac-numa", "single", "distributed"] as const;
@@ -27,30 +29,28 @@ function errorOf(raw: Record<string, unknown>): string {
 }
 
 describe.each(STACKS)("stack %s", (stack) => {
-  const { config } = readStackFile(projectDir, stack);
+  const inputs = readStackInputs(projectDir, stack);
 
-  it("is the layout its file says, and plans", () => {
-    expect(config.layout).toBe(stack);
-    const request = placementRequestOf(config);
-    const outcome = planPlacement({ request, topologies: readTopologies(request, projectDir) });
-    expect(outcome.kind).toBe("placed");
+  it("is the layout its file says, and plans with its own lock", () => {
+    expect(inputs.config.layout).toBe(stack);
+    expect(inputs.lockFile).toBe(`hosts/${stack}.lock.json`);
+    expect(placeRequest(inputs, inputs.lock, inputs.lockFile).kind).toBe("placed");
   });
 
   it("gives each VM its own MAC and address, and keeps every volume inside the VM's directory", () => {
-    const request = placementRequestOf(config);
-    const outcome = planPlacement({ request, topologies: readTopologies(request, projectDir) });
-    if (outcome.kind !== "placed") throw new Error("not placed");
+    const placed = placeRequest(inputs, inputs.lock, inputs.lockFile);
+    if (placed.kind !== "placed") throw new Error("not placed");
     const macs = new Set<string>();
-    for (const placement of outcome.plan.vms) {
-      const vm = config.vms.find((v) => v.name === placement.name)!;
-      const specs = vmSpecsOf(config, config.hosts[0], vm, placement);
-      macs.add(specs.domain.network.mac);
-      expect(specs.guest.mac).toBe(specs.domain.network.mac);
-      for (const path of [specs.scripts.osDiskPath, specs.scripts.seed.isoPath, specs.scripts.stagingDisk?.path, specs.scripts.hotDisk?.path])
-        if (path) expect(path.startsWith(specs.scripts.poolDir + "/")).toBe(true);
-      expect(specs.scripts.deleteDataDisks).toBe(false);
+    for (const vm of vmDescriptions(inputs, placed.plan)) {
+      const domain = domainSpecOf(vm);
+      const scripts = scriptParamsOf(vm);
+      macs.add(domain.network.mac);
+      expect(vm.guest.mac).toBe(domain.network.mac);
+      for (const path of [scripts.osDiskPath, scripts.seed.isoPath, scripts.stagingDisk?.path, scripts.hotDisk?.path])
+        if (path) expect(path.startsWith(scripts.poolDir + "/")).toBe(true);
+      expect(scripts.deleteDataDisks).toBe(false);
     }
-    expect(macs.size).toBe(outcome.plan.vms.length);
+    expect(macs.size).toBe(placed.plan.vms.length);
   });
 });
 

@@ -126,11 +126,6 @@ const captures: Array<[string, Expected]> = [
     nodes: [0, 1], threads: [24, 0], cores: [24, 0], threadsPerCore: 1,
     memoryKiB: [1048576, 2097152], pageSizesKiB: [4, 2048, 1048576], distances: "none",
   }],
-  ["x86-no-host-topology-element-libvirt.xml", {
-    nodes: [0], threads: [0], cores: [0], threadsPerCore: 1,
-    memoryKiB: [null], pageSizesKiB: [], distances: "none",
-    warnings: [/^no NUMA topology in the capture/],
-  }],
 ];
 
 /** Properties every parsed host has, whatever the capture looked like. */
@@ -249,9 +244,10 @@ describe("parseCapabilities on real captures", () => {
     ]);
   });
 
-  test("no <host><topology>: one empty node 0", () => {
-    const host = readCapabilities(fixture("x86-no-host-topology-element-libvirt.xml"));
-    expect(host.nodes).toEqual([{ id: 0, memoryKiB: null, pages: [], distances: [], threads: [], cores: [] }]);
+  test("the host's architecture is read from <host><cpu><arch>", () => {
+    expect(readCapabilities(fixture("arm64-ampere-altra-2s-neoverse-n1-virtmanager.xml")).arch).toBe("aarch64");
+    expect(readCapabilities(fixture("power8-ppc64le-2node-smt8-virtmanager.xml")).arch).toBe("ppc64le");
+    expect(readCapabilities(REFERENCE).arch).toBe("x86_64");
   });
 
   test("on real (not harness) captures the base pages add up to the node's memory", () => {
@@ -387,6 +383,12 @@ describe("refused captures", () => {
     ["another root element", () => parseCapabilities("<domain type='kvm'/>", SOURCE), SOURCE, /root element is <domain>; expected <capabilities>/],
     ["two root elements", () => parseCapabilities("<capabilities/><capabilities/>", SOURCE), SOURCE, /root element is <capabilities> 2 times/],
     ["no <host>", () => parseCapabilities("<capabilities><guest/></capabilities>", SOURCE), SOURCE, /<capabilities> has no <host> element/],
+    [
+      "no <host><topology> (nothing to place a VM on)",
+      () => readCapabilities(fixture("x86-no-host-topology-element-libvirt.xml")),
+      fixture("x86-no-host-topology-element-libvirt.xml"),
+      /has no NUMA topology \(no <host><topology><cells>\)/,
+    ],
     [
       "a thread listed in two nodes (kubevirt)",
       () => readCapabilities(fixture("vm-4node-duplicated-cpus-kubevirt.xml")),

@@ -56,7 +56,7 @@ function buildHost(shape: HostShape): HostTopology {
       cores,
     });
   }
-  return { source: shape.source ?? "test", nodes, threadsPerCore: shape.threadsPerCore, warnings: [] };
+  return { source: shape.source ?? "test", arch: "x86_64", nodes, threadsPerCore: shape.threadsPerCore, warnings: [] };
 }
 
 /** The reference host (2 x E5-2697 v4, 18 cores x 2 threads per socket) from its committed capture. */

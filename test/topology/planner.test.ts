@@ -347,7 +347,6 @@ const realCaptureCases: { file: string; vms: VmEntry[]; placed: boolean }[] = [
   { file: "x86-hmat-cpuless-memory-node-libvirt.xml", vms: [{ name: "s", node: 1, cores: 1, memoryGiB: 2, hugepages: "2M" }], placed: false },
   { file: "amd-opteron6274-2s-4node-vdsm.xml", vms: [{ name: "s", cores: 1, memoryGiB: 1 }], placed: false },
   { file: "intel-2s-westmere-e5649-ht-interleaved-vdsm.xml", vms: [{ name: "s", cores: 1, memoryGiB: 1 }], placed: false },
-  { file: "x86-no-host-topology-element-libvirt.xml", vms: [{ name: "s", cores: 1, memoryGiB: 1 }], placed: false },
 ];
 
 describe.each(realCaptureCases)("real capture $file", ({ file, vms, placed: shouldPlace }) => {

@@ -1,0 +1,22 @@
+// A stack's placement: planned against its lock, then checked once more by every rule of
+// topology/invariants.ts. `npm run plan -- --stack`, `npm run render` and the program all run this
+// one function, so what `plan` accepts (and locks) is exactly what an up accepts.
+import { checkPlan, formatViolation } from "../topology/invariants";
+import { Plan } from "../topology/placement";
+import { planPlacement } from "../topology/planner";
+import { LoadedRequest, formatNoFit } from "./placement-inputs";
+import { PlacementLock } from "../topology/lock";
+
+export type Placed = { kind: "placed"; plan: Plan } | { kind: "no-fit"; lines: string[] };
+
+/** Plan `loaded` (with `lock`, named `lockFile` in messages); a NoFit or a broken rule is said as
+ * one line each, naming the file, the key and the VM. */
+export function placeRequest(loaded: LoadedRequest, lock: PlacementLock | undefined, lockFile?: string): Placed {
+  const outcome = planPlacement({ request: loaded.request, topologies: loaded.topologies, lock });
+  if (outcome.kind === "no-fit") return { kind: "no-fit", lines: outcome.problems.map((p) => formatNoFit(loaded, p, lockFile)) };
+  // The planner keeps locked placements as written; every rule is checked again on the whole
+  // plan so that neither a hand-edited lock nor a planner bug ever reaches a hypervisor.
+  const violations = checkPlan(outcome.plan, loaded.request, loaded.topologies);
+  if (violations.length > 0) return { kind: "no-fit", lines: violations.map((v) => `${lockFile ?? loaded.file}: ${formatViolation(v)}`) };
+  return { kind: "placed", plan: outcome.plan };
+}

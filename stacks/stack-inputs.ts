@@ -1,0 +1,91 @@
+// A stack's inputs, read once: its config (from Pulumi.<stack>.yaml offline, or from the Pulumi
+// engine in a run), the placement request inside it, the host captures and the placement lock.
+// `npm run plan -- --stack`, `npm run render`, `npm run capture` and the program all start here.
+import { readFileSync, readdirSync } from "node:fs";
+import { resolve } from "node:path";
+import YAML from "yaml";
+import { HostTopology } from "../topology/host-topology";
+import { PlacementLock } from "../topology/lock";
+import { ConfigError, StackConfig, parseStackConfig, placementRequestOf, stackConfigEntries } from "./config";
+import { LoadedRequest, checkNodesExist, readLock, readTopologies } from "./placement-inputs";
+
+export interface StackInputs extends LoadedRequest {
+  stack: string;
+  config: StackConfig;
+  /** The lock as the config names it (or its default), relative to the project. */
+  lockFile: string;
+  /** undefined before the first `npm run plan -- --stack NAME --lock FILE`. */
+  lock: PlacementLock | undefined;
+}
+
+/** `hosts/<stack>.lock.json` unless the stack names one: a copied stack file gets a lock of its own. */
+export function lockFileOf(stack: string, config: { placementLock?: string }): string {
+  return config.placementLock ?? `hosts/${stack}.lock.json`;
+}
+
+/** The stack file's `numa-k3s:` entries, as Pulumi would hand them to the program. */
+export function readStackEntries(projectDir: string, stack: string): Record<string, unknown> {
+  const file = `Pulumi.${stack}.yaml`;
+  let text: string;
+  try {
+    text = readFileSync(resolve(projectDir, file), "utf8");
+  } catch {
+    throw new ConfigError(`${file}: no such stack file (stacks here: ${stackNames(projectDir).join(", ") || "none"}; or create it with pulumi stack init ${stack})`);
+  }
+  return stackConfigEntries(text, file);
+}
+
+export function stackNames(projectDir: string): string[] {
+  return readdirSync(projectDir)
+    .flatMap((f) => /^Pulumi\.(.+)\.yaml$/.exec(f)?.[1] ?? [])
+    .sort();
+}
+
+/**
+ * A lock belongs to one stack: two stacks writing one lock would each move the other's VMs on
+ * paper. The other stack files of the project are read for their lock (a file that does not parse
+ * is that stack's problem, not this one's).
+ */
+function checkLockIsOwn(projectDir: string, stack: string, lockFile: string): void {
+  for (const other of stackNames(projectDir)) {
+    if (other === stack) continue;
+    let theirs: string;
+    try {
+      const doc = YAML.parse(readFileSync(resolve(projectDir, `Pulumi.${other}.yaml`), "utf8")) as { config?: Record<string, unknown> } | null;
+      const named = doc?.config?.["numa-k3s:placementLock"];
+      theirs = lockFileOf(other, { placementLock: typeof named === "string" ? named : undefined });
+    } catch {
+      continue;
+    }
+    if (resolve(projectDir, theirs) === resolve(projectDir, lockFile))
+      throw new ConfigError(
+        `Pulumi.${stack}.yaml: numa-k3s:placementLock = ${JSON.stringify(lockFile)}: is also the lock of stack ${other} (Pulumi.${other}.yaml); remove the key to use hosts/${stack}.lock.json, or name another file`,
+      );
+  }
+}
+
+/** The inputs of stack `stack` from its config entries (keys without the `numa-k3s:` prefix). */
+export function stackInputsOf(projectDir: string, stack: string, entries: Record<string, unknown>, topologiesInstead?: ReadonlyMap<string, HostTopology>): StackInputs {
+  const file = `Pulumi.${stack}.yaml`;
+  const config = parseStackConfig(entries, file);
+  const request = placementRequestOf(config);
+  const lockFile = lockFileOf(stack, config);
+  checkLockIsOwn(projectDir, stack, lockFile);
+  const inputs: StackInputs = {
+    stack,
+    file,
+    keyPrefix: "numa-k3s:",
+    config,
+    request,
+    topologies: readTopologies(request, projectDir, topologiesInstead),
+    lockFile,
+    lock: readLock(lockFile, projectDir),
+  };
+  checkNodesExist(inputs);
+  return inputs;
+}
+
+/** The inputs of stack `stack` from Pulumi.<stack>.yaml in `projectDir` (the offline commands). */
+export function readStackInputs(projectDir: string, stack: string): StackInputs {
+  return stackInputsOf(projectDir, stack, readStackEntries(projectDir, stack));
+}
