@@ -129,6 +129,14 @@ function planHost(
       continue;
     }
     if (lockMatches(locked, demand, T)) {
+      // A lock holds pins, not the reserve they lean on: shared emulator threads need a reserved
+      // core on the VM's node (or, floating, on some node) under today's reserve.
+      const reserveNodes = locked.node === null ? [...ledgers.values()] : [ledgers.get(locked.node)].filter((l): l is Ledger => l !== undefined);
+      if (demand.vm.emulator === "shared" && !reserveNodes.some((l) => l.budget.reservedCores.length > 0)) {
+        const where = locked.node === null ? `no node of ${host} keeps reserved cores` : `node ${locked.node} of ${host} keeps no reserved cores`;
+        problems.push({ vm: demand.vm.name, vmIndex: demand.index, host, field: "emulator", message: `${demand.vm.name} (locked): ${where} (reserve.coresPerNode = ${hostReq.reserve.coresPerNode}), so its shared emulator threads have nowhere to run; reserve a core or use emulator: dedicated` });
+        continue;
+      }
       const claimed = claimLocked(locked, demand, ledgers, T);
       if (typeof claimed === "string") {
         problems.push({ vm: demand.vm.name, vmIndex: demand.index, host, field: "lock", message: `locked placement of ${demand.vm.name} no longer fits ${host}: ${claimed}; remove it from the lock to place it anew` });

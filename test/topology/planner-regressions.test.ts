@@ -1,7 +1,8 @@
 // Planner bugs the property tests found, each as the smallest input that showed it; fixed, and kept
 // here so that they stay fixed.
 import { capabilitiesXml, regularHost, topologyOf } from "../fixtures/hosts";
-import { parseCapabilities } from "../../topology/capabilities";
+import { join } from "node:path";
+import { parseCapabilities, readCapabilities } from "../../topology/capabilities";
 import { checkPlan } from "../../topology/invariants";
 import { lockOf } from "../../topology/lock";
 import { planPlacement } from "../../topology/planner";
@@ -93,5 +94,30 @@ describe("a locked floating VM's memory is still counted when the strict VMs aro
     const outcome = planPlacement({ request, topologies, lock });
     if (outcome.kind === "placed") expect(checkPlan(outcome.plan, request, topologies)).toEqual([]);
     expect(outcome.kind).toBe("no-fit");
+  });
+});
+
+describe("a locked VM with shared emulator threads, after the reserve dropped to 0 cores", () => {
+  // Found by trying: `plan` accepted it and wrote a lock, then the deploy gate refused the lock as
+  // broken. Both now refuse it, naming the reserve.
+  const reference = readCapabilities(join(__dirname, "../../hosts/reference-2x-e5-2697v4.capabilities.xml"));
+  const request = (coresPerNode: number) =>
+    PlacementRequestSchema.parse({
+      hosts: [{ name: "numa-01", capabilities: "reference.xml", reserve: { coresPerNode, memoryGiBPerNode: 4 } }],
+      vms: [
+        { name: "strict-shared", node: 0, cores: 4, memoryGiB: 8 },
+        { name: "floating-shared", cores: 4, memoryGiB: 8, numa: "floating" },
+      ],
+    });
+  const topologies = new Map([["numa-01", reference]]);
+
+  it.each(["strict-shared", "floating-shared"])("%s is refused on its emulator field, naming reserve.coresPerNode", (name) => {
+    const first = planPlacement({ request: request(1), topologies });
+    if (first.kind !== "placed") throw new Error("the first plan must place");
+    const again = planPlacement({ request: request(0), topologies, lock: lockOf(first.plan) });
+    expect(again.kind).toBe("no-fit");
+    const problem = again.kind === "no-fit" ? again.problems.find((p) => p.vm === name) : undefined;
+    expect(problem?.field).toBe("emulator");
+    expect(problem?.message).toMatch(/keeps? (no )?reserved cores \(reserve\.coresPerNode = 0\)/);
   });
 });
