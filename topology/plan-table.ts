@@ -17,17 +17,22 @@ export function formatPlanTable(plan: Plan): string {
     const totalCores = host.nodes.reduce((sum, n) => sum + n.cores, 0);
     out.push(`${host.name} (${host.capabilities}): ${host.nodes.length} node${host.nodes.length > 1 ? "s" : ""}, ${totalCores} cores x ${T} thread${T > 1 ? "s" : ""}`);
     if (T > 1) out.push(`  vCPUs ${T}k..${T}k+${T - 1} are the ${T} threads of one core, in the order listed`);
-    const rows = [["node", "VM", "cores", "vCPUs", "vCPU -> thread", "emulator", "memory"]];
+    const rows = [["node", "VM", "cores", "vCPUs", "vCPU -> thread", "emulator", "iothreads", "memory"]];
+    // A floating VM's memory is interleaved page by page over its nodes: each holds an equal share.
+    const floatingShareKiB = (nodeId: number) =>
+      vms.filter((v) => v.node === null && v.numatune.nodeset.includes(nodeId)).reduce((sum, v) => sum + v.memoryKiB / v.numatune.nodeset.length, 0);
+    const anyFloating = vms.some((v) => v.node === null);
     for (const n of host.nodes) {
       for (const vm of vms.filter((v) => v.node === n.id)) {
         const memory = `${gib(vm.memoryKiB)}${vm.hugepages ? ` (${vm.hugepages.count} x ${vm.hugepages.sizeKiB / 1024} MiB pages)` : ""}`;
-        rows.push([String(n.id), vm.name, String(vm.topology.cores), String(vm.vcpus), vm.vcpupin.join(","), `${formatCpuset(vm.emulatorpin)}${vm.emulator === "dedicated" ? " (own)" : ""}`, memory]);
+        rows.push([String(n.id), vm.name, String(vm.topology.cores), String(vm.vcpus), vm.vcpupin.join(","), `${formatCpuset(vm.emulatorpin)}${vm.emulator === "dedicated" ? " (own)" : ""}`, formatCpuset(vm.iothreadpin), memory]);
       }
-      if (n.reservedThreads.length > 0) rows.push([String(n.id), "(reserve)", String(n.reservedThreads.length / T), "", formatCpuset(n.reservedThreads), "", gib(n.reserveKiB)]);
-      rows.push([String(n.id), "(free)", String(n.freeThreads.length / T), "", n.freeThreads.length > 0 ? formatCpuset(n.freeThreads) : "-", "", n.cores > 0 ? gib(n.freeMemoryKiB) : `${gib(n.memoryKiB)} (no CPUs)`]);
+      if (n.reservedThreads.length > 0) rows.push([String(n.id), "(reserve)", String(n.reservedThreads.length / T), "", formatCpuset(n.reservedThreads), "", "", gib(n.reserveKiB)]);
+      const free = n.cores > 0 ? `${gib(Math.max(0, n.freeMemoryKiB - floatingShareKiB(n.id)))}${anyFloating ? " (after floating VMs' share)" : ""}` : `${gib(n.memoryKiB)} (no CPUs)`;
+      rows.push([String(n.id), "(free)", String(n.freeThreads.length / T), "", n.freeThreads.length > 0 ? formatCpuset(n.freeThreads) : "-", "", "", free]);
     }
     for (const vm of vms.filter((v) => v.node === null))
-      rows.push(["float", vm.name, String(vm.topology.cores), String(vm.vcpus), vm.vcpupin.join(","), formatCpuset(vm.emulatorpin), `${gib(vm.memoryKiB)} interleaved over ${vm.numatune.nodeset.join(",")}`]);
+      rows.push(["float", vm.name, String(vm.topology.cores), String(vm.vcpus), vm.vcpupin.join(","), formatCpuset(vm.emulatorpin), formatCpuset(vm.iothreadpin), `${gib(vm.memoryKiB)} interleaved over ${vm.numatune.nodeset.join(",")}`]);
     out.push(...table(rows).map((r) => `  ${r}`));
     const vmCores = vms.reduce((sum, vm) => sum + vm.topology.cores + (vm.emulator === "dedicated" ? 1 : 0), 0);
     const vmMemory = vms.reduce((sum, vm) => sum + vm.memoryKiB, 0);

@@ -212,9 +212,10 @@ describe("planner on random small hosts", () => {
           if (before.emulator === "dedicated") expect(after.emulatorpin).toEqual(before.emulatorpin);
         }
       }),
-      { numRuns: 400 },
+      { numRuns: 600 },
     );
-    // The property is vacuous if random cases rarely re-plan: make sure most of them do.
-    expect(replanned).toBeGreaterThan(50);
+    // The property is vacuous if random cases rarely re-plan: about a fifth of them do (about 120
+    // of 600); fewer than 60 would mean the generator changed, not bad luck.
+    expect(replanned).toBeGreaterThan(60);
   });
 });
