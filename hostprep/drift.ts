@@ -96,7 +96,14 @@ export function hostDrift(s: HostSettings, live: HostState): Drift {
   if (noCpufreq.length > 0) notes.push(`${at}: no cpufreq on threads ${cpus(noCpufreq)}: no governor to compare there`);
   differences.push(...perThread(live.latency, s.vmThreads, String(s.maxWakeLatencyUs ?? 0), at, "wake-latency limit (µs, 0 = none)"));
 
-  // 6.
+  differences.push(...domainDrift(s, live));
+  return { differences, notes };
+}
+
+/** Step 6 alone: each planned domain running, with its live pins and memory binding as planned. */
+export function domainDrift(s: HostSettings, live: HostState): string[] {
+  const at = `host ${s.host}`;
+  const differences: string[] = [];
   for (const vm of s.domains) {
     const dom = `${at}: domain ${vm.name}`;
     const d = live.domains.get(vm.name);
@@ -127,5 +134,5 @@ export function hostDrift(s: HostSettings, live: HostState): Drift {
       if (want !== got) differences.push(`${dom} numatune: expected ${want}, live ${got}`);
     }
   }
-  return { differences, notes };
+  return differences;
 }
