@@ -6,8 +6,8 @@
 #   bash .ci/guest-image.sh --path   # prints the path it would have, builds nothing
 #
 # The image is cached under $NUMA_K3S_IMAGE_CACHE (default /var/cache/numa-k3s), named by a hash of
-# this script's text (which holds the package list), so a machine builds it once per version of
-# this file. Runs as root (loop devices, mount). Needs mmdebstrap, qemu-utils, fdisk, mount
+# this script's text and its package list, so a machine builds it once per version of this file
+# (and kernel choice). Runs as root (loop devices, mount). Needs mmdebstrap, qemu-utils, fdisk, mount
 # (losetup) and e2fsprogs on the host.
 #
 # Why a partition table and a boot loader rather than direct kernel boot: the product's domain XML
@@ -24,6 +24,13 @@ suite=bookworm
 # Virtual size of the image, and so the smallest osDiskGiB a VM on it may have.
 image_gib=2
 
+# The kernel: Debian's generic one by default. linux-image-cloud-amd64 (the kernel of Debian's
+# genericcloud images) has no AHCI driver at all, so on a q35 domain it never sees the SATA CD-ROM
+# that carries the product's NoCloud seed, and cloud-init boots with no datasource (no address, no
+# user, no data disks). NUMA_K3S_GUEST_KERNEL=linux-image-cloud-amd64 builds that image, to
+# reproduce it; it is a separate cache entry.
+kernel_package=${NUMA_K3S_GUEST_KERNEL:-linux-image-amd64}
+
 # minbase plus what a cloud guest needs to boot and be reached, plus what the product's cloud-init
 # installs on first boot (stacks/vm-specs.ts BASE_PACKAGES: qemu-guest-agent numactl hwloc-nox):
 # the guest has no network to a mirror, so `packages:` must find them already installed.
@@ -31,7 +38,7 @@ image_gib=2
 #   ifupdown, no netplan); resolved applies its DNS servers, and hostnamectl/resolvectl talk D-Bus.
 # - extlinux, syslinux-common: the boot loader and its MBR, run from the image onto its own disk.
 packages=(
-  systemd-sysv udev dbus cloud-init openssh-server qemu-guest-agent linux-image-cloud-amd64
+  systemd-sysv udev dbus cloud-init openssh-server qemu-guest-agent "$kernel_package"
   iproute2 sudo e2fsprogs util-linux systemd-resolved
   numactl hwloc-nox
   extlinux syslinux-common
@@ -40,7 +47,7 @@ packages=(
 say() { printf 'guest-image.sh: %s\n' "$*" >&2; }
 die() { say "error: $*"; exit 1; }
 
-script_hash=$(sha256sum "${BASH_SOURCE[0]}" | cut -c1-16)
+script_hash=$( (cat "${BASH_SOURCE[0]}"; printf '%s\n' "${packages[@]}") | sha256sum | cut -c1-16)
 image="$cache_dir/debian-12-numa-k3s-$script_hash.qcow2"
 
 if [[ ${1:-} == --path ]]; then
@@ -119,6 +126,9 @@ printf 'UUID=%s / ext4 errors=remount-ro 0 1\n' "$root_uuid" >"$mnt/etc/fstab"
 rm -f "$mnt/etc/apt/sources.list" "$mnt"/etc/apt/sources.list.d/*
 # Only NoCloud seeds ever boot this image; probing cloud metadata services would cost minutes.
 printf 'datasource_list: [NoCloud, None]\n' >"$mnt/etc/cloud/cloud.cfg.d/90-numa-k3s-datasource.cfg"
+# The image has no locales package: C.UTF-8 (built into glibc) is the one locale it can offer, and
+# cloud-init's default (en_US.UTF-8) would fail its locale module and so `cloud-init status`.
+printf 'locale: C.UTF-8\n' >"$mnt/etc/cloud/cloud.cfg.d/90-numa-k3s-locale.cfg"
 # Per-machine identity is made at first boot: no shared SSH host keys or machine-id in a base image.
 rm -f "$mnt"/etc/ssh/ssh_host_*
 : >"$mnt/etc/machine-id"
