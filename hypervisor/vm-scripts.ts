@@ -15,7 +15,7 @@ import { BY_ID_DEVICE, BY_ID_DEVICE_HINT, DEFAULT_LIBVIRT_URI, LIBVIRT_URI, LIBV
 export interface VolumeParams {
   /** Absolute path on the hypervisor, inside poolDir. */
   path: string;
-  /** Virtual size in GiB. Used only when the file is created; an existing file is never resized. */
+  /** Virtual size in GiB. A larger size grows an existing file; a smaller one is refused. */
   sizeGiB: number;
 }
 
@@ -172,6 +172,7 @@ function converge(p: ReturnType<typeof checkVmScriptParams>): string {
     `hot_disk_gib=${p.hotDisk?.sizeGiB ?? 0}`,
     assign("seed_dir", p.seed.dir),
     assign("seed_iso", p.seed.isoPath),
+    assign("data_device", p.dataDevice ?? ""),
   ].join("\n");
   return `${vars}
 
@@ -183,27 +184,51 @@ grep -qF "<name>$name</name>" <<<"$domain_xml" || die "the domain XML on stdin d
 command -v virsh >/dev/null || die "virsh is not installed on $(hostname)"
 command -v qemu-img >/dev/null || die "qemu-img is not installed on $(hostname)"
 [[ -f $base_image ]] || die "base image $base_image does not exist on $(hostname)"
+# The lake disk is passed through as it is: it must be there (a typo in its by-id name would
+# otherwise leave the guest without its data, or libvirt refusing the domain half-way).
+if [[ -n $data_device && ! -b $data_device ]]; then
+  die "lake device $data_device is not a block device on $(hostname): check the disk's name with ls -l /dev/disk/by-id/"
+fi
 mkdir -p "$pool_dir"
 
-# 1. Volumes: created only when missing; an existing one (and the data in it) is left as it is.
-if [[ -e $os_disk ]]; then
-  say "OS disk $os_disk exists, kept"
-else
-  qemu-img create -q -f qcow2 -F qcow2 -b "$base_image" "$os_disk" "\${os_disk_gib}G"
-  say "created OS disk $os_disk (\${os_disk_gib} GiB overlay on $base_image)"
-fi
+# 1. Volumes: created when missing; an existing one keeps its data and is grown when its size went
+#    up (a running domain through libvirt, which tells the guest; the guest grows its filesystem
+#    at its next boot). A smaller size is refused: shrinking would cut off the data at its end.
+virtual_bytes() { qemu-img info -U --output=json "$1" | sed -n 's/^ *"virtual-size": *\\([0-9]*\\).*/\\1/p' | head -n 1; }
 make_volume() {
-  local role=$1 path=$2 gib=$3
+  local role=$1 path=$2 gib=$3 have want s
   [[ -n $path ]] || return 0
-  if [[ -e $path ]]; then
+  if [[ ! -e $path ]]; then
+    if [[ $role == OS ]]; then
+      qemu-img create -q -f qcow2 -F qcow2 -b "$base_image" "$path" "\${gib}G"
+      say "created OS disk $path (\${gib} GiB overlay on $base_image)"
+    else
+      qemu-img create -q -f qcow2 "$path" "\${gib}G"
+      say "created $role disk $path (\${gib} GiB)"
+    fi
+    return 0
+  fi
+  have=$(virtual_bytes "$path")
+  [[ -n $have ]] || die "cannot read the size of $role disk $path (qemu-img info)"
+  want=$((gib * 1073741824))
+  if ((want == have)); then
     say "$role disk $path exists, kept"
+  elif ((want < have)); then
+    die "$role disk $path is $((have / 1073741824)) GiB and the stack asks for \${gib} GiB: disks are never shrunk (its data would be cut off); set the size back to at least $((have / 1073741824))"
   else
-    qemu-img create -q -f qcow2 "$path" "\${gib}G"
-    say "created $role disk $path (\${gib} GiB)"
+    s=$(state)
+    if [[ $s == running || $s == paused ]]; then
+      v blockresize "$name" "$path" "\${gib}G" >/dev/null
+    else
+      qemu-img resize -q "$path" "\${gib}G"
+    fi
+    say "grew $role disk $path from $((have / 1073741824)) to \${gib} GiB"
   fi
 }
+make_volume OS "$os_disk" "$os_disk_gib"
 make_volume staging "$staging_disk" "$staging_disk_gib"
 make_volume hot "$hot_disk" "$hot_disk_gib"
+
 
 # 2. The NoCloud seed ISO, rebuilt every time from the uploaded files (they may have changed).
 #    Built next to the target and renamed, so a running guest keeps reading the old one intact.

@@ -226,6 +226,33 @@ function vcpuTids(name: string): number[] {
     expect(virsh("domid", name).trim()).not.toBe(domid);
     expect(virsh("dominfo", name)).toMatch(new RegExp(`Max memory:\\s+${bigger.memoryKiB} KiB`));
     expectPinnedAs(bigger);
+    // What the host runs from now on.
+    placement = bigger;
+    xml = renderDomainXml(bigger, spec);
+    params = { ...params, pins: bigger };
+  });
+
+  test("update with a larger hot disk grows it under the running guest; a smaller one is refused and changes nothing", () => {
+    const domid = virsh("domid", name).trim();
+    const grown = { ...params, hotDisk: { ...params.hotDisk!, sizeGiB: 2 } };
+    const { stderr } = runScript(updateScript(grown), xml);
+    params = grown;
+    expect(stderr).toMatch(/grew hot disk .* from 1 to 2 GiB/);
+    expect(JSON.parse(must("qemu-img", ["info", "-U", "--output=json", params.hotDisk!.path]))["virtual-size"]).toBe(2 * 1024 ** 3);
+    // libvirt resized it under the running domain: the guest sees the new size, no restart.
+    expect(virsh("domblkinfo", name, params.hotDisk!.path)).toMatch(new RegExp(`Capacity:\\s+${2 * 1024 ** 3}`));
+    expect(virsh("domid", name).trim()).toBe(domid);
+    const r = run("sh", ["-c", remoteCommand(updateScript({ ...params, hotDisk: { ...params.hotDisk!, sizeGiB: 1 } }))], xml);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/hot disk .* is 2 GiB and the stack asks for 1 GiB: disks are never shrunk/);
+    expect(JSON.parse(must("qemu-img", ["info", "-U", "--output=json", params.hotDisk!.path]))["virtual-size"]).toBe(2 * 1024 ** 3);
+  });
+
+  test("create refuses a lake device that is not there, before defining anything", () => {
+    const r = run("sh", ["-c", remoteCommand(createScript({ ...params, dataDevice: "/dev/disk/by-id/ata-NUMA-K3S-NO-SUCH-DISK" }))], xml);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/lake device \/dev\/disk\/by-id\/ata-NUMA-K3S-NO-SUCH-DISK is not a block device/);
+    expect(r.stderr).not.toMatch(/defined|created|grew/);
   });
 
   test("create waiting for the guest fails after its timeout when no guest agent answers, saying why", () => {
