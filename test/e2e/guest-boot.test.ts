@@ -30,6 +30,9 @@ const NETNS = process.env.NUMA_K3S_NETNS ?? "numa-k3s-e2e";
 const GATEWAY = "10.77.0.1";
 const GUEST_ADDRESS = "10.77.0.10";
 const ADMIN = "ops";
+// TCG by default: KVM is not dependable on the machines this runs on (nested, or no /dev/kvm).
+// NUMA_K3S_E2E_DOMAIN_TYPE=kvm tries the same test with KVM.
+const DOMAIN_TYPE = process.env.NUMA_K3S_E2E_DOMAIN_TYPE === "kvm" ? "kvm" : "qemu";
 
 // ---------------------------------------------------------------------------------------------
 // The product, in one place. stacks/vm-specs.ts, hypervisor/vm-description.ts and
@@ -61,7 +64,7 @@ function stackConfigOf(name: string, inputs: VmInputs) {
         capabilities: "(live)",
         reserve: { coresPerNode: 1, memoryGiBPerNode: 1 },
         ssh: { address: "127.0.0.1" },
-        libvirt: { uri: inputs.uri, poolDir: inputs.poolDir, baseImage: inputs.baseImage, bridge: "br0", domainType: "qemu" },
+        libvirt: { uri: inputs.uri, poolDir: inputs.poolDir, baseImage: inputs.baseImage, bridge: "br0", domainType: DOMAIN_TYPE },
       },
     ],
     vms: [
