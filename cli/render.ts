@@ -7,6 +7,12 @@ import { dirname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { seedFiles } from "../components/NumaPinnedVm";
 import { domainSpecOf } from "../hypervisor/vm-description";
+import { parsePrepare } from "../components/NumaHost";
+import { stateScript } from "../hostprep/host-state";
+import { prepareScript, tuningScript } from "../hostprep/scripts";
+import { hostSettings } from "../hostprep/settings";
+import { hostSummary } from "../hostprep/summary";
+import { tunedVariables } from "../hostprep/tuned";
 import { renderDomainXml } from "../topology/domain-xml";
 import { unlockedVms } from "../topology/lock";
 import { formatPlanTable } from "../topology/plan-table";
@@ -128,6 +134,19 @@ async function main(argv: string[]): Promise<number> {
   for (const vm of vmDescriptions(inputs, plan)) {
     write(join(out, "domains", `${vm.placement.name}.xml`), renderDomainXml(vm.placement, domainSpecOf(vm)));
     for (const [file, text] of Object.entries(seedFiles(vm.guest))) write(join(out, "cloud-init", vm.placement.name, file), text);
+  }
+  // Each host's preparation, from the same pure derivation NumaHost runs.
+  for (const hostPlan of plan.hosts) {
+    const host = inputs.config.hosts.find((h) => h.name === hostPlan.name)!;
+    if (!plan.vms.some((vm) => vm.host === host.name)) continue;
+    const settings = hostSettings(inputs.topologies.get(host.name)!, hostPlan, plan.vms, parsePrepare(host.name, host.prepare), host.libvirt);
+    const dir = join(out, "hosts", host.name);
+    write(join(dir, "summary.txt"), hostSummary(settings));
+    write(join(dir, "cmdline.txt"), settings.bootParameters.join(" "));
+    write(join(dir, "cpu-partitioning-variables.conf"), tunedVariables(host.name, settings));
+    write(join(dir, "prepare.sh"), prepareScript(settings));
+    write(join(dir, "numa-k3s-host-tuning.sh"), tuningScript(settings));
+    write(join(dir, "state.sh"), stateScript(settings));
   }
   // What each remote command runs, as the engine receives it (secrets redacted).
   for (const r of resources) if (r.type === "command:remote:Command") for (const [verb, script] of commandScripts(r)) write(join(out, "commands", `${r.name}.${verb}.sh`), script);

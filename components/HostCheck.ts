@@ -70,6 +70,14 @@ export function topologyDigest(topology: HostTopology): string {
 /** The live topology does not match the committed capture; the message is one line. */
 export class HostTopologyError extends UserError {}
 
+/** What a host's VMs wait behind: the host's check (and, with NumaHost, its preparation). */
+export interface HostGate {
+  /** The host (stack config `hosts[].name`). */
+  readonly host: string;
+  /** `value`, released only once the host may take VM changes. */
+  gate<T>(value: pulumi.Input<T>): pulumi.Output<T>;
+}
+
 /**
  * Compare the live `virsh capabilities` output with the committed topology. Returns
  * topologyDigest(committed) when they pin alike; throws a HostTopologyError (one line: what

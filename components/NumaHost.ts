@@ -10,7 +10,8 @@ import { prepareScript } from "../hostprep/scripts";
 import { remoteCommand } from "../hypervisor/vm-scripts";
 import type { HostTopology } from "../topology/host-topology";
 import type { HostPlan, VmPlacement } from "../topology/placement";
-import { ConnectionArgs, HostCheck, secretConnection } from "./HostCheck";
+import { ConnectionArgs, HostCheck, HostGate, secretConnection } from "./HostCheck";
+import { UserError } from "../common/user-error";
 
 export interface NumaHostArgs {
   /** The committed capture of this host, parsed: the topology the plan was made on. */
@@ -32,7 +33,7 @@ export interface NumaHostArgs {
 }
 
 /** A prepare setting that cannot be used; one line naming the field, the value and what fits. */
-export class NumaHostError extends Error {}
+export class NumaHostError extends UserError {}
 
 /** `reboot-needed:` lines of the prepare command's stdout: what waits for the next boot. */
 export function rebootNeeds(stdout: string): string[] {
@@ -50,7 +51,7 @@ export function parsePrepare(host: string, raw: unknown): HostPrep {
   throw new NumaHostError(`NumaHost '${host}': prepare${key}: ${issue.message}`);
 }
 
-export class NumaHost extends pulumi.ComponentResource {
+export class NumaHost extends pulumi.ComponentResource implements HostGate {
   readonly host: string;
   /** Every value the scripts use, derived from the plan (what render writes to hosts/<host>/). */
   readonly settings: HostSettings;

@@ -11,7 +11,7 @@ import { GuestSpec, renderMetaData, renderNetworkConfig, renderUserData } from "
 import { createScript, deleteScript, remoteCommand, updateScript } from "../hypervisor/vm-scripts";
 import { VmDescription, domainSpecOf, scriptParamsOf, vmIdentity } from "../hypervisor/vm-description";
 import { shellQuote } from "../hypervisor/shell-quote";
-import { ConnectionArgs, HostCheck, secretConnection } from "./HostCheck";
+import { ConnectionArgs, HostGate, secretConnection } from "./HostCheck";
 import { UserError, fieldProblem } from "../common/user-error";
 
 export interface NumaPinnedVmArgs {
@@ -38,9 +38,10 @@ export interface NumaPinnedVmArgs {
   /** SSH to the hypervisor (host, port, user, privateKey). Made secret as a whole here. A change
    * (new key, new address) is an update that runs the update script; never a replacement. */
   connection: pulumi.Input<ConnectionArgs>;
-  /** The check of the VM's host: no command of this VM is registered before its `verified`
-   * resolves, so a host whose live topology differs from its capture gets no VM changes at all. */
-  hostCheck: HostCheck;
+  /** The VM's host: its HostCheck, or its NumaHost (which waits for the check, then prepares the
+   * host). No command of this VM runs before the gate opens, so a host whose live topology differs
+   * from its capture gets no VM changes at all. */
+  hostCheck: HostGate;
 }
 
 /** An argument combination that cannot make a VM; the message is one line. */

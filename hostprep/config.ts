@@ -1,6 +1,7 @@
 // What a stack says about preparing one hypervisor (`numa-k3s:hosts[i].prepare`): the user-typed
 // part. Everything else NumaHost does is derived from the plan. Pure: a zod schema and defaults.
 import { z } from "zod";
+import { flag, wholeNumberIn } from "../common/config-values";
 
 const absolutePath = z.string().regex(/^\/[^\0\n'"]*[^/]$/, "must be an absolute path on the hypervisor, without quotes");
 
@@ -37,10 +38,10 @@ export const HostPrepSchema = z
      * those threads out of deeper C-states. Default: no limit. 2 keeps C1 and forbids C1E and
      * deeper on most Intel server parts (see /sys/devices/system/cpu/cpu0/cpuidle/stateN/latency).
      */
-    maxWakeLatencyUs: z.number().int().min(1).max(100000).optional(),
+    maxWakeLatencyUs: wholeNumberIn(1, 100000).optional(),
     /** Reboot the host when a kernel command-line change needs it. Default false: the need is
      * reported (an output, a warning) and the host is left running. */
-    allowReboot: z.boolean().default(false),
+    allowReboot: flag().default(false),
     /** The base cloud image every VM's OS disk is an overlay of; downloaded to
      * `libvirt.baseImage`. Absent: the image must already be there (checked, not fetched). */
     baseImage: BaseImageSchema.optional(),

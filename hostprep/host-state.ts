@@ -9,6 +9,7 @@
 import { shellQuote } from "../hypervisor/shell-quote";
 import { parseCpuset } from "../topology/cpuset";
 import type { HostSettings } from "./settings";
+import { UserError } from "../common/user-error";
 
 export interface DomainState {
   /** First line of `virsh domstate`: running, paused, shut off; null when virsh found no domain. */
@@ -34,7 +35,7 @@ export interface HostState {
   domains: Map<string, DomainState>;
 }
 
-export class HostStateError extends Error {}
+export class HostStateError extends UserError {}
 
 /** The read-only script: reads sysfs, procfs and virsh; changes nothing. */
 export function stateScript(s: HostSettings, opts: { sysRoot?: string; procRoot?: string } = {}): string {

@@ -4,6 +4,7 @@
 // a reboot. The cost: an idle isolated thread runs nothing else (that is the point of the reserve).
 import type { HostTopology } from "../topology/host-topology";
 import type { HostPlan } from "../topology/placement";
+import { UserError } from "../common/user-error";
 
 export interface ThreadSplit {
   /** Online threads of CPU nodes outside the reserves: where vCPUs are or may be pinned. */
@@ -12,7 +13,7 @@ export interface ThreadSplit {
   reservedThreads: number[];
 }
 
-export class HostPrepError extends Error {}
+export class HostPrepError extends UserError {}
 
 /** Split a host's online threads by the plan's node reserves (HostPlan.nodes[].reservedThreads). */
 export function threadSplit(topology: HostTopology, hostPlan: HostPlan): ThreadSplit {

@@ -4,6 +4,7 @@ import { isIP } from "node:net";
 import YAML from "yaml";
 import { z } from "zod";
 import { PUBLIC_KEY } from "../guest/cloud-init";
+import { HostPrepSchema } from "../hostprep/config";
 import { HostRequestSchema, PlacementRequest, PlacementRequestSchema, ReserveSchema, VmRequestSchema } from "../topology/request";
 import { UserError } from "../common/user-error";
 import { flag, wholeNumber, wholeNumberIn } from "../common/config-values";
@@ -39,6 +40,9 @@ export const LibvirtSchema = z
 export const StackHostSchema = HostRequestSchema.extend({
   ssh: SshSchema,
   libvirt: LibvirtSchema,
+  /** Host preparation from the plan (hostprep/config.ts documents each key): CPU isolation, huge
+   * pages, governor, base image download, allowReboot. Default: cmdline isolation, no reboot. */
+  prepare: HostPrepSchema.optional(),
 }).strict();
 export type StackHost = z.infer<typeof StackHostSchema>;
 
@@ -171,7 +175,7 @@ function editDistance(a: string, b: string): number {
 
 /** Every key a user may write, for "did you mean" on a misspelt one. */
 function knownKeys(): string[] {
-  const shapes = [StackConfigSchema, StackHostSchema, StackVmSchema, SshSchema, LibvirtSchema, DisksSchema, NetworkSchema, AdminSchema, ReserveSchema];
+  const shapes = [StackConfigSchema, StackHostSchema, StackVmSchema, SshSchema, LibvirtSchema, DisksSchema, NetworkSchema, AdminSchema, ReserveSchema, HostPrepSchema];
   return [...new Set(shapes.flatMap((s) => Object.keys(s.shape)))];
 }
 

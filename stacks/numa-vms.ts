@@ -1,6 +1,7 @@
 // The VM layer every layout shares: one host check per hypervisor, then one NumaPinnedVm per
 // planned VM, each behind its host's check.
 import { HostCheck } from "../components/HostCheck";
+import { NumaHost } from "../components/NumaHost";
 import { NumaPinnedVm } from "../components/NumaPinnedVm";
 import { VmDescription } from "../hypervisor/vm-description";
 import { Plan } from "../topology/placement";
@@ -11,6 +12,8 @@ import { vmDescriptionOf } from "./vm-specs";
 export interface NumaVms {
   plan: Plan;
   hostChecks: HostCheck[];
+  /** One per host with VMs: prepared after its check, before its VMs. */
+  hosts: NumaHost[];
   vms: NumaPinnedVm[];
 }
 
@@ -40,9 +43,26 @@ export function numaVms(inputs: StackInputs, plan: Plan, ctx: StackContext): Num
       }),
     );
   }
+  const hosts = new Map<string, NumaHost>();
+  for (const host of inputs.config.hosts) {
+    const hostCheck = hostChecks.get(host.name);
+    if (!hostCheck) continue;
+    hosts.set(
+      host.name,
+      new NumaHost(`${host.name}-host`, {
+        topology: inputs.topologies.get(host.name)!,
+        hostPlan: plan.hosts.find((h) => h.name === host.name)!,
+        vms: plan.vms,
+        prepare: host.prepare,
+        libvirt: host.libvirt,
+        connection: connectionFor(host, ctx),
+        hostCheck,
+      }),
+    );
+  }
   const vms = descriptions.map((vm) => {
     const host = inputs.config.hosts.find((h) => h.name === vm.placement.host)!;
-    return new NumaPinnedVm(vm.placement.name, { vm, connection: connectionFor(host, ctx), hostCheck: hostChecks.get(host.name)! });
+    return new NumaPinnedVm(vm.placement.name, { vm, connection: connectionFor(host, ctx), hostCheck: hosts.get(host.name)! });
   });
-  return { plan, hostChecks: [...hostChecks.values()], vms };
+  return { plan, hostChecks: [...hostChecks.values()], hosts: [...hosts.values()], vms };
 }

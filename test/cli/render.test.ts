@@ -36,6 +36,9 @@ describe.each(["mac-numa", "single", "distributed"])("npm run render -- --stack 
       for (const verb of ["create", "update", "delete"]) expect(files).toContain(`commands/${vm.name}-domain.${verb}.sh`);
     }
     expect(readFileSync(join(out, "plan.md"), "utf8")).toContain(`Every VM is locked in hosts/${stack}.lock.json`);
+    // Host preparation of the one host, and the very command NumaHost sends.
+    for (const f of ["summary.txt", "cmdline.txt", "cpu-partitioning-variables.conf", "prepare.sh", "numa-k3s-host-tuning.sh", "state.sh"]) expect(files).toContain(`hosts/numa-01/${f}`);
+    expect(readFileSync(join(out, "commands/numa-01-host-prepare.create.sh"), "utf8")).toContain(readFileSync(join(out, "hosts/numa-01/prepare.sh"), "utf8").split("\n")[3]);
   });
 
   it("writes domains libvirt's schema accepts", () => {

@@ -6,14 +6,13 @@ import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { hugepageBootParameters, sizeName } from "../../hostprep/hugepages";
-import { irqbalanceLine } from "../../hostprep/irqbalance";
+import { hugepageBootParameters } from "../../hostprep/hugepages";
 import { missingParameters } from "../../hostprep/kernel-cmdline";
 import { prepareScript, tuningScript } from "../../hostprep/scripts";
 import { stateScript } from "../../hostprep/host-state";
 import { HostSettings } from "../../hostprep/settings";
 import { tunedVariables } from "../../hostprep/tuned";
-import { formatCpuset } from "../../topology/cpuset";
+import { hostSummary } from "../../hostprep/summary";
 import { PlannedHost, epyc, power, referenceSingle } from "./hosts";
 
 const goldenDir = join(__dirname, "__golden__");
@@ -28,20 +27,7 @@ function expectGolden(name: string, text: string) {
   expect(text).toBe(readFileSync(golden, "utf8"));
 }
 
-/** What render would write to hosts/<host>/ besides the scripts: one reviewable page. */
-function summary(s: HostSettings): string {
-  const pages = [...s.pages.runtime, ...s.pages.boot].map((p) => `node ${p.node} ${sizeName(p.sizeKiB)}: ${p.count}${p.sizeKiB >= 1048576 ? " (at boot, kernel command line)" : " (runtime, boot script)"}`);
-  return [
-    `# host ${s.host}`,
-    `VM threads (isolated): ${formatCpuset(s.vmThreads) || "none"}`,
-    `reserved threads: ${formatCpuset(s.reservedThreads)}`,
-    `kernel command line (cmdline mode, next boot): ${s.bootParameters.join(" ") || "(nothing)"}`,
-    `irqbalance: ${irqbalanceLine(s) ?? "(unchanged)"}`,
-    "huge pages per node:",
-    ...pages.map((p) => `  ${p}`),
-    "",
-  ].join("\n");
-}
+const summary = hostSummary;
 
 const hosts: Array<[string, () => PlannedHost]> = [
   ["reference-single", referenceSingle],

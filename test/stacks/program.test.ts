@@ -35,16 +35,24 @@ describe.each(["mac-numa", "single", "distributed"])("the program, stack %s", (s
     delete process.env.NUMA_K3S_RENDER;
   });
 
-  it("creates exactly its locked VMs: per VM a component, a seed upload and a domain command, behind one host check", async () => {
+  it("creates exactly its locked VMs: per VM a component, a seed upload and a domain command, behind one host check and one host preparation", async () => {
     const { outputs, resources } = await runStack(stack);
     const lock = JSON.parse(readFileSync(resolve(root, `hosts/${stack}.lock.json`), "utf8"));
     const vms = lock.vms.map((v: { name: string }) => v.name).sort();
     const of = (type: string) => resources.filter((r) => r.type === type).map((r) => r.name).sort();
     expect(of("numa-k3s:libvirt:NumaPinnedVm")).toEqual(vms);
     expect(of("numa-k3s:libvirt:HostCheck")).toEqual(["numa-01-host-check"]);
-    expect(of("command:remote:Command")).toEqual(["numa-01-host-check-capabilities", ...vms.flatMap((v: string) => [`${v}-domain`, `${v}-seed`])].sort());
-    expect(resources).toHaveLength(2 + 3 * vms.length);
+    expect(of("numa-k3s:host:NumaHost")).toEqual(["numa-01-host"]);
+    expect(of("command:remote:Command")).toEqual(["numa-01-host-check-capabilities", "numa-01-host-prepare", ...vms.flatMap((v: string) => [`${v}-domain`, `${v}-seed`])].sort());
+    expect(resources).toHaveLength(4 + 3 * vms.length);
     expect(outputs.layout).toBe(stack);
+    // The host is checked, then prepared, then its VMs are touched: their commands wait for both.
+    const at = (name: string) => resources.findIndex((r) => r.name === name);
+    for (const vm of vms) {
+      expect(at(`${vm}-seed`)).toBeGreaterThan(at("numa-01-host-prepare"));
+      expect(at(`${vm}-domain`)).toBeGreaterThan(at("numa-01-host-prepare"));
+    }
+    expect(at("numa-01-host-prepare")).toBeGreaterThan(at("numa-01-host-check-capabilities"));
   });
 
   it("never deletes the data disks: every delete command keeps the hot disk and leaves the lake device alone", async () => {
