@@ -1,0 +1,152 @@
+// Why a request does not fit: the planner's explanations, kept apart from the planning itself.
+// Each says what, where, why and, where it can, what would fit (STYLE.md, "Errors say ...").
+import { Assignment } from "./node-assignment";
+import { Demand, Ledger, Ledgers, freeCores, isCpuNode } from "./ledger";
+import { memoryKiB } from "./request";
+import { gib } from "./units";
+
+/** Why a VM could not be placed. `field` is the request key to change (under vms[vmIndex]). */
+export interface NoFit {
+  vm: string;
+  vmIndex: number;
+  host: string;
+  field: "cores" | "memoryGiB" | "hugepages" | "node" | "emulator" | "lock";
+  message: string;
+}
+
+
+export type Why = { field: NoFit["field"]; message: string };
+
+export function describe(d: Demand): string {
+  const parts = [`${d.cores} cores`, gib(memoryKiB(d.vm.memoryGiB))];
+  if (d.vm.hugepages) parts.push(`${d.pageCount} x ${d.vm.hugepages} pages`);
+  if (d.vm.emulator === "dedicated") parts.push("+1 emulator core");
+  return parts.join(", ");
+}
+
+function nodeName(l: Ledger, host: string): string {
+  return `node ${l.budget.node.id} of ${host}`;
+}
+
+export function memoryProblem(l: Ledger, d: Demand, host: string): Why | null {
+  const node = l.budget.node;
+  if (d.pageSizeKiB !== null) {
+    const free = l.pages.get(d.pageSizeKiB) ?? 0;
+    if (free >= d.pageCount) return null;
+    const total = l.budget.hugepages.get(d.pageSizeKiB) ?? 0;
+    return {
+      field: "hugepages",
+      message: `${nodeName(l, host)} has ${free} free ${d.vm.hugepages} pages (${total} in all${total === 0 ? ": reserve them on the host, e.g. hugepagesz=" + d.vm.hugepages + " in the kernel command line, and capture again" : ""}); needs ${d.pageCount}`,
+    };
+  }
+  if (l.memoryKiB >= d.memoryKiB) return null;
+  if (node.memoryKiB === null)
+    return { field: "memoryGiB", message: `${nodeName(l, host)} has no <memory> in the capture, so no VM memory can be bound to it` };
+  const huge = node.memoryKiB - l.budget.reserveKiB - l.budget.vmMemoryKiB;
+  const taken = l.budget.vmMemoryKiB - l.memoryKiB;
+  const detail = [`${gib(node.memoryKiB)}`, `${gib(l.budget.reserveKiB)} reserved`];
+  if (huge > 0 && l.budget.vmMemoryKiB > 0) detail.push(`${gib(huge)} in huge pages`);
+  if (taken > 0) detail.push(`${gib(taken)} taken by ${l.vms.join(", ")}`);
+  return { field: "memoryGiB", message: `${nodeName(l, host)} has ${gib(Math.max(0, l.memoryKiB))} free for VMs (${detail.join(", ")}); needs ${gib(d.memoryKiB)}` };
+}
+
+/** Why a strict VM cannot go to this node now, or null if it can. */
+function whyNotHere(l: Ledger, d: Demand, host: string): Why | null {
+  if (l.budget.node.cores.length === 0)
+    return { field: "node", message: `${nodeName(l, host)} has no CPUs (a memory-only node): a VM's vCPUs cannot run there` };
+  if (d.vm.emulator === "shared" && l.budget.reservedCores.length === 0)
+    return {
+      field: "emulator",
+      message: `${nodeName(l, host)} keeps no reserved cores (reserve.coresPerNode = 0), so emulator: shared has no threads to run on; use emulator: dedicated or reserve a core`,
+    };
+  const free = freeCores(l);
+  if (free < d.totalCores) {
+    const usable = l.budget.usableCores.length;
+    const taken = usable - free;
+    const detail = [`${l.budget.node.cores.length} cores`, `${l.budget.reservedCores.length} reserved`];
+    if (taken > 0) detail.push(`${taken} taken by ${l.vms.join(", ")}`);
+    const need = d.vm.emulator === "dedicated" ? `${d.totalCores} (${d.cores} + 1 dedicated emulator core)` : `${d.cores}`;
+    return { field: "cores", message: `${nodeName(l, host)} has ${Math.max(0, free)} free cores after the reserve (${detail.join(", ")}); needs ${need}` };
+  }
+  return memoryProblem(l, d, host);
+}
+
+/** whyNotHere, plus where it would fit instead. */
+export function whyNot(l: Ledger, d: Demand, host: string, ledgers: Ledgers): Why | null {
+  const why = whyNotHere(l, d, host);
+  if (!why) return null;
+  const elsewhere = ledgers.all().filter((o) => o !== l && whyNotHere(o, d, host) === null);
+  const hints: string[] = [];
+  if (elsewhere.length > 0) hints.push(elsewhere.map((o) => `on node ${o.budget.node.id} (${freeCores(o)} cores, ${gib(o.memoryKiB)} free)`).join(" or "));
+  if (why.field === "cores") {
+    const most = freeCores(l) - (d.vm.emulator === "dedicated" ? 1 : 0);
+    if (most > 0) hints.push(`with cores <= ${most}`);
+  }
+  return hints.length > 0 ? { ...why, message: `${why.message}; fits ${hints.join(" or ")}` } : why;
+}
+
+export function autoNoFit(
+  outcome: Exclude<Assignment, { kind: "assigned" }>,
+  host: string,
+  ledgers: Ledgers,
+  demands: readonly Demand[],
+): NoFit {
+  const d = demands.find((x) => x.index === outcome.stuck.index);
+  if (!d) throw new Error(`planner: the search was stuck on VM ${outcome.stuck.index}, which it was not given`);
+  const states = outcome.statesWhenStuck
+    .filter((s) => ledgers.of(s.id).budget.node.cores.length > 0)
+    .map((s) => `node ${s.id}: ${Math.max(0, s.cores)} cores, ${gib(Math.max(0, s.memoryKiB))}${s.hasReserve ? "" : " (no reserved core)"}`);
+  const before = outcome.placedBefore.map((v) => v.name);
+  const needCores = demands.reduce((sum, x) => sum + x.totalCores, 0);
+  const needMem = demands.reduce((sum, x) => sum + x.memoryKiB, 0);
+  const haveCores = ledgers.all().reduce((sum, l) => sum + Math.max(0, freeCores(l)), 0);
+  const haveMem = ledgers.all().reduce((sum, l) => sum + Math.max(0, l.memoryKiB), 0);
+  const nodeList = `free: ${states.join("; ")}`;
+  if (needCores > haveCores || needMem > haveMem) {
+    // Short in total: no arrangement can help, and no single VM is to blame.
+    const field: NoFit["field"] = needCores > haveCores ? "cores" : "memoryGiB";
+    const names = demands.map((x) => x.vm.name).join(", ");
+    const message = `the node: auto VMs of ${host} (${names}) need ${needCores} cores and ${gib(needMem)} together; ${host} has ${haveCores} cores and ${gib(haveMem)} free after the reserve and the VMs with a fixed node (${nodeList})`;
+    return { vm: d.vm.name, vmIndex: d.index, host, field, message };
+  }
+  // Which resource the nodes lack for this VM: cores if no node has enough, else memory or pages.
+  const withCores = outcome.statesWhenStuck.filter((s) => s.cores >= d.totalCores && (s.hasReserve || d.vm.emulator === "dedicated"));
+  const field: NoFit["field"] =
+    outcome.statesWhenStuck.every((s) => s.cores < d.totalCores) ? "cores" : withCores.length === 0 ? "emulator" : d.pageSizeKiB !== null ? "hugepages" : "memoryGiB";
+  const message =
+    outcome.kind === "bound"
+      ? `${d.vm.name} (${describe(d)}, node auto): no placement found on ${host} within the search bound (${outcome.steps} steps); one may exist: give some VMs an explicit node to help the planner (${nodeList})`
+      : `${d.vm.name} (${describe(d)}, node auto): no node of ${host} can take it${before.length > 0 ? ` once ${before.join(", ")} ${before.length === 1 ? "is" : "are"} placed` : ""}, in any arrangement (${nodeList})`;
+  return { vm: d.vm.name, vmIndex: d.index, host, field, message };
+}
+
+/** Floating VMs' cores were taken from the ledgers already when locked; their memory was not. */
+export function checkFloating(floating: readonly Demand[], locked: readonly Demand[], ledgers: Ledgers, host: string): NoFit | null {
+  let cores = ledgers.all().reduce((sum, l) => sum + freeCores(l), 0);
+  // Floating memory is interleaved over the CPU nodes (placementOf), so only theirs counts.
+  let memory = ledgers.all().filter(isCpuNode).reduce((sum, l) => sum + l.memoryKiB, 0);
+  // Locked floating VMs hold their cores already; their memory must still fit beside the strict
+  // VMs of this plan (a resized strict VM may have taken it).
+  for (const d of locked) {
+    if (memory < d.memoryKiB)
+      return { vm: d.vm.name, vmIndex: d.index, host, field: "memoryGiB", message: `${d.vm.name} (${describe(d)}, floating, locked): ${host}'s CPU nodes have ${gib(Math.max(0, memory))} free together after the reserve and the strict VMs; needs ${gib(d.memoryKiB)}` };
+    memory -= d.memoryKiB;
+  }
+  const perNode = () => ledgers.all().filter((l) => l.budget.node.cores.length > 0).map((l) => `node ${l.budget.node.id}: ${freeCores(l)}`).join(", ");
+  for (const d of floating) {
+    const hasReserve = ledgers.all().some((l) => l.budget.reservedCores.length > 0);
+    const base = { vm: d.vm.name, vmIndex: d.index, host };
+    if (d.vm.emulator === "shared" && !hasReserve)
+      return { ...base, field: "emulator", message: `${d.vm.name} (floating): no node of ${host} keeps a reserved core for its shared emulator threads; use emulator: dedicated` };
+    if (cores < d.totalCores) {
+      const alsoMemory = memory < d.memoryKiB ? `, and ${gib(Math.max(0, memory))} of memory (needs ${gib(d.memoryKiB)})` : "";
+      return { ...base, field: "cores", message: `${d.vm.name} (${describe(d)}, floating): ${host} has ${Math.max(0, cores)} whole cores left on its nodes after the reserve and the strict VMs (${perNode()}); needs ${d.totalCores}${alsoMemory}` };
+    }
+    if (memory < d.memoryKiB)
+      return { ...base, field: "memoryGiB", message: `${d.vm.name} (${describe(d)}, floating): ${host}'s nodes have ${gib(Math.max(0, memory))} free for VMs together after the reserve and the strict VMs; needs ${gib(d.memoryKiB)}` };
+    cores -= d.totalCores;
+    memory -= d.memoryKiB;
+  }
+  return null;
+}
+
