@@ -1,0 +1,71 @@
+// The llama.cpp server every model runs in, and its command line.
+//
+// Image: ghcr.io/ggml-org/llama.cpp, the project's own registry; the CPU server variant is the tag
+// `server-b<build>` (`server-cuda…`, `server-vulkan…` are the GPU builds). Built from
+// .devops/cpu.Dockerfile: Ubuntu 24.04 with curl, the binary at /app/llama-server as entrypoint,
+// GGML_CPU_ALL_VARIANTS (the best of AVX2/AVX-512/… is picked at run time, so Broadwell hosts
+// work). The pool takes the image pinned by digest from `numa-k3s:slm.image` and never a moving tag.
+import { ModelSpec } from "./model-spec";
+
+/** The release this program's flags were checked for (test/fixtures/llama-server/server-flags.json). */
+export const LLAMA_SERVER_TAG = "server-b10108";
+export const LLAMA_SERVER_REPOSITORY = "ghcr.io/ggml-org/llama.cpp";
+/** Where the model files live on every SLM VM: its staging disk, shared with the Temporal worker. */
+export const MODELS_DIR = "/data/local/models";
+/** The server's port: the OpenAI-style API, /health and /metrics. */
+export const SERVER_PORT = 8080;
+
+/** The file a model is stored under: its name and the start of its sha256, so a new version is a new file. */
+export function modelFileName(model: Pick<ModelSpec, "name" | "sha256">): string {
+  return `${model.name}-${model.sha256.slice(0, 16)}.gguf`;
+}
+
+/** Every flag the pool passes (long names): the test checks each against the pinned server's parser. */
+export const SERVER_FLAGS_USED = [
+  "--model",
+  "--alias",
+  "--host",
+  "--port",
+  "--ctx-size",
+  "--parallel",
+  "--threads",
+  "--threads-batch",
+  "--mlock",
+  "--metrics",
+  "--flash-attn",
+] as const;
+
+/**
+ * The server's arguments for a model granted `cores` whole physical cores:
+ * - --threads and --threads-batch = the cores granted, always explicit. llama.cpp's default count
+ *   (cpu_get_num_math, or std::thread::hardware_concurrency for -1) reads the machine's CPUs from
+ *   /proc and sysfs, not the container's cgroup cpuset: in a pod pinned to 6 of a VM's 32 vCPUs it
+ *   would start 16 threads on 6 CPUs; they spin-wait at every op's barrier for a thread that is
+ *   descheduled, and throughput falls to a fraction. One thread per physical core, not per thread:
+ *   decode is memory-bandwidth bound and two siblings share one core's FPUs and caches, so the
+ *   second sibling adds contention, not tokens; batch (prompt) processing is given the same count so
+ *   no thread of the pod ever waits for its sibling.
+ * - --ctx-size = contextTokens x parallelSlots: the server's context is shared by its slots, so each
+ *   slot gets contextTokens (and the KV cache is sized for all of them, slm/memory.ts).
+ * - --mlock: weights stay resident (no page-out under a neighbour's pressure), with IPC_LOCK in the
+ *   container so the lock is not capped by RLIMIT_MEMLOCK. mmap stays on: the locked pages are the
+ *   file's page cache, not a second copy.
+ * - --flash-attn on: the attention scores are not materialised as a context x batch matrix, which
+ *   keeps the compute buffer inside memory.ts's fixed margin at 25k-token contexts.
+ * - --metrics: Prometheus text on /metrics for vmagent.
+ */
+export function serverArgs(model: ModelSpec): string[] {
+  return [
+    "--model", `${MODELS_DIR}/${modelFileName(model)}`,
+    "--alias", model.name,
+    "--host", "0.0.0.0",
+    "--port", String(SERVER_PORT),
+    "--ctx-size", String(model.contextTokens * model.parallelSlots),
+    "--parallel", String(model.parallelSlots),
+    "--threads", String(model.cores),
+    "--threads-batch", String(model.cores),
+    "--mlock",
+    "--metrics",
+    "--flash-attn", "on",
+  ];
+}
