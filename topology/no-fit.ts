@@ -5,8 +5,15 @@ import { Demand, Ledger, Ledgers, freeCores, isCpuNode } from "./ledger";
 import { memoryKiB } from "./request";
 import { gib } from "./units";
 
-/** Why a VM could not be placed. `field` is the request key to change (under vms[vmIndex]). */
+/**
+ * Why a VM could not be placed. `field` is the request key to change (under vms[vmIndex]).
+ * kind: "does-not-fit" is proved (per-node or total capacity arithmetic, or the exhaustive search);
+ * "gave-up" means the search ran out of time (searchSeconds) and a placement may still exist: the
+ * message then names the request (the host's `node: auto` VMs together), and vm/vmIndex/field only
+ * point at the first of those VMs for callers that need a location.
+ */
 export interface NoFit {
+  kind: "does-not-fit" | "gave-up";
   vm: string;
   vmIndex: number;
   host: string;
@@ -107,17 +114,19 @@ export function autoNoFit(
     const field: NoFit["field"] = needCores > haveCores ? "cores" : "memoryGiB";
     const names = demands.map((x) => x.vm.name).join(", ");
     const message = `the node: auto VMs of ${host} (${names}) need ${needCores} cores and ${gib(needMem)} together; ${host} has ${haveCores} cores and ${gib(haveMem)} free after the reserve and the VMs with a fixed node (${nodeList})`;
-    return { vm: d.vm.name, vmIndex: d.index, host, field, message };
+    return { kind: "does-not-fit", vm: d.vm.name, vmIndex: d.index, host, field, message };
   }
   // Which resource the nodes lack for this VM: cores if no node has enough, else memory or pages.
   const withCores = outcome.statesWhenStuck.filter((s) => s.cores >= d.totalCores && (s.hasReserve || d.vm.emulator === "dedicated"));
   const field: NoFit["field"] =
     outcome.statesWhenStuck.every((s) => s.cores < d.totalCores) ? "cores" : withCores.length === 0 ? "emulator" : d.pageSizeKiB !== null ? "hugepages" : "memoryGiB";
-  const message =
-    outcome.kind === "bound"
-      ? `${d.vm.name} (${describe(d)}, node auto): no placement found on ${host} within the search bound (${outcome.steps} steps); one may exist: give some VMs an explicit node to help the planner (${nodeList})`
-      : `${d.vm.name} (${describe(d)}, node auto): no node of ${host} can take it${before.length > 0 ? ` once ${before.join(", ")} ${before.length === 1 ? "is" : "are"} placed` : ""}, in any arrangement (${nodeList})`;
-  return { vm: d.vm.name, vmIndex: d.index, host, field, message };
+  if (outcome.kind === "gave-up") {
+    const first = [...demands].sort((a, b) => a.index - b.index)[0];
+    const message = `the ${demands.length} node: auto VMs of ${host} (${needCores} cores and ${gib(needMem)} together; ${host} has ${haveCores} cores and ${gib(haveMem)} free for them): no placement found within the search limit of ${outcome.seconds} s (searchSeconds); one may exist: allow more time, or give some VMs an explicit node (${nodeList})`;
+    return { kind: "gave-up", vm: first.vm.name, vmIndex: first.index, host, field: "node", message };
+  }
+  const message = `${d.vm.name} (${describe(d)}, node auto): no node of ${host} can take it${before.length > 0 ? ` once ${before.join(", ")} ${before.length === 1 ? "is" : "are"} placed` : ""}, in any arrangement (${nodeList})`;
+  return { kind: "does-not-fit", vm: d.vm.name, vmIndex: d.index, host, field, message };
 }
 
 /** Floating VMs' cores were taken from the ledgers already when locked; their memory was not. */
@@ -129,13 +138,13 @@ export function checkFloating(floating: readonly Demand[], locked: readonly Dema
   // VMs of this plan (a resized strict VM may have taken it).
   for (const d of locked) {
     if (memory < d.memoryKiB)
-      return { vm: d.vm.name, vmIndex: d.index, host, field: "memoryGiB", message: `${d.vm.name} (${describe(d)}, floating, locked): ${host}'s CPU nodes have ${gib(Math.max(0, memory))} free together after the reserve and the strict VMs; needs ${gib(d.memoryKiB)}` };
+      return { kind: "does-not-fit", vm: d.vm.name, vmIndex: d.index, host, field: "memoryGiB", message: `${d.vm.name} (${describe(d)}, floating, locked): ${host}'s CPU nodes have ${gib(Math.max(0, memory))} free together after the reserve and the strict VMs; needs ${gib(d.memoryKiB)}` };
     memory -= d.memoryKiB;
   }
   const perNode = () => ledgers.all().filter((l) => l.budget.node.cores.length > 0).map((l) => `node ${l.budget.node.id}: ${freeCores(l)}`).join(", ");
   for (const d of floating) {
     const hasReserve = ledgers.all().some((l) => l.budget.reservedCores.length > 0);
-    const base = { vm: d.vm.name, vmIndex: d.index, host };
+    const base = { kind: "does-not-fit" as const, vm: d.vm.name, vmIndex: d.index, host };
     if (d.vm.emulator === "shared" && !hasReserve)
       return { ...base, field: "emulator", message: `${d.vm.name} (floating): no node of ${host} keeps a reserved core for its shared emulator threads; use emulator: dedicated` };
     if (cores < d.totalCores) {

@@ -1,8 +1,18 @@
 // Which node each `node: auto` VM goes to: a multi-resource bin-packing problem (cores, ordinary
-// memory, huge pages per size), solved exactly by depth-first search with pruning, under a step
-// bound. The first path the search walks is best-fit-decreasing, so easy cases cost one step per VM;
-// the search only backtracks where greedy packing would strand capacity (as a first-fit scheduler
-// such as Nova's does).
+// memory, huge pages per size). Two searches, one time limit:
+// - an exact depth-first search with pruning (below, `exactSearch`). Its first path is
+//   best-fit-decreasing, so easy cases cost one step per VM, and on small cases it is exhaustive:
+//   it proves "does not fit". A step costs 6-28 µs on many-node hosts (the memo key is the multiset
+//   of node states), and on tight packings from 4 nodes and 20 VMs up it can run for minutes, so it
+//   gets a fixed share of steps, not the whole limit.
+// - a tabu local search with restarts (local-search.ts) over complete assignments, minimising how
+//   far the nodes are overfull; it cannot prove anything, but it carries the large tight cases
+//   (bench/plan.bench.ts measures both on generated tight families).
+// A MIP (HiGHS as WebAssembly) was the third candidate: it can also prove infeasibility, but the
+// `highs` package only loads asynchronously and the planner is a synchronous pure function used by
+// every command and the Pulumi program; local search placed every generated feasible family in
+// well under the limit, so the MIP is not part of the planner (see bench/plan.bench.ts).
+import { localSearch } from "./local-search";
 
 export interface NodeState {
   id: number;
@@ -28,19 +38,42 @@ export interface AutoVm {
   needsReserve: boolean;
 }
 
+/** Where best-fit-decreasing got stuck: what the explanations of a failure show. */
+export interface Stuck {
+  stuck: AutoVm;
+  statesWhenStuck: NodeState[];
+  placedBefore: AutoVm[];
+}
+
 export type Assignment =
-  | { kind: "assigned"; nodeOf: Map<number, number>; steps: number }
-  /** No placement exists (the search was exhaustive). `stuck` is where best-fit-decreasing failed. */
-  | { kind: "infeasible"; stuck: AutoVm; statesWhenStuck: NodeState[]; placedBefore: AutoVm[] }
-  /** The step bound ran out before the search could decide. */
-  | { kind: "bound"; steps: number; stuck: AutoVm; statesWhenStuck: NodeState[]; placedBefore: AutoVm[] };
+  | { kind: "assigned"; nodeOf: Map<number, number>; by: "exact" | "local-search"; steps: number }
+  /** No placement exists: proved by capacity arithmetic or by the exhaustive search. */
+  | ({ kind: "infeasible"; proof: "capacity" | "exhaustive" } & Stuck)
+  /** The time limit ran out before either search could decide: one may exist. */
+  | ({ kind: "gave-up"; seconds: number; steps: number } & Stuck);
+
+/** The planner's default time limit for the node assignment of one request, in seconds. */
+export const DEFAULT_SEARCH_SECONDS = 3;
 
 /**
- * The bound on search steps (one step = one VM tried on one node). At about 0.5 µs a step on
- * this project's CI machine, 2,000,000 steps is about one second; real requests finish in one
- * step per VM, and random hard cases of the property tests in a few thousand.
+ * Steps the exact search may take before the local search takes over (one step = one VM tried on
+ * one node; 6-28 µs each on 4-64 nodes, so at most about half a second). Real requests and the
+ * property tests' random small hard cases need a few thousand.
  */
-export const DEFAULT_SEARCH_BOUND = 2_000_000;
+export const EXACT_STEPS = 20_000;
+/** The share of the time limit by which the local search must have placed, before step 4. */
+const LOCAL_SHARE = 0.7;
+/** The exact search's memo of failed states stops growing at this many key characters (~2 bytes each). */
+const MEMO_CHARS = 24_000_000;
+
+export interface SearchLimits {
+  /** Wall-clock seconds for the whole assignment; default DEFAULT_SEARCH_SECONDS. */
+  seconds?: number;
+  /** Steps for the exact search; default EXACT_STEPS. */
+  exactSteps?: number;
+  /** A clock in milliseconds (tests); default performance.now. */
+  now?: () => number;
+}
 
 function fits(s: NodeState, vm: AutoVm): boolean {
   if (vm.needsReserve && !s.hasReserve) return false;
@@ -97,15 +130,44 @@ function candidateOrder(states: readonly NodeState[], vm: AutoVm): number[] {
 }
 
 /**
- * Assign every VM to a node, or prove none exists.
+ * Assign every VM to a node, or prove none exists, or say the time ran out.
+ * 1. Capacity arithmetic: if the VMs need more cores, memory or pages than the nodes have in
+ *    total, or a VM fits no node even empty, no arrangement helps (proved).
+ * 2. The exact search (exactSearch) for `exactSteps` steps: it places, proves "does not fit" by
+ *    exhausting the tree, or runs out. Small and easy cases end here.
+ * 3. The local search until LOCAL_SHARE of the time limit: it places or runs out.
+ * 4. The exact search again, without a step bound, until the time limit: on hosts where the
+ *    local search failed it may still prove "does not fit" (or place); else give up.
+ * Steps 2 and 3 are bounded by counts, not the clock, where they place: the same request gives the
+ * same plan on a slow machine as on a fast one (only "gave up" depends on the machine).
+ */
+export function assignNodes(vms: readonly AutoVm[], nodes: readonly NodeState[], limits: SearchLimits = {}): Assignment {
+  const now = limits.now ?? (() => performance.now());
+  const start = now();
+  const seconds = limits.seconds ?? DEFAULT_SEARCH_SECONDS;
+  const deadline = start + seconds * 1000;
+  const exact = exactSearch(vms, nodes, limits.exactSteps ?? EXACT_STEPS, deadline, now);
+  if (exact.kind !== "out") return exact;
+  const found = localSearch(vms, nodes, start + LOCAL_SHARE * seconds * 1000, now);
+  if (found) return { kind: "assigned", nodeOf: found.nodeOf, by: "local-search", steps: exact.steps + found.iterations };
+  const again = exactSearch(vms, nodes, Infinity, deadline, now);
+  if (again.kind !== "out") return again;
+  return { kind: "gave-up", seconds, steps: exact.steps + again.steps, ...exact.stuck };
+}
+
+type Exact = Exclude<Assignment, { kind: "gave-up" }> | { kind: "out"; steps: number; stuck: Stuck };
+
+/**
+ * The exact search.
  * 1. Order the VMs (searchOrder) and precompute what the VMs from position i on still need.
  * 2. Depth first: try the VM at position i on each node that fits it, best fit first.
  * 3. Prune a branch when what is left to place exceeds what is left free (cores, memory, pages);
  *    skip a node whose state equals one already tried for this VM (nodes are interchangeable);
- *    remember failed (position, multiset of node states) pairs and never expand them again.
- * 4. Stop after `bound` steps and say so: the answer is then unknown, not "no".
+ *    remember failed (position, multiset of node states) pairs and never expand them again (up to
+ *    MEMO_CHARS of keys: past that the search stays exact, it only forgets less).
+ * 4. Stop after `bound` steps or at `deadline` and say so: the answer is then unknown, not "no".
  */
-export function assignNodes(vms: readonly AutoVm[], nodes: readonly NodeState[], bound = DEFAULT_SEARCH_BOUND): Assignment {
+function exactSearch(vms: readonly AutoVm[], nodes: readonly NodeState[], bound: number, deadline: number, now: () => number): Exact {
   const order = searchOrder(vms, nodes);
   const n = order.length;
   const needCores = new Array<number>(n + 1).fill(0);
@@ -122,6 +184,7 @@ export function assignNodes(vms: readonly AutoVm[], nodes: readonly NodeState[],
   const states: NodeState[] = nodes.map((s) => ({ ...s, pages: new Map(s.pages) }));
   const chosen = new Array<number>(n);
   const failed = new Set<string>();
+  let memoChars = 0;
   let steps = 0;
   let firstStuck: { at: number; states: NodeState[] } | null = null;
   let outOfSteps = false;
@@ -156,7 +219,7 @@ export function assignNodes(vms: readonly AutoVm[], nodes: readonly NodeState[],
       const key = stateKey(states[c]);
       if (tried.has(key)) continue;
       tried.add(key);
-      if (++steps > bound) {
+      if (++steps > bound || ((steps & 1023) === 0 && now() > deadline)) {
         outOfSteps = true;
         return false;
       }
@@ -166,20 +229,29 @@ export function assignNodes(vms: readonly AutoVm[], nodes: readonly NodeState[],
       states[c] = take(states[c], vm, -1);
       if (outOfSteps) return false;
     }
-    failed.add(memoKey);
+    if (memoChars < MEMO_CHARS) {
+      failed.add(memoKey);
+      memoChars += memoKey.length;
+    }
     return false;
   };
 
+  // A VM that fits no node even when every other VM is elsewhere: no search can help.
+  const alone = order.findIndex((vm) => !nodes.some((s) => fits(s, vm)));
+  if (!canStillFit(0) || alone >= 0) {
+    const at = alone >= 0 ? alone : 0;
+    return { kind: "infeasible", proof: "capacity", stuck: order[at], statesWhenStuck: nodes.map((s) => ({ ...s })), placedBefore: [] };
+  }
   if (search(0)) {
     const nodeOf = new Map<number, number>();
     order.forEach((vm, i) => nodeOf.set(vm.index, nodes[chosen[i]].id));
-    return { kind: "assigned", nodeOf, steps };
+    return { kind: "assigned", nodeOf, by: "exact", steps };
   }
   const stuckInfo = firstStuck ?? { at: 0, states: nodes.map((s) => ({ ...s })) };
-  const detail = {
+  const stuck: Stuck = {
     stuck: order[stuckInfo.at],
     statesWhenStuck: stuckInfo.states,
     placedBefore: order.slice(0, stuckInfo.at),
   };
-  return outOfSteps ? { kind: "bound", steps, ...detail } : { kind: "infeasible", ...detail };
+  return outOfSteps ? { kind: "out", steps, stuck } : { kind: "infeasible", proof: "exhaustive", ...stuck };
 }

@@ -1,7 +1,7 @@
 // request + host topologies (+ lock) -> Placement, or an explanation of what does not fit.
 // The rules it obeys are DESIGN.md's "placement contract"; invariants.ts checks them on the result.
 import { Core, HostTopology } from "./host-topology";
-import { AutoVm, DEFAULT_SEARCH_BOUND, assignNodes } from "./node-assignment";
+import { AutoVm, DEFAULT_SEARCH_SECONDS, assignNodes } from "./node-assignment";
 import { chooseCores } from "./core-selection";
 import { Demand, Ledger, Ledgers, demandOf, isCpuNode, nodeStateOf, promise, take, unpromise } from "./ledger";
 import { PlacementLock } from "./lock";
@@ -18,10 +18,22 @@ export interface PlanInput {
   topologies: ReadonlyMap<string, HostTopology>;
   /** Earlier placements: VMs whose request did not change keep exactly these threads. */
   lock?: PlacementLock;
-  /** Search steps allowed per host (node-assignment.ts explains the bound). */
-  searchBound?: number;
+  /**
+   * Seconds the node assignment of `node: auto` VMs may search for the whole request (all hosts),
+   * default DEFAULT_SEARCH_SECONDS (3). Past it the planner gives up (a NoFit of kind "gave-up")
+   * rather than say "does not fit" without proof. Memory stays bounded whatever the limit
+   * (node-assignment.ts). Requests that fit easily take milliseconds whatever the limit.
+   */
+  searchSeconds?: number;
+  /** A clock in milliseconds for the limit (tests); default performance.now. */
+  now?: () => number;
 }
 
+/**
+ * "no-fit" lists every problem; when any of them is proved (kind "does-not-fit") those come
+ * first in request order and the gave-up ones follow, so problems[0].kind tells the caller whether
+ * the request surely does not fit.
+ */
 export type PlanOutcome = { kind: "placed"; plan: Plan } | { kind: "no-fit"; problems: NoFit[] };
 
 interface Decided {
@@ -40,19 +52,22 @@ export function planPlacement(input: PlanInput): PlanOutcome {
   const problems: NoFit[] = [];
   const placements = new Map<number, VmPlacement>();
   const hostPlans: HostPlan[] = [];
+  const now = input.now ?? (() => performance.now());
+  const deadline = now() + (input.searchSeconds ?? DEFAULT_SEARCH_SECONDS) * 1000;
   for (const hostReq of request.hosts) {
     const topology = input.topologies.get(hostReq.name);
     if (!topology) throw new Error(`no topology was given for host '${hostReq.name}'`);
     const vms = request.vms.map((vm, index) => ({ vm, index })).filter(({ vm }) => hostOf(request, vm) === hostReq.name);
     const lock = new Map((input.lock?.vms ?? []).filter((l) => l.host === hostReq.name).map((l) => [l.name, l]));
-    const result = planHost(hostReq, topology, vms, lock, input.searchBound ?? DEFAULT_SEARCH_BOUND);
+    const result = planHost(hostReq, topology, vms, lock, { deadline, now });
     if ("problems" in result) problems.push(...result.problems);
     else {
       for (const p of result.placements) placements.set(p.index, p.placement);
       hostPlans.push(result.hostPlan);
     }
   }
-  if (problems.length > 0) return { kind: "no-fit", problems: problems.sort((a, b) => a.vmIndex - b.vmIndex) };
+  const proved = (p: NoFit) => (p.kind === "does-not-fit" ? 0 : 1);
+  if (problems.length > 0) return { kind: "no-fit", problems: problems.sort((a, b) => proved(a) - proved(b) || a.vmIndex - b.vmIndex) };
   const vms = request.vms.map((_, i) => placements.get(i)!);
   return { kind: "placed", plan: { hosts: hostPlans, vms } };
 }
@@ -74,7 +89,7 @@ function planHost(
   topology: HostTopology,
   vms: { vm: VmRequest; index: number }[],
   lock: ReadonlyMap<string, PlacementLock["vms"][number]>,
-  bound: number,
+  limit: { deadline: number; now: () => number },
 ): HostResult {
   const host = hostReq.name;
   const T = topology.threadsPerCore;
@@ -98,12 +113,12 @@ function planHost(
       const reserveNodes = locked.node === null ? ledgers.all() : [ledgers.find(locked.node)].filter((l): l is Ledger => l !== undefined);
       if (demand.vm.emulator === "shared" && !reserveNodes.some((l) => l.budget.reservedCores.length > 0)) {
         const where = locked.node === null ? `no node of ${host} keeps reserved cores` : `node ${locked.node} of ${host} keeps no reserved cores`;
-        problems.push({ vm: demand.vm.name, vmIndex: demand.index, host, field: "emulator", message: `${demand.vm.name} (locked): ${where} (reserve.coresPerNode = ${hostReq.reserve.coresPerNode}), so its shared emulator threads have nowhere to run; reserve a core or use emulator: dedicated` });
+        problems.push({ kind: "does-not-fit", vm: demand.vm.name, vmIndex: demand.index, host, field: "emulator", message: `${demand.vm.name} (locked): ${where} (reserve.coresPerNode = ${hostReq.reserve.coresPerNode}), so its shared emulator threads have nowhere to run; reserve a core or use emulator: dedicated` });
         continue;
       }
       const claimed = claimLocked(locked, demand, ledgers, T);
       if (typeof claimed === "string") {
-        problems.push({ vm: demand.vm.name, vmIndex: demand.index, host, field: "lock", message: `locked placement of ${demand.vm.name} no longer fits ${host}: ${claimed}; remove it from the lock to place it anew` });
+        problems.push({ kind: "does-not-fit", vm: demand.vm.name, vmIndex: demand.index, host, field: "lock", message: `locked placement of ${demand.vm.name} no longer fits ${host}: ${claimed}; remove it from the lock to place it anew` });
       } else {
         decided.push(claimed);
         if (claimed.node === null) lockedFloating.push(demand);
@@ -129,9 +144,9 @@ function planHost(
     const ledger = ledgers.find(demand.vm.node);
     const problem = ledger ? whyNot(ledger, demand, host, ledgers) : null;
     if (!ledger) {
-      problems.push({ vm: demand.vm.name, vmIndex: demand.index, host, field: "node", message: `${host} has no node ${demand.vm.node} (its nodes: ${ledgers.ids().join(", ")})` });
+      problems.push({ kind: "does-not-fit", vm: demand.vm.name, vmIndex: demand.index, host, field: "node", message: `${host} has no node ${demand.vm.node} (its nodes: ${ledgers.ids().join(", ")})` });
     } else if (problem) {
-      problems.push({ vm: demand.vm.name, vmIndex: demand.index, host, ...problem });
+      problems.push({ kind: "does-not-fit", vm: demand.vm.name, vmIndex: demand.index, host, ...problem });
     } else {
       promise(ledger, demand);
       decided.push({ demand, node: demand.vm.node, preferCores: u.prefer?.node === demand.vm.node ? u.prefer.cores : [] });
@@ -147,15 +162,17 @@ function planHost(
     const old = a.prefer?.node != null ? ledgers.find(a.prefer.node) : undefined;
     if (a.prefer && old && whyNot(old, a.demand, host, ledgers) === null) stay.push({ entry: a, node: old.budget.node.id, cores: a.prefer.cores });
   }
-  const tryAssign = (staying: Staying[]) => {
+  // The time left until the request's deadline; the first of two attempts gets half of it.
+  const secondsLeft = (share: number) => Math.max(0, (share * (limit.deadline - limit.now())) / 1000);
+  const tryAssign = (staying: Staying[], share: number) => {
     for (const s of staying) promise(ledgers.of(s.node), s.entry.demand);
     const rest = auto.filter((a) => !staying.some((s) => s.entry === a));
-    const outcome = assignNodes(rest.map((a) => autoVmOf(a.demand)), ledgers.all().map(nodeStateOf), bound);
+    const outcome = assignNodes(rest.map((a) => autoVmOf(a.demand)), ledgers.all().map(nodeStateOf), { seconds: secondsLeft(share), now: limit.now });
     if (outcome.kind !== "assigned") for (const s of staying) unpromise(ledgers.of(s.node), s.entry.demand);
     return { outcome, rest, staying };
   };
-  let attempt = tryAssign(stay);
-  if (attempt.outcome.kind !== "assigned" && stay.length > 0) attempt = tryAssign([]);
+  let attempt = tryAssign(stay, stay.length > 0 ? 0.5 : 1);
+  if (attempt.outcome.kind !== "assigned" && stay.length > 0) attempt = tryAssign([], 1);
   const { outcome } = attempt;
   if (outcome.kind !== "assigned") {
     return { problems: [autoNoFit(outcome, host, ledgers, attempt.rest.map((a) => a.demand))] };
