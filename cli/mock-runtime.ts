@@ -17,6 +17,9 @@ export interface RecordedResource {
   custom: boolean;
   /** URN of the parent, when the resource has one other than the stack. */
   parent?: string;
+  /** URNs of the resources it depends on (dependsOn, with a component expanded to its children,
+   * and the resources its input Outputs came from), as the engine is told. */
+  dependencies?: string[];
   urn?: string;
 }
 
@@ -87,6 +90,8 @@ export function startMockRuntime(opts: MockRuntimeOptions): void {
         state.stdout = opts.commandStdout?.(resource) ?? "";
         state.stderr = "";
       }
+      // The engine generates it; offline a fixed value stands in (never a real credential).
+      if (args.type === "random:index/randomPassword:RandomPassword") state.result = `offline-${args.name}-`.padEnd(Number(resource.inputs.length ?? 32), "x");
       return { id: `${args.name}-id`, state };
     },
     call(args) {
@@ -96,14 +101,18 @@ export function startMockRuntime(opts: MockRuntimeOptions): void {
   };
   void pulumi.runtime.setMocks(mocks, opts.project, opts.stack, false);
   const monitor = pulumi.runtime.getMonitor() as unknown as {
-    registerResource(req: { getParent(): string }, callback: (err: unknown, res: { getUrn(): string } | undefined) => void): Promise<void>;
+    registerResource(req: { getParent(): string; getDependenciesList(): string[] }, callback: (err: unknown, res: { getUrn(): string } | undefined) => void): Promise<void>;
   };
   const register = monitor.registerResource.bind(monitor);
   monitor.registerResource = (req, callback) => {
     nextParent = req.getParent() || undefined;
     const index = recorded.length;
+    const dependencies = req.getDependenciesList();
     const done = register(req, (err, res) => {
-      if (res && recorded[index]) recorded[index].urn = res.getUrn();
+      if (res && recorded[index]) {
+        recorded[index].urn = res.getUrn();
+        recorded[index].dependencies = dependencies;
+      }
       callback(err, res);
     });
     nextParent = undefined;
@@ -179,6 +188,38 @@ export function redactSecrets(value: unknown, placeholder = "[secret]"): unknown
  * `HostCheck.commandName`, with the host's capture) and "" for every other command. */
 export function stdoutByName(byName: Record<string, string>): (resource: RecordedResource) => string | undefined {
   return (resource) => byName[resource.name];
+}
+
+/**
+ * A kubeconfig as K3s writes it, with no real credential in it: what the kubeconfig read-back
+ * answers offline (render, program tests), so that the Kubernetes provider and everything after
+ * it can be shown.
+ */
+export const OFFLINE_KUBECONFIG = `apiVersion: v1
+clusters:
+- cluster: {certificate-authority-data: T0ZGTElORQ==, server: "https://127.0.0.1:6443"}
+  name: default
+contexts:
+- context: {cluster: default, user: default}
+  name: default
+current-context: default
+kind: Config
+users:
+- name: default
+  user: {client-certificate-data: T0ZGTElORQ==, client-key-data: T0ZGTElORQ==}
+`;
+
+/**
+ * How the remote commands answer when no host exists: each host check with the host's committed
+ * capture (`captures`: host name -> XML), the kubeconfig read-back with OFFLINE_KUBECONFIG,
+ * every other command with "".
+ */
+export function offlineAnswers(captures: Record<string, string>, names: { hostCheck: (host: string) => string; kubeconfig: string }): (resource: RecordedResource) => string | undefined {
+  return (r) => {
+    for (const [host, xml] of Object.entries(captures)) if (r.name === names.hostCheck(host)) return xml;
+    if (r.name === names.kubeconfig) return OFFLINE_KUBECONFIG;
+    return undefined;
+  };
 }
 
 /** Alias of settle, under the name the tests of other components use. */

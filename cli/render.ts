@@ -5,6 +5,7 @@
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
+import YAML from "yaml";
 import { seedFiles } from "../components/NumaPinnedVm";
 import { domainSpecOf } from "../hypervisor/vm-description";
 import { parsePrepare } from "../components/NumaHost";
@@ -20,10 +21,11 @@ import { renderPicture } from "../topology/picture";
 import { Plan } from "../topology/placement";
 import { CONFIG_NAMESPACE } from "../stacks/config";
 import { vmDescriptions } from "../stacks/numa-vms";
+import { CLUSTER_NAME } from "../stacks/cluster";
 import { placeRequest } from "../stacks/place-stack";
 import { readStackEntries, readStackInputs } from "../stacks/stack-inputs";
 import { BadInput, run } from "./exit";
-import { RecordedResource, programErrors, recordedResources, redactSecrets, settle, startMockRuntime } from "./mock-runtime";
+import { RecordedResource, offlineAnswers, programErrors, recordedResources, redactSecrets, settle, startMockRuntime } from "./mock-runtime";
 
 const USAGE = "usage: npm run render -- --stack NAME [--out DIR]";
 
@@ -46,6 +48,18 @@ export function pulumiConfig(projectDir: string, stack: string): { config: Recor
 function write(path: string, text: string): void {
   mkdirSync(dirname(path), { recursive: true });
   writeFileSync(path, text.endsWith("\n") ? text : text + "\n");
+}
+
+/** The Kubernetes document a recorded resource stands for, secrets redacted; null for others. */
+export function kubernetesDocument(r: RecordedResource): Record<string, unknown> | null {
+  if (!r.type.startsWith("kubernetes:") || r.type.startsWith("pulumi:providers:")) return null;
+  const inputs = redactSecrets(r.inputs) as Record<string, unknown>;
+  if (r.type.startsWith("kubernetes:helm.sh/")) {
+    const repo = (inputs.repositoryOpts as { repo?: string } | undefined)?.repo;
+    return { kind: "HelmRelease", name: inputs.name ?? r.name, namespace: inputs.namespace, chart: inputs.chart, repository: repo, version: inputs.version, values: inputs.values ?? {} };
+  }
+  const { apiVersion, kind, ...rest } = inputs;
+  return { apiVersion, kind, ...rest };
 }
 
 function commandScripts(r: RecordedResource): [string, string][] {
@@ -79,6 +93,7 @@ async function main(argv: string[]): Promise<number> {
   const { config, secretKeys } = pulumiConfig(projectDir, stack);
   const captures = Object.fromEntries(inputs.request.hosts.map((h) => [h.name, readFileSync(resolve(projectDir, h.capabilities), "utf8")]));
   const { HostCheck } = await import("../components/HostCheck");
+  const { K3sControlPlane } = await import("../components/K3sControlPlane");
   startMockRuntime({
     project: "numa-k3s",
     stack,
@@ -86,10 +101,7 @@ async function main(argv: string[]): Promise<number> {
     secretConfigKeys: secretKeys,
     // The live host answers with the committed capture: a render shows the program as it runs when
     // the host check passes.
-    commandStdout: (r) => {
-      for (const [host, xml] of Object.entries(captures)) if (r.name === HostCheck.commandName(`${host}-host-check`)) return xml;
-      return undefined;
-    },
+    commandStdout: offlineAnswers(captures, { hostCheck: (host) => HostCheck.commandName(`${host}-host-check`), kubeconfig: K3sControlPlane.kubeconfigCommandName(CLUSTER_NAME) }),
   });
   const { runProgram } = await import("../stacks/program");
   const pulumi = await import("@pulumi/pulumi");
@@ -147,6 +159,17 @@ async function main(argv: string[]): Promise<number> {
     write(join(dir, "prepare.sh"), prepareScript(settings));
     write(join(dir, "numa-k3s-host-tuning.sh"), tuningScript(settings));
     write(join(dir, "state.sh"), stateScript(settings));
+  }
+  // K3s: each k8s node's config.yaml and kubelet configuration (the token is in a file of its
+  // own, never in these); the Lima template beside them for mac-numa.
+  for (const [node, files] of Object.entries(outputs.k3sFiles)) {
+    for (const [file, text] of Object.entries(files)) write(file === "lima.yaml" ? join(out, "k3s", file) : join(out, "k3s", node, file), text);
+  }
+  // Every Kubernetes object as the provider receives it; a Helm release (which the mock runtime
+  // cannot expand) as its chart, repository, pinned version and values.
+  for (const r of resources) {
+    const doc = kubernetesDocument(r);
+    if (doc) write(join(out, "k8s", `${doc.kind}-${r.name}.yaml`.replace(/[^A-Za-z0-9_.-]/g, "_")), YAML.stringify(doc));
   }
   // What each remote command runs, as the engine receives it (secrets redacted).
   for (const r of resources) if (r.type === "command:remote:Command") for (const [verb, script] of commandScripts(r)) write(join(out, "commands", `${r.name}.${verb}.sh`), script);

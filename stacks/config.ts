@@ -5,10 +5,11 @@ import YAML from "yaml";
 import { z } from "zod";
 import { PUBLIC_KEY } from "../guest/cloud-init";
 import { HostPrepSchema } from "../hostprep/config";
+import { K3S_VERSION } from "../k3s/version";
 import { HostRequestSchema, PlacementRequest, PlacementRequestSchema, ReserveSchema, VmRequestSchema } from "../topology/request";
 import { UserError } from "../common/user-error";
 import { flag, wholeNumber, wholeNumberIn } from "../common/config-values";
-import { BY_ID_DEVICE, BY_ID_DEVICE_HINT, DEFAULT_LIBVIRT_URI, LIBVIRT_URI, LIBVIRT_URI_HINT, LOGIN_NAME, MAC, MAC_HINT } from "../common/formats";
+import { BY_ID_DEVICE, BY_ID_DEVICE_HINT, DEFAULT_LIBVIRT_URI, DNS_LABEL, DNS_LABEL_HINT, LIBVIRT_URI, LIBVIRT_URI_HINT, LOGIN_NAME, MAC, MAC_HINT } from "../common/formats";
 
 export const CONFIG_NAMESPACE = "numa-k3s";
 
@@ -96,6 +97,45 @@ export const AdminSchema = z
   })
   .strict();
 
+/** The K3s server when it is not one of the stack's VMs: an existing Linux host, or (mac-numa)
+ * a Lima VM the program creates on the Mac. */
+export const K3sServerSchema = z
+  .object({
+    /** The k8s node name of the server. Default `k3s-server`. */
+    name: z.string().regex(DNS_LABEL, DNS_LABEL_HINT).default("k3s-server"),
+    /** The server's LAN address: what the workers join and the kubeconfig points at. With `lima`,
+     * reserve it in the LAN's DHCP server for `lima.macAddress`. */
+    address: ipv4,
+    /** The login on the server (default: admin.user; the key is numa-k3s:sshPrivateKey). */
+    user: z.string().regex(LOGIN_NAME, "must be a lowercase login name").optional(),
+    port: wholeNumberIn(1, 65535).default(22),
+    /** flannel's NIC on the server (a bare-metal host's, e.g. eno1). Default eth0, lima0 with lima. */
+    flannelIface: z.string().regex(/^[a-zA-Z0-9_.-]{1,15}$/, "must be a Linux interface name").optional(),
+    /** Create the server as a Lima VM on the Mac (REFERENCE.md option 1). */
+    lima: z
+      .object({
+        /** SSH to the Mac (the user that runs Lima). */
+        mac: z.object({ address: z.string().min(1), user: z.string().min(1), port: wholeNumberIn(1, 65535).default(22) }).strict(),
+        /** The bridged NIC's MAC (reserve `address` for it in DHCP). */
+        macAddress: z.string().regex(MAC, MAC_HINT),
+        cpus: wholeNumberIn(1, 64).default(2),
+        memoryGiB: wholeNumberIn(1, 256).default(4),
+        diskGiB: wholeNumberIn(10, 4096).default(20),
+      })
+      .strict()
+      .optional(),
+  })
+  .strict();
+
+export const K3sSchema = z
+  .object({
+    /** The K3s release of every node. A change upgrades in place, the server first. */
+    version: z.string().default(K3S_VERSION),
+    /** Where the server runs when no VM has `k3sRole: server` (mac-numa, distributed). */
+    server: K3sServerSchema.optional(),
+  })
+  .strict();
+
 export const StackConfigSchema = z
   .object({
     /** Which deployment option this stack is (not derived from the stack's name). */
@@ -113,11 +153,19 @@ export const StackConfigSchema = z
     waitForGuest: flag().default(true),
     /** Deleting a VM (or the stack) also deletes its hot-tier disk. The lake HDD is never touched. */
     deleteDataDisks: flag().default(false),
-    /** The private key Pulumi logs in to the hypervisors with: set it with --secret. */
+    /** K3s: version, and the server when it is not a VM of this stack. */
+    k3s: K3sSchema.default({ version: K3S_VERSION }),
+    /** The private key Pulumi logs in to the hypervisors, the VMs (as admin.user: its public half
+     * must be one of admin.sshAuthorizedKeys) and the K3s server with: set it with --secret. */
     sshPrivateKey: z.union([z.string(), z.object({ secure: z.string() }).strict()]).optional(),
   })
   .strict()
   .superRefine((cfg, ctx) => {
+    const serverVm = cfg.vms.some((vm) => vm.k3sRole === "server");
+    if (serverVm && cfg.k3s.server) ctx.addIssue({ code: "custom", path: ["k3s", "server"], message: "a VM has k3sRole: server already: remove one of the two" });
+    if (!serverVm && !cfg.k3s.server)
+      ctx.addIssue({ code: "custom", path: ["k3s", "server"], message: "the cluster needs a server: set k3s.server (its address, or lima: to create it on the Mac) or give one VM k3sRole: server" });
+    if (cfg.k3s.server?.lima && cfg.layout !== "mac-numa") ctx.addIssue({ code: "custom", path: ["k3s", "server", "lima"], message: "a Lima server on the Mac is the mac-numa layout's; use an existing host's address here" });
     const request = PlacementRequestSchema.safeParse({ hosts: cfg.hosts.map(hostRequestOf), vms: cfg.vms.map(vmRequestOf) });
     if (!request.success) for (const issue of request.error.issues) ctx.addIssue({ code: "custom", path: issue.path, message: issue.message });
     const seen = new Map<string, string>();
@@ -125,6 +173,8 @@ export const StackConfigSchema = z
       const other = seen.get(vm.address);
       if (other) ctx.addIssue({ code: "custom", path: ["vms", i, "address"], message: `${vm.address} is also ${other}'s address` });
       seen.set(vm.address, vm.name);
+      if (vm.k3sRole === "server" && cfg.vms.some((o, j) => j < i && o.k3sRole === "server"))
+        ctx.addIssue({ code: "custom", path: ["vms", i, "k3sRole"], message: `only one VM may be the K3s server (${cfg.vms.find((o) => o.k3sRole === "server")!.name} is already)` });
       if (vm.disks.lakeDevice && vm.workload !== "data")
         ctx.addIssue({ code: "custom", path: ["vms", i, "disks", "lakeDevice"], message: `only the data VM (workload: data) holds the data lake` });
     });
@@ -175,7 +225,7 @@ function editDistance(a: string, b: string): number {
 
 /** Every key a user may write, for "did you mean" on a misspelt one. */
 function knownKeys(): string[] {
-  const shapes = [StackConfigSchema, StackHostSchema, StackVmSchema, SshSchema, LibvirtSchema, DisksSchema, NetworkSchema, AdminSchema, ReserveSchema, HostPrepSchema];
+  const shapes = [StackConfigSchema, StackHostSchema, StackVmSchema, SshSchema, LibvirtSchema, DisksSchema, NetworkSchema, AdminSchema, ReserveSchema, HostPrepSchema, K3sSchema, K3sServerSchema];
   return [...new Set(shapes.flatMap((s) => Object.keys(s.shape)))];
 }
 

@@ -10,6 +10,7 @@ import { Placed } from "./place-stack";
 import { single } from "./single";
 import { StackInputs, stackInputsOf } from "./stack-inputs";
 import { CONFIG_NAMESPACE } from "./config";
+import { placeholdersIn } from "./placeholders";
 
 const layouts = { "mac-numa": macNuma, single, distributed } as const;
 
@@ -56,6 +57,11 @@ export function runProgram(projectDir = process.cwd(), prepared?: Prepared) {
   const previewOnly = pulumi.runtime.isDryRun() || rendering;
   if (!sshPrivateKey && !previewOnly)
     throw new pulumi.RunError(`${inputs.file}: numa-k3s:sshPrivateKey is not set: pulumi config set --secret numa-k3s:sshPrivateKey < ~/.ssh/id_ed25519`);
+  // Placeholders render and preview, with a warning each; an up refuses them all at once.
+  const placeholders = placeholdersIn(inputs.config);
+  if (placeholders.length > 0 && !previewOnly)
+    throw new pulumi.RunError(`${inputs.file}: still holds placeholders, which an up would use for real:\n${placeholders.map((p) => `  ${p}`).join("\n")}`);
+  for (const p of placeholders) pulumi.log.warn(`${inputs.file}: ${p}`);
   const ctx: StackContext = {
     stack,
     configFile: inputs.file,
@@ -74,5 +80,10 @@ export function runProgram(projectDir = process.cwd(), prepared?: Prepared) {
     layout: inputs.config.layout,
     plan: deployment.plan,
     vms: deployment.vms.map((vm) => ({ name: vm.name, host: vm.host, node: vm.node, threads: vm.threads, address: vm.address })),
+    /** The K3s API, and a kubeconfig for it (a secret). */
+    k3sServer: deployment.cluster.controlPlane.serverUrl,
+    kubeconfig: deployment.cluster.controlPlane.kubeconfig,
+    /** For render: each k8s node's K3s files in the clear (no secret in them). */
+    k3sFiles: deployment.cluster.files,
   };
 }

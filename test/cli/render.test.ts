@@ -25,7 +25,10 @@ describe.each(["mac-numa", "single", "distributed"])("npm run render -- --stack 
   });
 
   it("exits 0 and writes the plan, the picture, a domain and cloud-init per VM, and the commands", () => {
-    expect(result.stderr).toBe("");
+    // The shipped placeholders are said, one warning each; nothing else is.
+    const lines = result.stderr.split("\n").filter((l) => l !== "");
+    expect(lines.filter((l) => !/^warning: .*Pulumi\.[a-z-]+\.yaml: numa-k3s:\S+ = .*(documentation address|placeholder|example key)/.test(l))).toEqual([]);
+    expect(lines.length).toBeGreaterThan(0);
     expect(result.code).toBe(0);
     const plan = JSON.parse(readFileSync(join(out, "plan.json"), "utf8"));
     const files = filesUnder(out);
@@ -36,6 +39,11 @@ describe.each(["mac-numa", "single", "distributed"])("npm run render -- --stack 
       for (const verb of ["create", "update", "delete"]) expect(files).toContain(`commands/${vm.name}-domain.${verb}.sh`);
     }
     expect(readFileSync(join(out, "plan.md"), "utf8")).toContain(`Every VM is locked in hosts/${stack}.lock.json`);
+    // K3s: every k8s node's config.yaml; a kubelet configuration for every pinned VM.
+    const plan = JSON.parse(readFileSync(join(out, "plan.json"), "utf8"));
+    for (const vm of plan.vms) for (const f of ["config.yaml", "kubelet.yaml"]) expect(files).toContain(`k3s/${vm.name}/${f}`);
+    expect(files.filter((f) => /^k3s\/[^/]+\/config\.yaml$/.test(f))).toHaveLength(plan.vms.length + (stack === "single" ? 0 : 1));
+    if (stack === "mac-numa") expect(files).toContain("k3s/lima.yaml");
     // Host preparation of the one host, and the very command NumaHost sends.
     for (const f of ["summary.txt", "cmdline.txt", "cpu-partitioning-variables.conf", "prepare.sh", "numa-k3s-host-tuning.sh", "state.sh"]) expect(files).toContain(`hosts/numa-01/${f}`);
     expect(readFileSync(join(out, "commands/numa-01-host-prepare.create.sh"), "utf8")).toContain(readFileSync(join(out, "hosts/numa-01/prepare.sh"), "utf8").split("\n")[3]);
@@ -53,6 +61,8 @@ describe.each(["mac-numa", "single", "distributed"])("npm run render -- --stack 
     for (const f of filesUnder(out)) {
       const text = readFileSync(join(out, f), "utf8");
       expect(text).not.toMatch(/PRIVATE KEY|sshPrivateKey/);
+      // The cluster token (offline: the mock's stand-in) and the kubeconfig's client key.
+      expect(text).not.toMatch(/offline-k3s-token|client-key-data: T0ZG/);
       expect(text).not.toContain("0.0.0.0'");
       expect(text).not.toMatch(/listen=["']0\.0\.0\.0/);
     }

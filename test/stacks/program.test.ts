@@ -3,23 +3,35 @@
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { pulumiConfig } from "../../cli/render";
-import { recordedResources, redactSecrets, settle, startMockRuntime } from "../../cli/mock-runtime";
+import { OFFLINE_KUBECONFIG, offlineAnswers, outputValue, recordedResources, redactSecrets, settle, startMockRuntime } from "../../cli/mock-runtime";
+import * as pulumi from "@pulumi/pulumi";
 
 const root = resolve(__dirname, "../..");
 const PRIVATE_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nnot-a-real-key\n-----END OPENSSH PRIVATE KEY-----";
 
-async function runStack(stack: string, edit?: (config: Record<string, string>) => void) {
+/** The shipped stack with its placeholders replaced, as a user's would be before an up. */
+function ownValues(config: Record<string, string>): void {
+  for (const [key, value] of Object.entries(config))
+    config[key] = value
+      .replace(/192\.0\.2\./g, "10.20.0.")
+      .replace(/ReplaceThisPlaceholderWithYourOwnPublicKey0000/g, "TheProgramTestsKeyNotUsedAnywhereElse00000")
+      .replace(/ata-REPLACE-WITH-YOUR-8TB-HDD/g, "ata-ST8000VN004-2M2101_WSD0TEST");
+}
+
+async function runStack(stack: string, edit?: (config: Record<string, string>) => void, keepPlaceholders = false) {
   const { config } = pulumiConfig(root, stack);
+  if (!keepPlaceholders) ownValues(config);
   config["numa-k3s:sshPrivateKey"] = PRIVATE_KEY;
   edit?.(config);
   const capture = readFileSync(resolve(root, "hosts/reference-2x-e5-2697v4.capabilities.xml"), "utf8");
   const { HostCheck } = await import("../../components/HostCheck");
+  const { K3sControlPlane } = await import("../../components/K3sControlPlane");
   startMockRuntime({
     project: "numa-k3s",
     stack,
     config,
     secretConfigKeys: ["numa-k3s:sshPrivateKey"],
-    commandStdout: (r) => (r.name === HostCheck.commandName("numa-01-host-check") ? capture : undefined),
+    commandStdout: offlineAnswers({ "numa-01": capture }, { hostCheck: (h) => HostCheck.commandName(`${h}-host-check`), kubeconfig: K3sControlPlane.kubeconfigCommandName("k3s") }),
   });
   const { runProgram } = await import("../../stacks/program");
   const outputs = runProgram(root);
@@ -43,8 +55,8 @@ describe.each(["mac-numa", "single", "distributed"])("the program, stack %s", (s
     expect(of("numa-k3s:libvirt:NumaPinnedVm")).toEqual(vms);
     expect(of("numa-k3s:libvirt:HostCheck")).toEqual(["numa-01-host-check"]);
     expect(of("numa-k3s:host:NumaHost")).toEqual(["numa-01-host"]);
-    expect(of("command:remote:Command")).toEqual(["numa-01-host-check-capabilities", "numa-01-host-prepare", ...vms.flatMap((v: string) => [`${v}-domain`, `${v}-seed`])].sort());
-    expect(resources).toHaveLength(4 + 3 * vms.length);
+    const vmCommands = of("command:remote:Command").filter((n) => /-(seed|domain)$/.test(n) || n.startsWith("numa-01-"));
+    expect(vmCommands).toEqual(["numa-01-host-check-capabilities", "numa-01-host-prepare", ...vms.flatMap((v: string) => [`${v}-domain`, `${v}-seed`])].sort());
     expect(outputs.layout).toBe(stack);
     // The host is checked, then prepared, then its VMs are touched: their commands wait for both.
     const at = (name: string) => resources.findIndex((r) => r.name === name);
@@ -66,6 +78,48 @@ describe.each(["mac-numa", "single", "distributed"])("the program, stack %s", (s
       if (del.includes("hot.qcow2")) expect(del).toMatch(/^keep=\(.*hot\.qcow2.*\)$/m);
       expect(del).not.toMatch(/\b(mkfs|wipefs|blkdiscard)\b|\bdd /);
     }
+  });
+});
+
+describe.each(["mac-numa", "single", "distributed"])("the cluster of stack %s", (stack) => {
+  beforeEach(() => {
+    jest.resetModules();
+    delete process.env.NUMA_K3S_RENDER;
+  });
+
+  it("one K3s server and one NUMA-aware agent per other VM; each agent after its own VM and the server, never after another agent", async () => {
+    const { resources } = await runStack(stack);
+    const lock = JSON.parse(readFileSync(resolve(root, `hosts/${stack}.lock.json`), "utf8"));
+    const vms: string[] = lock.vms.map((v: { name: string }) => v.name).sort();
+    const serverVm = stack === "single" ? "k3s-server-tasks" : undefined;
+    const of = (type: string) => resources.filter((r) => r.type === type).map((r) => r.name).sort();
+    expect(of("numa-k3s:k3s:K3sControlPlane")).toEqual(["k3s"]);
+    const agents = vms.filter((v) => v !== serverVm);
+    expect(of("numa-k3s:k3s:K3sAgent")).toEqual(agents.map((v) => `${v}-agent`));
+    const urn = (name: string) => resources.find((r) => r.name === name)!.urn!;
+    const deps = (name: string) => resources.find((r) => r.name === name)!.dependencies ?? [];
+    for (const vm of agents) {
+      const install = deps(`${vm}-agent-k3s`);
+      expect(install).toContain(urn(`${vm}-domain`));
+      for (const other of agents.filter((o) => o !== vm)) expect(install).not.toContain(urn(`${other}-agent-k3s`));
+      expect(deps(`${vm}-agent-drain`)).toContain(urn("k3s-k3s"));
+    }
+    if (serverVm) expect(deps("k3s-k3s")).toContain(urn(`${serverVm}-domain`));
+    if (stack === "mac-numa") expect(deps("k3s-k3s")).toContain(urn("k3s-lima"));
+  });
+
+  it("the token and the kubeconfig are secrets everywhere: no input shows them once secrets are redacted", async () => {
+    const { outputs, resources } = await runStack(stack);
+    const token = resources.find((r) => r.type === "random:index/randomPassword:RandomPassword");
+    expect(token).toBeDefined();
+    const clientKey = /client-key-data: (\S+)\}/.exec(OFFLINE_KUBECONFIG)![1];
+    for (const r of resources) {
+      const shown = JSON.stringify(redactSecrets(r.inputs));
+      expect(shown).not.toContain("offline-k3s-token");
+      if (r.type !== "pulumi:providers:kubernetes") expect(shown).not.toContain(clientKey);
+    }
+    expect(await (pulumi.isSecret(outputs.kubeconfig) as unknown as Promise<boolean>)).toBe(true);
+    expect(await outputValue(outputs.kubeconfig)).toContain("server: https://");
   });
 });
 
@@ -112,6 +166,16 @@ describe("the program, stack single, as pulumi up runs it", () => {
         config["numa-k3s:vms"] = JSON.stringify(vms);
       }),
     ).rejects.toThrow(/Pulumi\.single\.yaml: k3s-worker-slm not in hosts\/single\.lock\.json .*npm run plan -- --stack single --lock hosts\/single\.lock\.json/);
+  });
+
+  it("an up refuses the shipped placeholders, naming each key", async () => {
+    const error = await runStack("single", undefined, true).catch((e: Error) => e);
+    expect((error as Error).constructor.name).toBe("RunError");
+    const message = (error as Error).message;
+    expect(message).toMatch(/^Pulumi\.single\.yaml: still holds placeholders/);
+    expect(message).toContain('numa-k3s:hosts[0].ssh.address = "192.0.2.10": a documentation address');
+    expect(message).toMatch(/numa-k3s:vms\[1\]\.disks\.lakeDevice = .*REPLACE.*: a placeholder/);
+    expect(message).toMatch(/numa-k3s:admin\.sshAuthorizedKeys\[0\] = .*: the example key/);
   });
 
   it("a capture that cannot be read stops the program with one line naming it", async () => {
