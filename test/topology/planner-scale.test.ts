@@ -1,0 +1,62 @@
+// The planner on many-node hosts with tight requests that fit by construction
+// (tight-requests.ts): it must place every one within the time limit, and every plan must obey
+// invariants.ts. When the search does run out of time, the planner says "gave up", never "does
+// not fit". fast-check prints the seed and the shrunk case on failure.
+import fc from "fast-check";
+import { checkPlan } from "../../topology/invariants";
+import { planPlacement } from "../../topology/planner";
+import { FAMILIES, tightCase } from "./tight-requests";
+
+describe("planner on tight many-node requests", () => {
+  it("places every request that fits by construction (2-16 nodes, 20-200 VMs, 95-100 % of the cores), and the plan obeys every invariant", () => {
+    fc.assert(
+      fc.property(
+        fc.constantFrom(...FAMILIES),
+        fc.constantFrom(2, 4, 8, 16),
+        fc.integer({ min: 20, max: 200 }),
+        fc.integer({ min: 1, max: 1_000_000 }),
+        (family, nodes, vms, seed) => {
+          const c = tightCase(family, nodes, vms, seed);
+          const outcome = planPlacement({ request: c.request, topologies: c.topologies, searchSeconds: 5 });
+          if (outcome.kind !== "placed") throw new Error(`${c.name}: ${outcome.problems[0].kind}: ${outcome.problems[0].message}`);
+          expect(checkPlan(outcome.plan, c.request, c.topologies)).toEqual([]);
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+
+  it("is deterministic on a case that needs the local search", () => {
+    const c = tightCase("memory", 8, 60, 1);
+    const a = planPlacement({ request: c.request, topologies: c.topologies });
+    const b = planPlacement({ request: structuredClone(c.request), topologies: new Map([...c.topologies].map(([k, v]) => [k, structuredClone(v)])) });
+    expect(a.kind).toBe("placed");
+    expect(JSON.stringify(b)).toBe(JSON.stringify(a));
+  });
+
+  it("says gave-up, naming the request and the limit, when the time runs out before a placement is found", () => {
+    const c = tightCase("memory", 8, 60, 1);
+    // A clock that jumps a second per read: the limit is gone after the first few searched steps.
+    let t = 0;
+    const now = () => (t += 1000);
+    const outcome = planPlacement({ request: c.request, topologies: c.topologies, searchSeconds: 2, now });
+    if (outcome.kind !== "no-fit") throw new Error("expected no placement within the limit");
+    expect(outcome.problems).toHaveLength(1);
+    const [p] = outcome.problems;
+    expect(p.kind).toBe("gave-up");
+    const autoVms = c.request.vms.filter((v) => v.numa === "strict" && v.node === "auto").length;
+    expect(p.message).toMatch(new RegExp(`^the ${autoVms} node: auto VMs of big \\(.*no placement found within the search limit of \\d+(\\.\\d+)? s \\(searchSeconds\\); one may exist`));
+  });
+
+  it("still proves does-not-fit when the time is short, where capacity arithmetic decides", () => {
+    const c = tightCase("exact", 8, 60, 2);
+    const grown = structuredClone(c.request);
+    const vm = grown.vms.find((v) => v.numa === "strict" && v.node === "auto");
+    if (!vm) throw new Error("the case has no node: auto VM");
+    vm.cores += 1; // an exact fill plus one core: more than the nodes have together
+    let t = 0;
+    const outcome = planPlacement({ request: grown, topologies: c.topologies, searchSeconds: 1, now: () => (t += 1000) });
+    if (outcome.kind !== "no-fit") throw new Error("an over-full request placed");
+    expect(outcome.problems[0].kind).toBe("does-not-fit");
+  });
+});
