@@ -40,9 +40,9 @@ describe.each(["mac-numa", "single", "distributed"])("npm run render -- --stack 
     }
     expect(readFileSync(join(out, "plan.md"), "utf8")).toContain(`Every VM is locked in hosts/${stack}.lock.json`);
     // K3s: every k8s node's config.yaml; a kubelet configuration for every pinned VM.
-    const plan = JSON.parse(readFileSync(join(out, "plan.json"), "utf8"));
-    for (const vm of plan.vms) for (const f of ["config.yaml", "kubelet.yaml"]) expect(files).toContain(`k3s/${vm.name}/${f}`);
-    expect(files.filter((f) => /^k3s\/[^/]+\/config\.yaml$/.test(f))).toHaveLength(plan.vms.length + (stack === "single" ? 0 : 1));
+    const planned = JSON.parse(readFileSync(join(out, "plan.json"), "utf8"));
+    for (const vm of planned.vms) for (const f of ["config.yaml", "kubelet.yaml"]) expect(files).toContain(`k3s/${vm.name}/${f}`);
+    expect(files.filter((f) => /^k3s\/[^/]+\/config\.yaml$/.test(f))).toHaveLength(planned.vms.length + (stack === "single" ? 0 : 1));
     if (stack === "mac-numa") expect(files).toContain("k3s/lima.yaml");
     // Host preparation of the one host, and the very command NumaHost sends.
     for (const f of ["summary.txt", "cmdline.txt", "cpu-partitioning-variables.conf", "prepare.sh", "numa-k3s-host-tuning.sh", "state.sh"]) expect(files).toContain(`hosts/numa-01/${f}`);
