@@ -251,7 +251,10 @@ function shownValue(value: unknown): string {
 
 /** The first problem as `FILE: numa-k3s:KEY = VALUE: message`, and how many more there are. */
 export function formatZodError(file: string, raw: unknown, error: z.ZodError, namespace = CONFIG_NAMESPACE): string {
-  const [first, ...rest] = error.issues;
+  // A misspelt key is the likeliest cause of every other complaint (a required key "missing"), so
+  // it is said first.
+  const issues = [...error.issues].sort((a, b) => Number(b.code === "unrecognized_keys") - Number(a.code === "unrecognized_keys"));
+  const [first, ...rest] = issues;
   const more = rest.length > 0 ? ` (and ${rest.length} more problem${rest.length > 1 ? "s" : ""})` : "";
   const prefix = namespace ? `${namespace}:` : "";
   if (first.code === "unrecognized_keys") {

@@ -78,6 +78,36 @@ describe("npm run plan", () => {
     expect(r.stderr.trim()).toMatch(/r\.yaml: vms\[0\]\.cpus: unknown key; did you mean cores\?$/);
   });
 
+  it.each([
+    ["a misspelt key named first, before the key it makes missing", (vm: Record<string, unknown>) => ((vm.coers = vm.cores), delete vm.cores), /vms\[0\]\.coers: unknown key; did you mean cores\? \(and 1 more problem\)$/],
+    ["memoryGB", (vm: Record<string, unknown>) => ((vm.memoryGB = vm.memoryGiB), delete vm.memoryGiB), /vms\[0\]\.memoryGB: unknown key; did you mean memoryGiB\?/],
+    ["a node that is not a number", (vm: Record<string, unknown>) => (vm.node = "one"), /vms\[0\]\.node = "one": must be a node id of the host \(0, 1, \.\.\.\) or "auto"$/],
+    ["a node the host does not have (exit 2, not 3)", (vm: Record<string, unknown>) => (vm.node = 7), /vms\[0\]\.node = 7: k3s-worker-slm-heavy: numa-01 has no node 7 \(its nodes: 0, 1\)$/],
+    ["no cores", (vm: Record<string, unknown>) => (vm.cores = 0), /vms\[0\]\.cores = 0: must be a whole number >= 1$/],
+  ])("exit 2 on %s, in one line naming the file and the key", (_why, edit, message) => {
+    const dir = mkdtempSync(join(tmpdir(), "plan-"));
+    const req = YAML.parse(readFileSync(join(requests, "single.yaml"), "utf8"));
+    req.hosts[0].capabilities = join(root, "hosts/reference-2x-e5-2697v4.capabilities.xml");
+    edit(req.vms[0]);
+    writeFileSync(join(dir, "r.yaml"), YAML.stringify(req));
+    const r = plan("--request", join(dir, "r.yaml"));
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim()).toMatch(message);
+    expect(r.stderr.trim().split("\n")).toHaveLength(1);
+  });
+
+  it("a request that says cores as a string, as `pulumi config set` stores it, is read as a number", () => {
+    const dir = mkdtempSync(join(tmpdir(), "plan-"));
+    const req = YAML.parse(readFileSync(join(requests, "single.yaml"), "utf8"));
+    req.hosts[0].capabilities = join(root, "hosts/reference-2x-e5-2697v4.capabilities.xml");
+    req.vms[0].cores = "16";
+    req.vms[0].memoryGiB = "118";
+    writeFileSync(join(dir, "r.yaml"), YAML.stringify(req));
+    const r = plan("--request", join(dir, "r.yaml"), "--json");
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout).vms[0].vcpus).toBe(32);
+  });
+
   it("exit 2 on a capture that is not XML, naming the capture", () => {
     const dir = mkdtempSync(join(tmpdir(), "plan-"));
     writeFileSync(join(dir, "bad.xml"), "<capabilities><host>");

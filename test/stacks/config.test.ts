@@ -1,7 +1,8 @@
 // The three committed stacks are valid, and a user's mistake in a stack file is one line naming
 // the file, the key and the value.
-import { readFileSync } from "node:fs";
-import { resolve } from "node:path";
+import { cpSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
 import YAML from "yaml";
 import { ConfigError, parseStackConfig, stackConfigEntries } from "../../stacks/config";
 import { macOf } from "../../stacks/vm-specs";
@@ -105,5 +106,39 @@ describe("macOf", () => {
     expect(macOf("k3s-worker-1")).toMatch(/^52:54:00(:[0-9a-f]{2}){3}$/);
     expect(macOf("k3s-worker-1")).toBe(macOf("k3s-worker-1"));
     expect(macOf("k3s-worker-1")).not.toBe(macOf("k3s-worker-2"));
+  });
+});
+
+describe("config values as `pulumi config set` stores them", () => {
+  it("reads \"true\" and \"22\" as Pulumi's getBoolean and getNumber would", () => {
+    const raw = rawOf("single");
+    raw.deleteDataDisks = "true";
+    raw.waitForGuest = "false";
+    const hosts = raw.hosts as Record<string, Record<string, unknown>>[];
+    hosts[0].ssh.port = "2222";
+    (raw.vms as Record<string, unknown>[])[0].cores = "16";
+    const cfg = parseStackConfig(raw, "Pulumi.single.yaml");
+    expect([cfg.deleteDataDisks, cfg.waitForGuest, cfg.hosts[0].ssh.port, cfg.vms[0].cores]).toEqual([true, false, 2222, 16]);
+  });
+
+  it("refuses what is neither, saying what is expected", () => {
+    const raw = rawOf("single");
+    raw.deleteDataDisks = "yes please";
+    expect(errorOf(raw)).toBe('Pulumi.single.yaml: numa-k3s:deleteDataDisks = "yes please": must be true or false');
+  });
+});
+
+describe("the placement lock of a stack", () => {
+  it("a copied stack file gets a lock of its own; two stacks naming one lock are refused", () => {
+    const dir = mkdtempSync(join(tmpdir(), "stacks-"));
+    cpSync(join(projectDir, "hosts"), join(dir, "hosts"), { recursive: true });
+    const single = readFileSync(join(projectDir, "Pulumi.single.yaml"), "utf8");
+    writeFileSync(join(dir, "Pulumi.single.yaml"), single);
+    writeFileSync(join(dir, "Pulumi.lab2.yaml"), single);
+    expect(readStackInputs(dir, "lab2").lockFile).toBe("hosts/lab2.lock.json");
+    writeFileSync(join(dir, "Pulumi.lab2.yaml"), single.replace("config:\n", "config:\n  numa-k3s:placementLock: hosts/single.lock.json\n"));
+    expect(() => readStackInputs(dir, "lab2")).toThrow(
+      'Pulumi.lab2.yaml: numa-k3s:placementLock = "hosts/single.lock.json": is also the lock of stack single (Pulumi.single.yaml); remove the key to use hosts/lab2.lock.json, or name another file',
+    );
   });
 });
