@@ -53,7 +53,7 @@ export function readCapabilities(path: string): HostTopology {
 export function parseCapabilities(xml: string, source: string): HostTopology {
   try {
     const host = hostElement(xml);
-    return toTopology(readCells(host), hostThreadsHint(host), hostArch(host), source);
+    return toTopology(readCells(host), hostThreadsHint(host), hostArch(host), source, readL3Banks(host));
   } catch (e) {
     if (e instanceof Problem) throw new CapabilitiesError(source, e.message);
     throw e;
@@ -283,15 +283,49 @@ function readCpu(cpu: XmlElement, position: string, cellId: number): CpuRecord {
   };
 }
 
+// ---- caches ----------------------------------------------------------------------------------
+
+/**
+ * The L3 bank of each thread, from <host><cache><bank level='3' cpus='...'>. Banks of type code
+ * and data (Intel CDP) list the same cpus under one id; the first bank naming a thread wins. A
+ * capture without <cache> (most of them) gives an empty map: cores then group by die, then socket.
+ */
+function readL3Banks(host: XmlElement): Map<number, number> {
+  const bankOf = new Map<number, number>();
+  for (const cache of elements(host, "cache")) {
+    for (const [index, bank] of elements(cache, "bank").entries()) {
+      if (attribute(bank, "level") !== "3") continue;
+      const where = `<cache><bank> #${index + 1}`;
+      const id = whole(attribute(bank, "id"), `${where} id`);
+      const cpus = attribute(bank, "cpus");
+      if (cpus === undefined) fail(`${where} (L3, id ${id}) has no cpus attribute`);
+      let threads: number[] = [];
+      try {
+        threads = parseCpuset(cpus);
+      } catch (e) {
+        fail(`${where} (L3, id ${id}) cpus: ${(e as Error).message}`);
+      }
+      for (const t of threads) if (!bankOf.has(t)) bankOf.set(t, id);
+    }
+  }
+  return bankOf;
+}
+
 // ---- topology --------------------------------------------------------------------------------
 
-function toTopology(cells: CellRecord[] | null, threadsHint: string | undefined, arch: string | null, source: string): HostTopology {
+function toTopology(
+  cells: CellRecord[] | null,
+  threadsHint: string | undefined,
+  arch: string | null,
+  source: string,
+  l3Of: ReadonlyMap<number, number> = new Map(),
+): HostTopology {
   const warnings: string[] = [];
   // Without cells there is no thread or memory to place anything on: refused here, where the file
   // is read, rather than as a host on which every VM "does not fit".
   if (cells === null)
     fail("has no NUMA topology (no <host><topology><cells>): capture it with `virsh capabilities` on the host itself, with a libvirt that reports <topology> (1.0 or newer)");
-  const nodes = toNodes(cells, threadsHint, warnings);
+  const nodes = toNodes(cells, threadsHint, warnings, l3Of);
   const threadsPerCore = Math.max(1, ...nodes.flatMap((n) => n.cores.map((c) => c.threads.length)));
   const topology: HostTopology = {
     source,
@@ -311,7 +345,7 @@ function toTopology(cells: CellRecord[] | null, threadsHint: string | undefined,
   return checked.data;
 }
 
-function toNodes(cells: CellRecord[], threadsHint: string | undefined, warnings: string[]): NumaNode[] {
+function toNodes(cells: CellRecord[], threadsHint: string | undefined, warnings: string[], l3Of: ReadonlyMap<number, number>): NumaNode[] {
   // Each thread in exactly one node: two listings would let two VMs be pinned to one thread.
   const nodeOfThread = new Map<number, number>();
   for (const cell of cells) {
@@ -359,7 +393,7 @@ function toNodes(cells: CellRecord[], threadsHint: string | undefined, warnings:
         pages: cell.pages,
         distances: cell.distances,
         threads,
-        cores: coresOf(cell, online, nodeOfThread),
+        cores: coresOf(cell, online, nodeOfThread, l3Of),
       };
     });
 }
@@ -368,7 +402,7 @@ function toNodes(cells: CellRecord[], threadsHint: string | undefined, warnings:
  * Group a node's online threads into cores by their `siblings` lists, ascending by first thread.
  * `complete` is set later, once the host's threadsPerCore is known.
  */
-function coresOf(cell: CellRecord, online: (cpu: CpuRecord) => boolean, nodeOfThread: Map<number, number>): Core[] {
+function coresOf(cell: CellRecord, online: (cpu: CpuRecord) => boolean, nodeOfThread: Map<number, number>, l3Of: ReadonlyMap<number, number>): Core[] {
   const byId = new Map(cell.cpus.map((cpu) => [cpu.id, cpu]));
   const taken = new Set<number>();
   const cores: Core[] = [];
@@ -395,7 +429,7 @@ function coresOf(cell: CellRecord, online: (cpu: CpuRecord) => boolean, nodeOfTh
       taken.add(siblingId);
     }
     const first = byId.get(threads[0]) as CpuRecord;
-    cores.push({ node: cell.id, socket: first.socket, die: first.die, threads, complete: false });
+    cores.push({ node: cell.id, socket: first.socket, die: first.die, l3: l3Of.get(threads[0]) ?? null, threads, complete: false });
   }
   return cores;
 }

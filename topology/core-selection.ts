@@ -2,9 +2,13 @@
 // placement rules; these choices are about cache locality and about keeping plans stable.
 import { Core } from "./host-topology";
 
-/** Cores sharing an L3 (AMD CCD: a die) group together; without die ids, a socket is the group. */
-function groupKey(c: Core): string {
-  return c.die !== null ? `d${c.die}` : `s${c.socket ?? -1}`;
+/**
+ * Cores sharing an L3 group together: the capture's L3 bank when it lists one; else the die (an
+ * AMD CCD); else the socket. (Many AMD hosts report die_id 0 on every CPU: only the banks tell
+ * their CCXs apart.)
+ */
+export function groupKey(c: Core): string {
+  return c.l3 !== null ? `l${c.l3}` : c.die !== null ? `d${c.die}` : `s${c.socket ?? -1}`;
 }
 
 /**

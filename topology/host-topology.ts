@@ -35,6 +35,12 @@ export const CoreSchema = z
     node: id,
     socket: id.nullable(),
     die: id.nullable(),
+    /**
+     * The L3 cache domain (the capture's <cache><bank level='3'> id) its threads share; null when
+     * the capture lists no L3 bank for them. Cores with one l3 share a last-level cache (an AMD
+     * CCX/CCD, an Intel socket or sub-NUMA cluster).
+     */
+    l3: id.nullable(),
     /** The online sibling threads of this core, ascending. The core's identity is threads[0]. */
     threads: z.array(id).min(1),
     /** All of the host's threadsPerCore threads are online. Incomplete cores never go to a VM. */

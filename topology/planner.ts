@@ -2,7 +2,7 @@
 // The rules it obeys are DESIGN.md's "placement contract"; invariants.ts checks them on the result.
 import { Core, HostTopology } from "./host-topology";
 import { AutoVm, DEFAULT_SEARCH_SECONDS, assignNodes } from "./node-assignment";
-import { chooseCores } from "./core-selection";
+import { chooseCores, groupKey } from "./core-selection";
 import { Demand, Ledger, Ledgers, demandOf, isCpuNode, nodeStateOf, promise, take, unpromise } from "./ledger";
 import { PlacementLock } from "./lock";
 import { NoFit, autoNoFit, checkFloating, memoryProblem, whyNot } from "./no-fit";
@@ -234,7 +234,7 @@ function autoVmOf(d: Demand): AutoVm {
 /** The free cores in the same cache group as the VM's first core: its emulator core's first choice. */
 function sameGroup(free: readonly Core[], cores: readonly Core[]): Core[] {
   const first = cores[0];
-  return free.filter((c) => (first.die !== null ? c.die === first.die : c.socket === first.socket));
+  return free.filter((c) => groupKey(c) === groupKey(first));
 }
 
 function lockMatches(l: PlacementLock["vms"][number], d: Demand, T: number): boolean {

@@ -215,6 +215,24 @@ describe("parseCapabilities on real captures", () => {
     expect(new Set(host.nodes[1].cores.map((c) => c.die))).not.toContain(0);
   });
 
+  test("EPYC resctrl capture: each core's l3 is the <cache><bank level='3'> listing its threads (8 banks of 4 cores)", () => {
+    const host = readCapabilities(fixture("amd-epyc-2s-4dies-per-socket-resctrl-libvirt.xml"));
+    const cores = host.nodes.flatMap((n) => n.cores);
+    const l3Of = (first: number) => cores.find((c) => c.threads[0] === first)?.l3;
+    // From the capture: bank 0 cpus='0-3,32-35', bank 2 '12-15,44-47', bank 4 '4-7,36-39', bank 14 '24-27,56-59'.
+    expect([0, 3, 12, 15, 4, 7, 24, 27].map(l3Of)).toEqual([0, 0, 2, 2, 4, 4, 14, 14]);
+    const sizes = new Map<number | null, number>();
+    for (const c of cores) sizes.set(c.l3, (sizes.get(c.l3) ?? 0) + 1);
+    expect([...sizes.values()]).toEqual(Array(8).fill(4));
+  });
+
+  test("a capture without L3 banks leaves l3 null; a bank without cpus is refused naming it", () => {
+    const host = readCapabilities(fixture("power8-ppc64le-2node-smt8-virtmanager.xml"));
+    expect(host.nodes.flatMap((n) => n.cores).every((c) => c.l3 === null)).toBe(true);
+    const xml = capture(cell(0, `<cpus num='2'>${cpu(0, "0,1")}${cpu(1, "0,1")}</cpus>`)).replace("</host>", "<cache><bank id='3' level='3' type='both' size='8' unit='MiB'/></cache></host>");
+    expect(() => parseCapabilities(xml, SOURCE)).toThrow(/<cache><bank> #1 \(L3, id 3\) has no cpus attribute/);
+  });
+
   test("POWER8 SMT8: cores are runs of 8 threads", () => {
     const host = readCapabilities(fixture("power8-ppc64le-2node-smt8-virtmanager.xml"));
     expect(host.nodes.flatMap((n) => n.cores).every((c) => c.threads.length === 8)).toBe(true);
@@ -328,8 +346,8 @@ describe("parseCapabilities details", () => {
     );
     expect(host.threadsPerCore).toBe(2);
     expect(host.nodes[0].cores).toEqual([
-      { node: 0, socket: 0, die: null, threads: [0, 2], complete: true },
-      { node: 0, socket: 0, die: null, threads: [1], complete: false },
+      { node: 0, socket: 0, die: null, l3: null, threads: [0, 2], complete: true },
+      { node: 0, socket: 0, die: null, l3: null, threads: [1], complete: false },
     ]);
     expect(host.warnings).toEqual(["threads 3 are offline (listed without topology); they are never pinned"]);
   });

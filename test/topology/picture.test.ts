@@ -42,7 +42,7 @@ function buildHost(shape: HostShape): HostTopology {
         if (!offline.has(id)) siblings.push(id);
       }
       if (siblings.length > 0) {
-        cores.push({ node: n, socket, die: 0, threads: siblings, complete: siblings.length === shape.threadsPerCore });
+        cores.push({ node: n, socket, die: 0, l3: null, threads: siblings, complete: siblings.length === shape.threadsPerCore });
       }
     }
     threads.sort((a, b) => a.id - b.id);
