@@ -8,8 +8,16 @@ import { MODELS_DIR, SERVER_PORT, modelFileName, serverArgs } from "./llama-serv
 import { memoryEstimate } from "./memory";
 import { ModelSpec, SlmConfig } from "./model-spec";
 import type { SlmVm } from "./capacity";
+// Types only (erased at compile time): the objects are checked field by field against the
+// Kubernetes API's own shapes, so a misspelt field fails tsc instead of being dropped by the API.
+import type { IDeployment } from "kubernetes-models/apps/v1/Deployment";
+import type { IConfigMap } from "kubernetes-models/v1/ConfigMap";
+import type { IEnvVar } from "kubernetes-models/v1/EnvVar";
+import type { INamespace } from "kubernetes-models/v1/Namespace";
+import type { IProbe } from "kubernetes-models/v1/Probe";
+import type { IService } from "kubernetes-models/v1/Service";
 
-export type K8sObject = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string> } } & Record<string, unknown>;
+export type K8sObject = IDeployment | IService | IConfigMap | INamespace;
 
 /** Default namespace of the pool. */
 export const SLM_NAMESPACE = "slm";
@@ -59,8 +67,8 @@ export function nodeSelectorOf(vm: SlmVm): Record<string, string> {
   };
 }
 
-function fetchEnv(model: ModelSpec, config: SlmConfig): Record<string, unknown>[] {
-  const env: Record<string, unknown>[] = [
+function fetchEnv(model: ModelSpec, config: SlmConfig): IEnvVar[] {
+  const env: IEnvVar[] = [
     { name: "MODEL_SOURCE", value: model.source },
     { name: "MODEL_SHA256", value: model.sha256 },
     { name: "MODEL_FILE", value: modelFileName(model) },
@@ -93,11 +101,11 @@ function fetchEnv(model: ModelSpec, config: SlmConfig): Record<string, unknown>[
  * - startup, readiness and liveness on /health (503 while the model loads, 200 once it serves).
  * - prometheus.io annotations and the port name `http`: what vmagent's pod discovery scrapes.
  */
-export function deploymentOf(model: ModelSpec, vm: SlmVm, config: SlmConfig, namespace = SLM_NAMESPACE): K8sObject {
+export function deploymentOf(model: ModelSpec, vm: SlmVm, config: SlmConfig, namespace = SLM_NAMESPACE): IDeployment {
   const cpu = String(model.cores * vm.placement.topology.threads);
   const memory = `${memoryEstimate(model).totalMiB}Mi`;
   const fetchMemory = `${FETCH_MEMORY_MIB}Mi`;
-  const probe = (periodSeconds: number, failureThreshold: number) => ({
+  const probe = (periodSeconds: number, failureThreshold: number): IProbe => ({
     httpGet: { path: "/health", port: "http" },
     periodSeconds,
     timeoutSeconds: 5,
@@ -155,7 +163,7 @@ export function deploymentOf(model: ModelSpec, vm: SlmVm, config: SlmConfig, nam
   };
 }
 
-export function serviceOf(model: ModelSpec, namespace = SLM_NAMESPACE): K8sObject {
+export function serviceOf(model: ModelSpec, namespace = SLM_NAMESPACE): IService {
   return {
     apiVersion: "v1",
     kind: "Service",
@@ -191,7 +199,7 @@ export function ensembleEntries(models: ModelSpec[], namespace = SLM_NAMESPACE):
   }));
 }
 
-export function ensembleConfigMap(models: ModelSpec[], namespace = SLM_NAMESPACE): K8sObject {
+export function ensembleConfigMap(models: ModelSpec[], namespace = SLM_NAMESPACE): IConfigMap {
   return {
     apiVersion: "v1",
     kind: "ConfigMap",
@@ -200,6 +208,6 @@ export function ensembleConfigMap(models: ModelSpec[], namespace = SLM_NAMESPACE
   };
 }
 
-export function namespaceOf(namespace = SLM_NAMESPACE): K8sObject {
+export function namespaceOf(namespace = SLM_NAMESPACE): INamespace {
   return { apiVersion: "v1", kind: "Namespace", metadata: { name: namespace, labels: { "app.kubernetes.io/managed-by": "numa-k3s" } } };
 }
