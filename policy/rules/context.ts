@@ -21,6 +21,7 @@ export function contextFromStack(projectDir: string, stack: string): PolicyConte
   return {
     hosts: inputs.request.hosts.map((h) => ({ name: h.name, topology: inputs.topologies.get(h.name)!, reserve: h.reserve })),
     hostOfVm: new Map(inputs.request.vms.map((vm) => [vm.name, hostOf(inputs.request, vm)])),
+    numaOfVm: new Map(inputs.request.vms.map((vm) => [vm.name, vm.numa])),
   };
 }
 
@@ -52,5 +53,6 @@ export function contextFromPlan(projectDir: string, plan: Plan): PolicyContext {
       return { name: h.name, topology, reserve: reserveOf(h, topology) };
     }),
     hostOfVm: new Map(plan.vms.map((vm) => [vm.name, vm.host])),
+    numaOfVm: new Map(plan.vms.map((vm) => [vm.name, vm.node === null ? "floating" : "strict"])),
   };
 }

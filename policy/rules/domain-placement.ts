@@ -69,14 +69,15 @@ function kib(v: unknown, what: string): number {
  * The placement a domain pins, for VM `host`'s topology:
  * - vcpupin in vCPU order (a vCPU without a pin reads as thread -1, which no rule accepts);
  * - emulatorpin and the union of every iothreadpin;
- * - memory and numatune `<memory>` (node = the one node of a strict nodeset, else null);
+ * - memory and numatune `<memory>` (a strict VM's node is the one most of its vCPUs are on; null
+ *   for interleave);
  * - huge pages from `<memoryBacking><hugepages><page size>`: memory / size pages;
  * - `emulator`: "shared" when every emulator thread is on a core no VM may hold (reserved), else
  *   "dedicated"; invariants.ts then checks the matching promise.
  * The request this placement is checked against is made from it (see requestOf), so only what
  * the XML says is judged, against the host and its reserve.
  */
-export function readDomain(xml: string, host: string, reservedThreads: ReadonlySet<number>): ReadDomain {
+export function readDomain(xml: string, host: string, hostTopology: HostTopology, reservedThreads: ReadonlySet<number>): ReadDomain {
   let doc: El;
   try {
     doc = parser.parse(xml) as El;
@@ -107,7 +108,14 @@ export function readDomain(xml: string, host: string, reservedThreads: ReadonlyS
   // Anything but strict or interleave ("preferred", "restrictive", none) is no promise at all;
   // it is read as interleave over what it names so that invariants.ts refuses it as such.
   const numatune = { mode: mode === "strict" ? ("strict" as const) : ("interleave" as const), nodeset };
-  const node = mode === "strict" && nodeset.length === 1 ? nodeset[0] : null;
+  // A strict VM's node is where most of its vCPUs are (a tie goes to numatune's node), so that
+  // memory bound elsewhere reads as a numatune problem and a few vCPUs elsewhere as a vCPU one.
+  const nodeOf = nodeOfThread(hostTopology);
+  const count = new Map<number, number>();
+  for (const t of vcpupin) if (nodeOf.has(t)) count.set(nodeOf.get(t)!, (count.get(nodeOf.get(t)!) ?? 0) + 1);
+  const most = Math.max(0, ...count.values());
+  const candidates = [...count.keys()].filter((n) => count.get(n) === most).sort((a, b) => a - b);
+  const node = mode !== "strict" ? null : candidates.length === 0 ? (nodeset[0] ?? null) : candidates.includes(nodeset[0]) ? nodeset[0] : candidates[0];
 
   const topo = el(el(domain, "cpu"), "topology");
   const topology = topo
@@ -154,7 +162,7 @@ export function readDomain(xml: string, host: string, reservedThreads: ReadonlyS
   return { placement, consoles };
 }
 
-/** Threads of the cores the host's reserve keeps, per host (what "shared emulator" may use). */
+/** The node of each thread of the host. */
 export function nodeOfThread(topology: HostTopology): Map<number, number> {
   const out = new Map<number, number>();
   for (const n of topology.nodes) for (const t of n.threads) out.set(t.id, n.id);

@@ -79,6 +79,9 @@ export interface HostContext {
 export interface PolicyContext {
   hosts: HostContext[];
   hostOfVm: ReadonlyMap<string, string>;
+  /** What the stack asks of each VM's memory: strict (one node) or floating (interleaved). A
+   * domain alone cannot say which it was meant to be. */
+  numaOfVm: ReadonlyMap<string, "strict" | "floating">;
 }
 
 export function emptyInputs(): Inputs {

@@ -33,7 +33,7 @@ export function readDomains(domains: readonly DomainInput[], ctx: PolicyContext)
         findings.push({ rule: "vcpu-single-node", resource: d.resource, message: `${d.resource}: domain ${name ?? "(no name)"} is not a VM of the stack, so no host capture can tell its nodes` });
         continue;
       }
-      const read = readDomain(d.xml, host, reserved.get(host)!);
+      const read = readDomain(d.xml, host, ctx.hosts.find((h) => h.name === host)!.topology, reserved.get(host)!);
       vms.push({ resource: d.resource, ...read });
     } catch (e) {
       if (!(e instanceof DomainReadError) && !(e instanceof Error && e.message.startsWith("cpuset"))) throw e;
@@ -59,7 +59,7 @@ function requestOf(vms: readonly VmPlacement[], ctx: PolicyContext): PlacementRe
       memoryGiB: p.memoryKiB / 1048576,
       hugepages: p.hugepages ? sizes[p.hugepages.sizeKiB] : undefined,
       emulator: p.emulator,
-      numa: p.node === null ? "floating" : "strict",
+      numa: ctx.numaOfVm.get(p.name) ?? (p.node === null ? "floating" : "strict"),
     })),
   };
 }
@@ -79,6 +79,8 @@ function ruleOf(v: Violation, vm: VmPlacement | undefined, nodeOf: Map<number, n
       // domain of the same name, or a page size the planner does not offer can differ.
       if (v.detail.startsWith("placed")) return "no-shared-pcpu";
       if (v.detail.startsWith("has huge pages")) return "node-capacity";
+      // "is floating; requested numa: strict": interleaved memory for a VM the stack keeps strict.
+      if (v.detail.includes("requested numa")) return "memory-strict-local";
       return "whole-cores";
     case "exclusive-vcpus":
       return "no-shared-pcpu";
