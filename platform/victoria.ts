@@ -331,8 +331,8 @@ export function pinningCollectorScript(host: string, vms: VmPlacement[], uri = "
 # numa-k3s pinning collector for ${host}: live vcpupin/emulatorpin/numatune next to the plan's,
 # for node_exporter's textfile collector. Rendered by platform/victoria.ts; do not edit here.
 set -euo pipefail
-uri=${JSON.stringify(uri)}
-dir=${JSON.stringify(TEXTFILE_DIR)}
+uri="\${VIRSH_URI:-${uri}}"
+dir="\${NUMA_K3S_TEXTFILE_DIR:-${TEXTFILE_DIR}}"
 host=${JSON.stringify(host)}
 out="$dir/numa-k3s-pinning.prom"
 tmp="$(mktemp "$dir/.numa-k3s-pinning.XXXXXX")"
