@@ -31,7 +31,7 @@ async function runStack(stack: string, edit?: (config: Record<string, string>) =
     stack,
     config,
     secretConfigKeys: ["numa-k3s:sshPrivateKey"],
-    commandStdout: offlineAnswers({ "numa-01": capture }, { hostCheck: (h) => HostCheck.commandName(`${h}-host-check`), kubeconfig: K3sControlPlane.kubeconfigCommandName("k3s") }),
+    commandStdout: offlineAnswers({ "numa-01": capture, "numa-02": capture }, { hostCheck: (h) => HostCheck.commandName(`${h}-host-check`), kubeconfig: K3sControlPlane.kubeconfigCommandName("k3s") }),
   });
   const { runProgram } = await import("../../stacks/program");
   const outputs = runProgram(root);
@@ -208,5 +208,30 @@ describe("the program, stack single, as pulumi up runs it", () => {
         config["numa-k3s:layout"] = "dual";
       }),
     ).rejects.toThrow(/^Pulumi\.single\.yaml: numa-k3s:layout = "dual": /);
+  });
+});
+
+describe("growth: a second NUMA host in the same cluster (stack single-two-hosts)", () => {
+  beforeEach(() => {
+    jest.resetModules();
+    delete process.env.NUMA_K3S_RENDER;
+  });
+
+  it("its VMs join the same K3s server, and nothing that touches numa-01 changes", async () => {
+    const one = (await runStack("single")).resources;
+    const two = (await runStack("single-two-hosts")).resources;
+    const firstHostVms = ["k3s-worker-slm-heavy", "k3s-worker-data", "k3s-worker-slm", "k3s-server-tasks"];
+    const suffixes = ["", "-seed", "-domain", "-agent", "-agent-k3s", "-agent-drain", "-agent-uncordon"];
+    const onFirstHost = (r: { name: string }) => r.name.startsWith("numa-01-") || r.name === "k3s-k3s" || firstHostVms.some((vm) => suffixes.some((x) => r.name === `${vm}${x}`));
+    const inputsOf = (rs: typeof one) => Object.fromEntries(rs.filter((r) => r.custom && onFirstHost(r)).map((r) => [r.name, JSON.stringify(redactSecrets(r.inputs))]));
+    const before = inputsOf(one);
+    expect(Object.keys(before).length).toBeGreaterThan(10);
+    const after = inputsOf(two);
+    expect(Object.keys(after).sort()).toEqual(Object.keys(before).sort());
+    for (const name of Object.keys(before)) expect([name, after[name] === before[name]]).toEqual([name, true]);
+    const agents = two.filter((r) => r.type === "numa-k3s:k3s:K3sAgent").map((r) => r.name).sort();
+    expect(agents).toEqual(["k3s-worker-data-agent", "k3s-worker-slm-2a-agent", "k3s-worker-slm-2b-agent", "k3s-worker-slm-agent", "k3s-worker-slm-heavy-agent"]);
+    expect(two.filter((r) => r.type === "numa-k3s:k3s:K3sControlPlane")).toHaveLength(1);
+    expect(two.filter((r) => r.type === "numa-k3s:host:NumaHost").map((r) => r.name).sort()).toEqual(["numa-01-host", "numa-02-host"]);
   });
 });
