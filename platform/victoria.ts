@@ -340,19 +340,20 @@ trap 'rm -f "$tmp"' EXIT
 
 # "0-2,36" -> "0,1,2,36": libvirt prints ranges, the plan lists threads.
 normalize() {
-  local part out=() lo hi i
+  local part lo hi i
+  local -a parts threads=()
   IFS=',' read -r -a parts <<<"$1"
   for part in "\${parts[@]}"; do
     part="\${part// /}"
     [ -z "$part" ] && continue
     if [[ $part == *-* ]]; then
       lo="\${part%-*}"; hi="\${part#*-}"
-      for ((i = lo; i <= hi; i++)); do out+=("$i"); done
+      for ((i = lo; i <= hi; i++)); do threads+=("$i"); done
     else
-      out+=("$part")
+      threads+=("$part")
     fi
   done
-  printf '%s\\n' "\${out[@]}" | sort -n -u | paste -sd, -
+  printf '%s\\n' "\${threads[@]}" | sort -n -u | paste -sd, -
 }
 
 {
