@@ -22,7 +22,7 @@ class Secret {
 function asPolicyProps(v: unknown): unknown {
   if (Array.isArray(v)) return v.map(asPolicyProps);
   if (v && typeof v === "object") {
-    if (SECRET_SIG_KEY in v) return new Secret(asPolicyProps((v as { value: unknown }).value));
+    if (SECRET_SIG_KEY in v) return new Secret(asPolicyProps((v as unknown as { value: unknown }).value));
     return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, asPolicyProps(x)]));
   }
   return v;
@@ -72,10 +72,12 @@ function byName(name: string) {
 
 /** Messages a policy reports on `rs` (all of them for a stack policy, one at a time otherwise). */
 function run(name: string, rs: Res[]): string[] {
-  const p = byName(name) as (typeof policies)[number] & { validateResource?: Function; validateStack?: Function };
+  // Called as the SDK calls them: with the full 1.21 args, of which the policies read a few.
+  type Validate = (args: unknown, report: (message: string) => void) => void;
+  const p = byName(name) as unknown as { validateResource?: Validate; validateStack?: Validate };
   const out: string[] = [];
   const report = (message: string) => out.push(message);
-  const common = { getConfig: () => ({}), notApplicable, stackTags: new Map<string, string>() };
+  const common = { getConfig: <T extends object>() => ({}) as T, notApplicable, stackTags: new Map<string, string>() };
   const attempt = (f: () => void) => {
     try {
       f();
@@ -174,7 +176,7 @@ test("slm-guaranteed on a Deployment: burstable CPU fires, naming the container"
 });
 
 test("a resource a per-resource policy does not judge is marked not applicable", () => {
-  const p = byName("whole-cores") as unknown as { validateResource: Function };
+  const p = byName("whole-cores") as unknown as { validateResource: (args: unknown, report: () => void) => void };
   const seed = resources.find((r) => r.name.endsWith("-seed"))!;
   expect(() => p.validateResource({ ...seed, opts: {}, getConfig: () => ({}), notApplicable, stackTags: new Map() }, () => undefined)).toThrow(NotApplicable);
 });
