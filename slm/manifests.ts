@@ -51,6 +51,8 @@ function labels(model: ModelSpec): Record<string, string> {
   return {
     "app.kubernetes.io/name": "llama-server",
     "app.kubernetes.io/instance": model.name,
+    // What the numa-guard policy pack (policy/rules/workload-rules.ts) recognises a model server by.
+    "app.kubernetes.io/component": "model-server",
     "app.kubernetes.io/part-of": "slm-ensemble",
     "app.kubernetes.io/managed-by": "numa-k3s",
     [LABEL_MODEL]: model.name,
