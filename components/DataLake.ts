@@ -6,7 +6,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
 import * as random from "@pulumi/random";
 import { z } from "zod";
-import { K8S_NAME, NodePortSchema, PodPlacementSchema, ResourcesSchema, digest, parseArgs } from "../platform/args";
+import { K8S_NAME, NodePortSchema, PodPlacementSchema, ResourcesSchema, argsError, digest, parseArgs } from "../platform/args";
 import {
   CREDENTIALS_SECRET,
   DEFAULT_ZONES,
@@ -98,14 +98,14 @@ export function lakeSpec(name: string, args: Omit<DataLakeArgs, "provider">): La
   const hotZones = hot ? (a.hotZones ?? ["staging", "daily-prepared"]) : [];
   for (const [field, list] of [["versionedZones", versionedZones], ["hotZones", hotZones]] as const) {
     const unknown = list.find((z) => !zones.includes(z));
-    if (unknown) parseArgs("DataLake", name, z.never(`not one of zones (${zones.join(", ")})`), { [field]: unknown });
+    if (unknown) argsError("DataLake", name, field, unknown, `not one of zones (${zones.join(", ")})`);
   }
-  if (a.hot === false && a.hotZones?.length) parseArgs("DataLake", name, z.never("hot zones need the hot tier (hot is false)"), { hotZones: a.hotZones });
+  if (a.hot === false && a.hotZones?.length) argsError("DataLake", name, "hotZones", a.hotZones, "hot zones need the hot tier (hot is false)");
   const buckets = zones.map(bucketName);
   const clash = buckets.find((b, i) => buckets.indexOf(b) !== i);
-  if (clash) parseArgs("DataLake", name, z.never("two zones map to the same bucket"), { zones: clash });
+  if (clash) argsError("DataLake", name, "zones", clash, "two zones map to the same bucket");
   const ports = a.nodePorts === false ? null : { api: a.nodePorts?.api ?? 30900, console: a.nodePorts?.console ?? 30901 };
-  if (ports && ports.api === ports.console) parseArgs("DataLake", name, z.never("the API and console need different ports"), { nodePorts: ports });
+  if (ports && ports.api === ports.console) argsError("DataLake", name, "nodePorts", ports, "the API and console need different ports");
   return {
     namespace: a.namespace ?? "storage",
     release: "seaweedfs",

@@ -5,7 +5,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
 import * as random from "@pulumi/random";
 import { z } from "zod";
-import { K8S_NAME, NodePortSchema, PodPlacementSchema, ResourcesSchema, parseArgs } from "../platform/args";
+import { K8S_NAME, NodePortSchema, PodPlacementSchema, ResourcesSchema, argsError, parseArgs } from "../platform/args";
 import type { PodPlacement } from "../platform/placement";
 import { CHARTS } from "../platform/versions";
 import {
@@ -94,10 +94,10 @@ export function temporalSpec(name: string, args: Omit<TemporalClusterArgs, "prov
   const namespaces = a.namespaces ?? [{ name: "default", retention: "3d" }];
   const temporalNamespace = a.worker.temporalNamespace ?? namespaces[0].name;
   if (!namespaces.some((n) => n.name === temporalNamespace))
-    parseArgs("TemporalCluster", name, z.never(`not a registered namespace (${namespaces.map((n) => n.name).join(", ")})`), { worker: { temporalNamespace } });
+    argsError("TemporalCluster", name, "worker.temporalNamespace", temporalNamespace, `not a registered namespace (${namespaces.map((n) => n.name).join(", ")})`);
   const reserved = ["TEMPORAL_ADDRESS", "TEMPORAL_NAMESPACE", "STAGING_DIR", "NODE_NAME", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_ENDPOINT_URL", "AWS_REGION"];
   const clash = Object.keys(a.worker.env ?? {}).find((k) => reserved.includes(k));
-  if (clash) parseArgs("TemporalCluster", name, z.never("set by the component"), { worker: { env: { [clash]: a.worker.env?.[clash] } } });
+  if (clash) argsError("TemporalCluster", name, `worker.env.${clash}`, a.worker.env?.[clash], "set by the component");
   const r = a.postgres?.resources;
   return {
     namespace: a.namespace ?? "temporal",

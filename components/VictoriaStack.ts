@@ -5,7 +5,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
 import { z } from "zod";
-import { K8S_NAME, NodePortSchema, PodPlacementSchema, ResourcesSchema, parseArgs } from "../platform/args";
+import { K8S_NAME, NodePortSchema, PodPlacementSchema, ResourcesSchema, argsError, parseArgs } from "../platform/args";
 import type { PodPlacement } from "../platform/placement";
 import { CHARTS, ChartRef } from "../platform/versions";
 import {
@@ -95,14 +95,14 @@ export function victoriaSpec(name: string, args: Omit<VictoriaStackArgs, "provid
   const a = parseArgs("VictoriaStack", name, ArgsSchema, args);
   const thresholds = { ...DEFAULT_THRESHOLDS, ...a.thresholds };
   if (thresholds.stagingWarnBytes >= thresholds.stagingCriticalBytes)
-    parseArgs("VictoriaStack", name, z.never("the warning must be below the critical threshold"), { thresholds: { stagingWarnBytes: thresholds.stagingWarnBytes } });
+    argsError("VictoriaStack", name, "thresholds.stagingWarnBytes", thresholds.stagingWarnBytes, `the warning must be below the critical threshold (${thresholds.stagingCriticalBytes})`);
   if (thresholds.diskWarnRatio >= thresholds.diskCriticalRatio)
-    parseArgs("VictoriaStack", name, z.never("the warning must be below the critical threshold"), { thresholds: { diskWarnRatio: thresholds.diskWarnRatio } });
+    argsError("VictoriaStack", name, "thresholds.diskWarnRatio", thresholds.diskWarnRatio, `the warning must be below the critical threshold (${thresholds.diskCriticalRatio})`);
   const hostNames = (a.hypervisors ?? []).map((h) => h.name);
   const dup = hostNames.find((h, i) => hostNames.indexOf(h) !== i);
-  if (dup) parseArgs("VictoriaStack", name, z.never("two hypervisors with one name"), { hypervisors: dup });
+  if (dup) argsError("VictoriaStack", name, "hypervisors", dup, "two hypervisors with one name");
   const ports = a.nodePorts === false ? null : { metrics: a.nodePorts?.metrics ?? 30828, logs: a.nodePorts?.logs ?? 30428 };
-  if (ports && ports.metrics === ports.logs) parseArgs("VictoriaStack", name, z.never("metrics and logs need different ports"), { nodePorts: ports });
+  if (ports && ports.metrics === ports.logs) argsError("VictoriaStack", name, "nodePorts", ports, "metrics and logs need different ports");
   return {
     namespace: a.namespace ?? "monitoring",
     placement: a.placement,

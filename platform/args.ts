@@ -70,3 +70,8 @@ export function parseQuantity(q: string): number {
   const factor: Record<string, number> = { "": 1, m: 1e-3, k: 1e3, Ki: 1024, M: 1e6, Mi: 1024 ** 2, G: 1e9, Gi: 1024 ** 3, T: 1e12, Ti: 1024 ** 4 };
   return n * factor[unit];
 }
+
+/** The same one-line error for a rule across fields (zod checks one field at a time). */
+export function argsError(component: string, name: string, path: string, value: unknown, why: string): never {
+  throw new PlatformArgsError(`${component} '${name}': ${path} = ${JSON.stringify(value)}: ${why}`);
+}
