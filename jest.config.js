@@ -7,4 +7,7 @@ module.exports = {
   // tsc --noEmit runs before jest (npm test); ts-jest only transpiles.
   transform: { "^.+\\.ts$": ["ts-jest", { diagnostics: false }] },
   testTimeout: 60000,
+  // A real libvirtd for the integration tests, started (and stopped) by the suite itself.
+  globalSetup: "<rootDir>/test/global-setup.ts",
+  globalTeardown: "<rootDir>/test/global-teardown.ts",
 };
