@@ -1,3 +1,4 @@
+import { join } from "node:path";
 import { RecordedResource, recordedResources, settle, startMockRuntime } from "../../cli/mock-runtime";
 import type { SlmWorkerPoolArgs } from "../../components/SlmWorkerPool";
 import { memoryEstimate } from "../../slm/memory";
@@ -115,5 +116,22 @@ describe("SlmWorkerPool (mock runtime)", () => {
     );
     await settle();
     expect(recordedResources().filter((r) => r.type.startsWith("numa-k3s:slm") || r.type.startsWith("kubernetes:apps"))).toEqual([]);
+  });
+});
+
+describe("SlmWorkerPool against the numa-guard policy pack", () => {
+  it.each(LAYOUT_NAMES)("%s: the pack's slm-guaranteed rule recognises every model server and finds nothing wrong", async (layout) => {
+    const { resources } = await deploy(layout);
+    const { checkModelServers, isModelServer } = await import("../../policy/rules/workload-rules");
+    const { contextFromStack } = await import("../../policy/rules/context");
+    const objects = resources.filter((r) => r.type.startsWith("kubernetes:")).map((r) => ({ resource: r.name, type: r.type, props: r.inputs }));
+    const pods = objects.filter((o) => o.type === "kubernetes:apps/v1:Deployment").map((o) => (o.props.spec as { template: { spec: Record<string, unknown>; metadata: { labels: Record<string, unknown> } } }).template);
+    expect(pods.every((t) => isModelServer(t.spec, t.metadata.labels))).toBe(true);
+    const ctx = contextFromStack(join(__dirname, "../.."), layout);
+    expect(checkModelServers(objects, ctx)).toEqual([]);
+    // The rule is not blind: an init container asking for less than its limit is caught.
+    const broken = JSON.parse(JSON.stringify(objects.find((o) => o.type === "kubernetes:apps/v1:Deployment")!));
+    broken.props.spec.template.spec.initContainers[0].resources.requests.memory = "256Mi";
+    expect(checkModelServers([broken], ctx).map((f) => f.rule)).toEqual(["slm-guaranteed"]);
   });
 });
