@@ -152,6 +152,9 @@ export function agentValues(spec: VictoriaSpec): Record<string, unknown> {
   return {
     remoteWrite: [{ url: `${metricsUrl(spec.namespace)}/api/v1/write` }],
     config: { global: { scrape_interval: "30s" }, scrape_configs: scrapeConfigs(spec) },
+    // The chart's ClusterRole grants nodes and nodes/metrics; the kubelet and cAdvisor jobs go
+    // through the API server's node proxy, which needs nodes/proxy as well.
+    rbac: { create: true, extraRules: [{ apiGroups: [""], resources: ["nodes/proxy"], verbs: ["get"] }] },
     resources: { requests: { cpu: "50m", memory: "96Mi" }, limits: { memory: "256Mi" } },
     nodeSelector: spec.placement.nodeSelector,
     tolerations: spec.placement.tolerations,

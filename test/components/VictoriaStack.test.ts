@@ -65,6 +65,7 @@ describe("VictoriaStack", () => {
     expect(jobs.map((j) => j.job_name)).toEqual(["kubelet", "cadvisor", "node-exporter", "hypervisor"]);
     expect(jobs[3].static_configs).toEqual([{ targets: ["192.168.50.10:9100"], labels: { host: "numa-01" } }]);
     expect(JSON.stringify(jobs[1])).toContain("/proxy/metrics/cadvisor");
+    expect(agent.rbac.extraRules).toEqual([{ apiGroups: [""], resources: ["nodes/proxy"], verbs: ["get"] }]);
   });
 
   it("vmalert has the NUMA, pinning, staging (10 / 30 GB) and disk (70 / 90 %) rules, thresholds from the args", async () => {
