@@ -40,7 +40,7 @@ export interface HostCheckArgs {
 }
 
 /** When this program run started: the default runId. */
-const PROGRAM_STARTED = new Date().toISOString();
+export const PROGRAM_STARTED = new Date().toISOString();
 
 /** The libvirt URI HostCheck and the VM scripts default to. */
 

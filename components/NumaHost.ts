@@ -7,10 +7,13 @@ import * as command from "@pulumi/command";
 import { HostLibvirt, HostPrep, HostPrepSchema } from "../hostprep/config";
 import { HostSettings, hostSettings } from "../hostprep/settings";
 import { prepareScript } from "../hostprep/scripts";
+import { hostDrift } from "../hostprep/drift";
+import { parseHostState, stateScript } from "../hostprep/host-state";
 import { remoteCommand } from "../hypervisor/vm-scripts";
 import type { HostTopology } from "../topology/host-topology";
 import type { HostPlan, VmPlacement } from "../topology/placement";
-import { ConnectionArgs, HostCheck, HostGate, secretConnection } from "./HostCheck";
+import { ConnectionArgs, HostCheck, HostGate, PROGRAM_STARTED, secretConnection } from "./HostCheck";
+import { shellQuote } from "../hypervisor/shell-quote";
 import { UserError } from "../common/user-error";
 
 export interface NumaHostArgs {
@@ -106,6 +109,33 @@ export class NumaHost extends pulumi.ComponentResource implements HostGate {
         pulumi.log.warn(`host ${host}: ${needs.length} setting(s) wait for a reboot${prepare.allowReboot ? " (rebooting in a minute)" : " (allowReboot is false: not rebooting)"}: ${needs.join("; ")}`, this);
     });
     this.registerOutputs({ host, bootParameters: settings.bootParameters, rebootRequired: this.rebootRequired });
+  }
+
+  /**
+   * The drift check of `npm run host-check`, inside `pulumi up`: once `after` (the host's VMs) is
+   * done, a read-only command reads the live state (command line, isolated threads, huge pages,
+   * governor, every domain's pins) and each difference from the plan is logged as a warning on
+   * this host. It runs on every up (a per-run marker, like the host check), and never changes the
+   * host: drift is reported, not "fixed" behind the operator's back.
+   */
+  checkDrift(after: pulumi.Resource[], connection: pulumi.Input<ConnectionArgs>, runId: string = PROGRAM_STARTED): pulumi.Output<string[]> {
+    const read = new command.remote.Command(
+      `${this.host}-drift`,
+      {
+        connection: this.gate(secretConnection(connection)),
+        create: `NUMA_K3S_DRIFT_RUN=${shellQuote(runId)} ${remoteCommand(stateScript(this.settings))}`,
+        update: `NUMA_K3S_DRIFT_RUN=${shellQuote(runId)} ${remoteCommand(stateScript(this.settings))}`,
+        addPreviousOutputInEnv: false,
+        logging: "stderr",
+      },
+      { parent: this, dependsOn: after },
+    );
+    return read.stdout.apply((stdout) => {
+      if (stdout.trim() === "") return [];
+      const { differences } = hostDrift(this.settings, parseHostState(stdout));
+      for (const line of differences) pulumi.log.warn(`drift: ${line} (npm run host-check -- --stack NAME shows it again)`, this);
+      return differences;
+    });
   }
 
   /**

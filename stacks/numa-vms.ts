@@ -64,5 +64,11 @@ export function numaVms(inputs: StackInputs, plan: Plan, ctx: StackContext): Num
     const host = inputs.config.hosts.find((h) => h.name === vm.placement.host)!;
     return new NumaPinnedVm(vm.placement.name, { vm, connection: connectionFor(host, ctx), hostCheck: hosts.get(host.name)! });
   });
+  // After its VMs, each host is read back against the plan (the drift check of npm run host-check).
+  for (const [name, numaHost] of hosts) {
+    const host = inputs.config.hosts.find((h) => h.name === name)!;
+    const own = vms.filter((_, i) => descriptions[i].placement.host === name);
+    numaHost.checkDrift(own, connectionFor(host, ctx), ctx.runId);
+  }
   return { plan, hostChecks: [...hostChecks.values()], hosts: [...hosts.values()], vms };
 }

@@ -10,11 +10,11 @@ import { join } from "node:path";
 const capture = readFileSync(join(__dirname, "../..", "hosts/reference-2x-e5-2697v4.capabilities.xml"), "utf8");
 const connection = { host: "192.0.2.10", user: "root", privateKey: "-----BEGIN OPENSSH PRIVATE KEY-----\nAAAA\n-----END OPENSSH PRIVATE KEY-----" };
 
-async function build(opts: { vms?: "all" | "without-slm"; prepare?: unknown; prepareStdout?: string; vm?: boolean } = {}) {
+async function build(opts: { vms?: "all" | "without-slm"; prepare?: unknown; prepareStdout?: string; vm?: boolean; driftStdout?: string } = {}) {
   startMockRuntime({
     project: "numa-k3s",
     stack: "test",
-    commandStdout: stdoutByName({ "numa-01-check-capabilities": capture, "numa-01-host-prepare": opts.prepareStdout ?? "" }),
+    commandStdout: stdoutByName({ "numa-01-check-capabilities": capture, "numa-01-host-prepare": opts.prepareStdout ?? "", "numa-01-drift": opts.driftStdout ?? "" }),
   });
   const { HostCheck } = await import("../../components/HostCheck");
   const { NumaHost } = await import("../../components/NumaHost");
@@ -24,11 +24,28 @@ async function build(opts: { vms?: "all" | "without-slm"; prepare?: unknown; pre
   const hostCheck = new HostCheck("numa-01-check", { host: "numa-01", topology, connection, runId: "run-1" });
   const host = new NumaHost("numa-01-host", { topology, hostPlan: plan.hosts[0], vms, prepare: opts.prepare, libvirt: LIBVIRT, connection, hostCheck });
   // A stand-in for a VM's command, gated the way a NumaPinnedVm's would be.
-  if (opts.vm !== false) new command.remote.Command("k3s-worker-slm-domain", { connection: host.gate(connection), create: "true" });
-  return { host };
+  const vm = opts.vm !== false ? new command.remote.Command("k3s-worker-slm-domain", { connection: host.gate(connection), create: "true" }) : undefined;
+  return { host, vm };
 }
 
 const named = (name: string) => recordedResources().find((r) => r.name === name)!;
+
+describe("NumaHost's drift check inside pulumi up", () => {
+  afterEach(() => settle());
+  const state = (name: string) => readFileSync(join(__dirname, "../fixtures/host-state", name), "utf8");
+
+  it("reads the host back after its VMs and reports each difference; an in-sync host reports none", async () => {
+    const drifted = await build({ driftStdout: state("numa-01-drifted.state.txt") });
+    const lines = await outputValue(drifted.host.checkDrift([drifted.vm!], connection, "run-1"));
+    await settle();
+    expect(lines.length).toBeGreaterThan(3);
+    expect(lines.every((l) => l.startsWith("host numa-01: "))).toBe(true);
+    expect(named("numa-01-drift").dependencies).toContain(named("k3s-worker-slm-domain").urn);
+    expect(String(named("numa-01-drift").inputs.create)).not.toMatch(/\b(virsh (vcpupin|emulatorpin|numatune) \S+ \d|echo [0-9]+ >)/);
+    const clean = await build({ driftStdout: state("numa-01-in-sync.state.txt") });
+    expect(await outputValue(clean.host.checkDrift([clean.vm!], connection, "run-1"))).toEqual([]);
+  });
+});
 
 describe("NumaHost", () => {
   // A component's registerOutputs waits for its outputs; a new mock runtime must not start before.
