@@ -2,7 +2,7 @@
 // The rules it obeys are DESIGN.md's "placement contract"; invariants.ts checks them on the result.
 import { Core, HostTopology } from "./host-topology";
 import { AutoVm, DEFAULT_SEARCH_SECONDS, assignNodes } from "./node-assignment";
-import { chooseCores, groupKey } from "./core-selection";
+import { chooseCores, groupKey, packCores } from "./core-selection";
 import { Demand, Ledger, Ledgers, demandOf, isCpuNode, nodeStateOf, promise, take, unpromise } from "./ledger";
 import { PlacementLock } from "./lock";
 import { NoFit, autoNoFit, checkFloating, memoryProblem, whyNot } from "./no-fit";
@@ -189,14 +189,35 @@ function planHost(
   const floatingProblem = checkFloating(floating.map((f) => f.demand), lockedFloating, ledgers, host);
   if (floatingProblem) return { problems: [floatingProblem] };
 
-  // 5. Cores, node by node in request order, then floating VMs on the roomiest nodes first.
+  // 5. Cores, node by node: where a node's free cores are in one L3 domain, in request order
+  //    (chooseCores); where they are in several, VMs keeping a resized lock's cores first, then
+  //    the others together, so that each spans as few domains as it can (packCores).
   decided.sort((a, b) => a.demand.index - b.demand.index);
-  for (const d of decided) {
-    if (d.cores) continue;
-    const ledger = ledgers.of(d.node!);
+  const oneByOne = (d: Decided, ledger: Ledger) => {
     ledger.promised -= d.demand.totalCores;
-    d.cores = take(ledger, chooseCores(ledger.free, d.demand.cores, d.preferCores)!);
-    d.emulatorCore = d.demand.vm.emulator === "dedicated" ? take(ledger, chooseCores(ledger.free, 1, sameGroup(ledger.free, d.cores))!)[0] : null;
+    const cores = take(ledger, chooseCores(ledger.free, d.demand.cores, d.preferCores)!);
+    d.cores = cores;
+    d.emulatorCore = d.demand.vm.emulator === "dedicated" ? take(ledger, chooseCores(ledger.free, 1, sameGroup(ledger.free, cores))!)[0] : null;
+  };
+  for (const ledger of ledgers.all()) {
+    const here = decided.filter((d) => !d.cores && d.node === ledger.budget.node.id);
+    if (new Set(ledger.free.map(groupKey)).size < 2) {
+      for (const d of here) oneByOne(d, ledger);
+      continue;
+    }
+    for (const d of here.filter((x) => x.preferCores.length > 0)) oneByOne(d, ledger);
+    const fresh = here.filter((x) => x.preferCores.length === 0);
+    const packed = packCores(ledger.free, ledger.budget.node.cores, fresh.map((d) => ({ key: d.demand.index, cores: d.demand.cores, emulator: d.demand.vm.emulator === "dedicated" })));
+    for (const d of fresh) {
+      const got = packed?.get(d.demand.index);
+      if (!got) {
+        oneByOne(d, ledger);
+        continue;
+      }
+      ledger.promised -= d.demand.totalCores;
+      d.cores = take(ledger, got.cores);
+      d.emulatorCore = got.emulatorCore ? take(ledger, [got.emulatorCore])[0] : null;
+    }
   }
   for (const f of floating) {
     const cores: Core[] = [];
