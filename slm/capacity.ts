@@ -116,3 +116,16 @@ export function checkCapacity(models: ModelSpec[], vms: SlmVm[], neighbours: Nod
   if (problems.length > 0) throw new SlmConfigError(`${key}.models: ${problems.join(" | ")}`);
   return fits;
 }
+
+/** A VM of the stack config as the pool needs it (stacks/config.ts StackVm has these fields). */
+export interface StackVmRole {
+  name: string;
+  workload: string;
+  k3sRole: "server" | "agent";
+}
+
+/** The pool's VMs: the planned VMs whose workload is `slm`, with their K3s role. */
+export function slmVmsOf(placements: readonly VmPlacement[], vms: readonly StackVmRole[]): SlmVm[] {
+  const byName = new Map(vms.map((v) => [v.name, v]));
+  return placements.filter((p) => byName.get(p.name)?.workload === "slm").map((placement) => ({ placement, role: byName.get(placement.name)!.k3sRole }));
+}

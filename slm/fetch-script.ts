@@ -3,8 +3,8 @@
 // One constant text, parameterised by environment variables, so that it is linted and tested once
 // and no value a user typed is ever spliced into shell code.
 //
-// Inputs (environment): MODEL_SOURCE (https://… or s3://models/<key>), MODEL_SHA256, MODEL_FILE,
-// MODELS_DIR; for s3: S3_ENDPOINT, S3_REGION, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY.
+// Inputs (environment): MODEL_SOURCE (https://… or s3://models/<key>), MODEL_SHA256, MODEL_NAME,
+// MODEL_FILE (`<name>-<16 hex of the sha256>.gguf`), MODELS_DIR; for s3: S3_ENDPOINT, S3_REGION, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY.
 //
 // 1. Lock `<file>.lock` (flock): two pods for the same file on one node take turns, the second
 //    finds the file the first wrote. The lock dies with its holder, so a killed pod blocks no one.
@@ -15,10 +15,13 @@
 // 4. Verify the sha256; a mismatch is refused and nothing is left behind.
 // 5. Rename into place: in the same directory the rename is atomic, so a reader sees no file or
 //    the whole verified one, never a partial download.
+// 6. Remove this model's other versions (`<name>-<16 hex>.gguf`, exactly: another model's file
+//    never matches), or every new checksum would leave a stale copy on the 100 GB staging disk. A
+//    server still holding an old file keeps reading it: unlinking an open file frees it at close.
 
 export const FETCH_SCRIPT = `#!/bin/bash
 set -euo pipefail
-: "\${MODEL_SOURCE:?}" "\${MODEL_SHA256:?}" "\${MODEL_FILE:?}" "\${MODELS_DIR:?}"
+: "\${MODEL_SOURCE:?}" "\${MODEL_SHA256:?}" "\${MODEL_NAME:?}" "\${MODEL_FILE:?}" "\${MODELS_DIR:?}"
 dest="$MODELS_DIR/$MODEL_FILE"
 tmp="$dest.part"
 mkdir -p "$MODELS_DIR"
@@ -69,4 +72,13 @@ chmod 0444 "$tmp"
 mv -f "$tmp" "$dest"
 trap - EXIT
 echo "numa-k3s: $dest fetched from $MODEL_SOURCE, sha256 verified"
+
+shopt -s nullglob
+for old in "$MODELS_DIR/$MODEL_NAME"-*.gguf; do
+  [[ "\${old##*/}" =~ ^$MODEL_NAME-[0-9a-f]{16}\.gguf$ ]] || continue
+  if [ "$old" != "$dest" ]; then
+    rm -f "$old"
+    echo "numa-k3s: removed $old, an older version of $MODEL_NAME"
+  fi
+done
 `;

@@ -73,6 +73,7 @@ function fetchEnv(model: ModelSpec, config: SlmConfig): IEnvVar[] {
   const env: IEnvVar[] = [
     { name: "MODEL_SOURCE", value: model.source },
     { name: "MODEL_SHA256", value: model.sha256 },
+    { name: "MODEL_NAME", value: model.name },
     { name: "MODEL_FILE", value: modelFileName(model) },
     { name: "MODELS_DIR", value: MODELS_DIR },
   ];

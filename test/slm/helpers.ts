@@ -4,7 +4,8 @@ import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Layout } from "../../k3s/node-roles";
-import type { SlmVm } from "../../slm/capacity";
+import YAML from "yaml";
+import { SlmVm, StackVmRole, slmVmsOf } from "../../slm/capacity";
 import { FINANCE_ENSEMBLE, withDefaultModels } from "../../slm/ensemble";
 import { SlmConfig, parseSlmConfig } from "../../slm/model-spec";
 import type { VmPlacement } from "../../topology/placement";
@@ -18,12 +19,13 @@ export function lockedVms(layout: Layout): VmPlacement[] {
   return (JSON.parse(readFileSync(join(__dirname, `../../hosts/${layout}.lock.json`), "utf8")) as { vms: VmPlacement[] }).vms;
 }
 
-/** The SLM VMs of a shipped stack (workload: slm in Pulumi.<stack>.yaml), all agents. */
+/** The SLM VMs of a shipped stack: workload slm in Pulumi.<stack>.yaml, placed as its lock says. */
 export function slmVms(layout: Layout): SlmVm[] {
-  const config = readFileSync(join(__dirname, `../../Pulumi.${layout}.yaml`), "utf8");
-  return lockedVms(layout)
-    .filter((p) => new RegExp(`- name: ${p.name}\\n(\\s+\\w+: .*\\n)*?\\s+workload: slm`).test(config))
-    .map((placement) => ({ placement, role: "agent" as const }));
+  const doc = YAML.parse(readFileSync(join(__dirname, `../../Pulumi.${layout}.yaml`), "utf8")) as { config: Record<string, unknown> };
+  const vms = (doc.config["numa-k3s:vms"] as { name: string; workload: string; k3sRole?: "server" | "agent" }[]).map(
+    (v): StackVmRole => ({ name: v.name, workload: v.workload, k3sRole: v.k3sRole ?? "agent" }),
+  );
+  return slmVmsOf(lockedVms(layout), vms);
 }
 
 /** A fake but well-formed sha256 per model (the files are the user's). */

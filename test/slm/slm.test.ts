@@ -260,7 +260,8 @@ cp "$FAKE_ORIGIN/\${url##*/}" "$out"
       FAKE_ORIGIN: origin,
       MODEL_SOURCE: "https://models.example/finance/model.gguf",
       MODEL_SHA256: sha,
-      MODEL_FILE: "model-0123.gguf",
+      MODEL_NAME: "model",
+      MODEL_FILE: "model-0123456789abcdef.gguf",
       MODELS_DIR: join(dir, "data/local/models"),
       ...over,
     });
@@ -282,10 +283,10 @@ cp "$FAKE_ORIGIN/\${url##*/}" "$out"
     const first = s.run();
     expect(first.stderr).toBe("");
     expect(first.status).toBe(0);
-    const file = join(s.models, "model-0123.gguf");
+    const file = join(s.models, "model-0123456789abcdef.gguf");
     expect(readFileSync(file, "utf8")).toBe(s.content);
     expect(statSync(file).mode & 0o777).toBe(0o444);
-    expect(readdirSync(s.models).sort()).toEqual(["model-0123.gguf", "model-0123.gguf.lock"]);
+    expect(readdirSync(s.models).sort()).toEqual(["model-0123456789abcdef.gguf", "model-0123456789abcdef.gguf.lock"]);
     const second = s.run();
     expect(second.status).toBe(0);
     expect(second.stdout).toMatch(/reused/);
@@ -297,17 +298,28 @@ cp "$FAKE_ORIGIN/\${url##*/}" "$out"
     const r = s.run({ MODEL_SHA256: "f".repeat(64) });
     expect(r.status).toBe(1);
     expect(r.stderr).toMatch(new RegExp(`has sha256 ${s.sha}, not f{64}: refused`));
-    expect(readdirSync(s.models)).toEqual(["model-0123.gguf.lock"]);
+    expect(readdirSync(s.models)).toEqual(["model-0123456789abcdef.gguf.lock"]);
   });
 
   (haveTools ? it : it.skip)("replaces a corrupt file already on the node", () => {
     const s = sandbox();
     spawnSync("mkdir", ["-p", s.models]);
-    writeFileSync(join(s.models, "model-0123.gguf"), "truncated");
+    writeFileSync(join(s.models, "model-0123456789abcdef.gguf"), "truncated");
     const r = s.run();
     expect(r.status).toBe(0);
     expect(r.stderr).toMatch(/does not have sha256 .*: fetching it again/);
-    expect(readFileSync(join(s.models, "model-0123.gguf"), "utf8")).toBe(s.content);
+    expect(readFileSync(join(s.models, "model-0123456789abcdef.gguf"), "utf8")).toBe(s.content);
+  });
+
+  (haveTools ? it : it.skip)("removes the model's older versions and nothing else", () => {
+    const s = sandbox();
+    spawnSync("mkdir", ["-p", s.models]);
+    const keep = ["model-2b-00000000000000000000.gguf", "model-2-fedcba9876543210.gguf", "other-1111111111111111.gguf", "model-notes.txt"];
+    for (const f of [...keep, "model-1111111111111111.gguf"]) writeFileSync(join(s.models, f), "x");
+    const r = s.run();
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/removed .*model-1111111111111111\.gguf, an older version of model/);
+    expect(readdirSync(s.models).sort()).toEqual([...keep, "model-0123456789abcdef.gguf", "model-0123456789abcdef.gguf.lock"].sort());
   });
 
   (haveTools ? it : it.skip)("two pods on one node: the second waits for the first's lock and downloads nothing", async () => {
@@ -320,7 +332,7 @@ cp "$FAKE_ORIGIN/\${url##*/}" "$out"
     const codes = await Promise.all([start(), start()]);
     expect(codes).toEqual([0, 0]);
     expect(s.calls()).toHaveLength(1);
-    expect(readFileSync(join(s.models, "model-0123.gguf"), "utf8")).toBe(s.content);
+    expect(readFileSync(join(s.models, "model-0123456789abcdef.gguf"), "utf8")).toBe(s.content);
   });
 
   (haveTools ? it : it.skip)("s3://models/…: SigV4 path-style against the lake endpoint, credentials on stdin only", () => {
