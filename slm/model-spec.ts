@@ -6,6 +6,7 @@ import { z } from "zod";
 import { positiveNumber, wholeNumber, wholeNumberIn } from "../common/config-values";
 import { ARCHITECTURES, ARCHITECTURE_IDS, Architecture, ArchitectureId } from "./architectures";
 import { SlmConfigError } from "./errors";
+import { DEFAULT_LLAMA_SERVER_IMAGE } from "./llama-server";
 import { QUANTISATIONS } from "./quantisation";
 
 /** Where the errors say the input lives. */
@@ -72,8 +73,8 @@ export const LakeSchema = z
 
 export const SlmConfigSchema = z
   .object({
-    /** llama.cpp server image, pinned by digest (see slm/llama-server.ts for the verified tag). */
-    image: z.string().regex(PINNED_IMAGE, "must be an image pinned by digest, e.g. ghcr.io/ggml-org/llama.cpp:server-b10108@sha256:<64 hex>"),
+    /** llama.cpp server image, pinned by digest; default the verified pin of slm/llama-server.ts. */
+    image: z.string().regex(PINNED_IMAGE, "must be an image pinned by digest, e.g. ghcr.io/ggml-org/llama.cpp:server-b11176@sha256:<64 hex>").default(DEFAULT_LLAMA_SERVER_IMAGE),
     /** Needed when a model's source is s3://models/... */
     lake: LakeSchema.optional(),
     models: z.array(ModelInputSchema).min(1, "must list at least one model"),

@@ -12,7 +12,7 @@ import type { VmPlacement } from "../../topology/placement";
 
 export const LAYOUT_NAMES: Layout[] = ["mac-numa", "single", "distributed"];
 /** A well-formed digest for tests: not the real image's (slm/llama-server.ts says where to get it). */
-export const TEST_IMAGE = `ghcr.io/ggml-org/llama.cpp:server-b10108@sha256:${"0123456789abcdef".repeat(4)}`;
+export const TEST_IMAGE = `ghcr.io/ggml-org/llama.cpp:server-b11176@sha256:${"0123456789abcdef".repeat(4)}`;
 export const LAKE = { endpoint: "http://minio.storage:9000", credentialsSecret: "lake-models-reader" };
 
 export function lockedVms(layout: Layout): VmPlacement[] {

@@ -7,7 +7,7 @@ import { reservedMemoryMiB } from "../../k3s/kubelet-config";
 import { checkCapacity, vmCapacity } from "../../slm/capacity";
 import { ENSEMBLE_PLACEMENT, FINANCE_ENSEMBLE, withDefaultModels } from "../../slm/ensemble";
 import { FETCH_SCRIPT } from "../../slm/fetch-script";
-import { LLAMA_SERVER_TAG, SERVER_FLAGS_USED, serverArgs } from "../../slm/llama-server";
+import { DEFAULT_LLAMA_SERVER_IMAGE, LLAMA_SERVER_DIGEST, LLAMA_SERVER_TAG, SERVER_FLAGS_USED, serverArgs } from "../../slm/llama-server";
 import { deploymentOf, ensembleConfigMap, namespaceOf, serviceOf } from "../../slm/manifests";
 import { COMPUTE_MARGIN_MIB, kvCacheBytes, memoryEstimate } from "../../slm/memory";
 import { ModelSpec, parseSlmConfig } from "../../slm/model-spec";
@@ -62,6 +62,13 @@ describe("numa-k3s:slm schema", () => {
       expect((e as Error).message).not.toContain("\n");
       expect((e as Error).name).toBe("SlmConfigError");
     }
+  });
+
+  it("defaults the image to the pinned multi-arch digest of the tag the flags were checked for", () => {
+    const cfg = parseSlmConfig({ models: [oneModel()] });
+    expect(cfg.image).toBe(DEFAULT_LLAMA_SERVER_IMAGE);
+    expect(cfg.image).toBe(`ghcr.io/ggml-org/llama.cpp:${LLAMA_SERVER_TAG}@${LLAMA_SERVER_DIGEST}`);
+    expect(FLAGS.image.startsWith(cfg.image)).toBe(true);
   });
 
   it("refuses two models of one name, and an architecture given as numbers is used as given", () => {
@@ -177,7 +184,6 @@ describe("model servers", () => {
   });
 
   it("passes only flags of the pinned llama.cpp server (test/fixtures/llama-server/server-flags.json)", () => {
-    expect(FLAGS.image).toContain(LLAMA_SERVER_TAG);
     const known = new Set(FLAGS.flags);
     for (const flag of SERVER_FLAGS_USED) {
       expect(known.has(flag)).toBe(true);
