@@ -1,7 +1,7 @@
 // request + host topologies (+ lock) -> Placement, or an explanation of what does not fit.
 // The rules it obeys are DESIGN.md's "placement contract"; invariants.ts checks them on the result.
 import { Core, HostTopology } from "./host-topology";
-import { AutoVm, DEFAULT_SEARCH_SECONDS, assignNodes } from "./node-assignment";
+import { AutoVm, DEFAULT_SEARCH_SECONDS, NodeState, assignNodes } from "./node-assignment";
 import { chooseCores, groupKey, packCores } from "./core-selection";
 import { Demand, Ledger, Ledgers, demandOf, isCpuNode, nodeStateOf, promise, take, unpromise } from "./ledger";
 import { PlacementLock } from "./lock";
@@ -171,7 +171,11 @@ function planHost(
     if (outcome.kind !== "assigned") for (const s of staying) unpromise(ledgers.of(s.node), s.entry.demand);
     return { outcome, rest, staying };
   };
-  let attempt = tryAssign(stay, stay.length > 0 ? 0.5 : 1);
+  // First, where nodes hold several L3 domains, an assignment that keeps every VM in one domain.
+  const byDomains = stay.length === 0 ? assignByDomains(auto.map((a) => a.demand), ledgers) : null;
+  let attempt: ReturnType<typeof tryAssign> = byDomains
+    ? { outcome: { kind: "assigned", nodeOf: byDomains, by: "exact", steps: 0 }, rest: auto, staying: [] }
+    : tryAssign(stay, stay.length > 0 ? 0.5 : 1);
   if (attempt.outcome.kind !== "assigned" && stay.length > 0) attempt = tryAssign([], 1);
   const { outcome } = attempt;
   if (outcome.kind !== "assigned") {
@@ -250,6 +254,44 @@ function autoVmOf(d: Demand): AutoVm {
     pageCount: d.pageCount,
     needsReserve: d.vm.emulator === "shared",
   };
+}
+
+/** Clock reads and exact steps for assignByDomains: a count, so the outcome is the same on any machine. */
+const DOMAIN_EFFORT = { reads: 400, exactSteps: 20_000 };
+
+/**
+ * A node assignment in which every `node: auto` VM also fits inside one L3 domain of its node, or
+ * null. Tried only where it can help and is simple to state: some node's free cores lie in several
+ * domains, no VM of the host is promised to a node yet (fixed nodes would need their own domains),
+ * and every VM's cores (with a dedicated emulator core) fit a domain. The bins are the domains,
+ * each with its node's free memory and huge pages shared out in proportion to its free cores
+ * (rounded down: a conservative split, so any answer is a valid node assignment). When it fails
+ * the node assignment runs as usual, and core selection still avoids splits where it can.
+ */
+function assignByDomains(demands: readonly Demand[], ledgers: Ledgers): Map<number, number> | null {
+  if (demands.length === 0 || ledgers.all().some((l) => l.promised > 0)) return null;
+  const bins: NodeState[] = [];
+  const nodeOfBin: number[] = [];
+  let split = false;
+  let largest = 0;
+  for (const l of ledgers.all()) {
+    const groups = new Map<string, number>();
+    for (const c of l.free) groups.set(groupKey(c), (groups.get(groupKey(c)) ?? 0) + 1);
+    if (groups.size > 1) split = true;
+    const total = l.free.length;
+    for (const count of groups.values()) {
+      const share = count / total;
+      const pages = new Map([...l.pages].map(([size, n]) => [size, Math.floor(n * share)]));
+      bins.push({ id: bins.length, cores: count, memoryKiB: Math.floor(l.memoryKiB * share), pages, hasReserve: l.budget.reservedCores.length > 0 });
+      nodeOfBin.push(l.budget.node.id);
+      largest = Math.max(largest, count);
+    }
+  }
+  if (!split || demands.some((d) => d.totalCores > largest)) return null;
+  let reads = 0;
+  const outcome = assignNodes(demands.map(autoVmOf), bins, { seconds: DOMAIN_EFFORT.reads / 1000, exactSteps: DOMAIN_EFFORT.exactSteps, now: () => reads++ });
+  if (outcome.kind !== "assigned") return null;
+  return new Map([...outcome.nodeOf].map(([vm, bin]) => [vm, nodeOfBin[bin]]));
 }
 
 /** The free cores in the same cache group as the VM's first core: its emulator core's first choice. */
