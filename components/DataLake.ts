@@ -166,7 +166,10 @@ export class DataLake extends pulumi.ComponentResource {
     const sc = new k8s.storage.v1.StorageClass(`${name}-storage-class`, asArgs<k8s.storage.v1.StorageClassArgs>(localStorageClass(spec.storageClassName)), o);
     const roles = spec.hot ? (["lake", "hot"] as const) : (["lake"] as const);
     const claims = roles.map((role) => {
-      const pv = new k8s.core.v1.PersistentVolume(`${name}-pv-${role}`, asArgs<k8s.core.v1.PersistentVolumeArgs>(localVolume(spec, role)), { ...o, dependsOn: [sc], retainOnDelete: true });
+      // Deleting this object never touches the disk: the data is the node's filesystem, the
+      // policy is Retain and no provisioner exists that could clean it. So no retainOnDelete: a
+      // PV left behind (Released, bound to a dead claim's uid) would block the next create.
+      const pv = new k8s.core.v1.PersistentVolume(`${name}-pv-${role}`, asArgs<k8s.core.v1.PersistentVolumeArgs>(localVolume(spec, role)), { ...o, dependsOn: [sc] });
       return new k8s.core.v1.PersistentVolumeClaim(`${name}-pvc-${role}`, asArgs<k8s.core.v1.PersistentVolumeClaimArgs>(volumeClaim(spec, role)), { ...inNs, dependsOn: [ns, pv] });
     });
 

@@ -94,6 +94,11 @@ const MiB = 1024 * 1024;
 describe("the platform fits the k8s nodes it lands on", () => {
   it.each(LAYOUTS)("%s", async (layout) => {
     const resources = await deployAll(layout);
+    // The mock does not refuse two resources of one name; the engine would.
+    const names = resources.map((r) => `${r.type}::${r.name}`);
+    expect(names.filter((n, i) => names.indexOf(n) !== i)).toEqual([]);
+    const objectNames = k8sObjects(resources).map((o) => `${o.kind}/${o.metadata?.namespace ?? ""}/${o.metadata?.name}`);
+    expect(objectNames.filter((n, i) => objectNames.indexOf(n) !== i)).toEqual([]);
     const pods = [...charts(resources).flatMap((c) => chartPods(c.chart, c.values)), ...objectPods(k8sObjects(resources))];
     // Every pod asks for memory and CPU: a pod without requests would make the sum below lie.
     expect(pods.filter((p) => !p.requests?.memory || !p.requests?.cpu).map((p) => p.what)).toEqual([]);
