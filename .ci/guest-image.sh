@@ -129,6 +129,9 @@ printf 'datasource_list: [NoCloud, None]\n' >"$mnt/etc/cloud/cloud.cfg.d/90-numa
 # The image has no locales package: C.UTF-8 (built into glibc) is the one locale it can offer, and
 # cloud-init's default (en_US.UTF-8) would fail its locale module and so `cloud-init status`.
 printf 'locale: C.UTF-8\n' >"$mnt/etc/cloud/cloud.cfg.d/90-numa-k3s-locale.cfg"
+# Host keys of the kinds a current OpenSSH client uses: RSA-3072 and DSA key generation cost tens of
+# seconds per new instance under TCG, and the test makes three.
+printf 'ssh_genkeytypes: [ed25519, ecdsa]\n' >"$mnt/etc/cloud/cloud.cfg.d/90-numa-k3s-ssh-keys.cfg"
 # Per-machine identity is made at first boot: no shared SSH host keys or machine-id in a base image.
 rm -f "$mnt"/etc/ssh/ssh_host_*
 : >"$mnt/etc/machine-id"
