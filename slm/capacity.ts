@@ -13,13 +13,15 @@
 import { firstCoreVcpus, reservedMemoryMiB } from "../k3s/kubelet-config";
 import type { VmPlacement } from "../topology/placement";
 import { SlmConfigError } from "./errors";
-import { memoryEstimate } from "./memory";
+import { memoryEstimate, weightsBytes } from "./memory";
 import { ModelSpec, SLM_CONFIG_KEY } from "./model-spec";
 
 /** A VM the pool may put models on, as the plan placed it, and its K3s role. */
 export interface SlmVm {
   placement: VmPlacement;
   role: "server" | "agent";
+  /** Size of its staging disk (/data/local), GiB, when known: its models' files must fit on it. */
+  stagingGiB?: number;
 }
 
 /** What else runs on every worker and counts against its allocatable (requests). */
@@ -111,6 +113,14 @@ export function checkCapacity(models: ModelSpec[], vms: SlmVm[], neighbours: Nod
         `memory: models ${modelMiB} MiB (${rows.map((r) => `${r.name} ${r.memoryMiB}`).join(", ")})${others(" MiB", (n) => n.memoryMiB)} = ${fit.neededMiB} MiB > allocatable ${capacity.allocatableMiB} MiB (${capacity.memoryMiB} - guest kernel ${capacity.guestKernelMiB} - kubelet reserve ${capacity.reservedMiB}); at most ${free} MiB for its models`,
       );
     }
+    if (vm.stagingGiB !== undefined) {
+      // The files (GGUF = the weights, slm/memory.ts), plus room for the largest one's .part while a
+      // new version downloads beside the old one.
+      const files = mine.map((m) => Math.ceil(weightsBytes(m) / 2 ** 20));
+      const diskMiB = files.reduce((s, f) => s + f, 0) + Math.max(...files);
+      if (diskMiB > vm.stagingGiB * 1024)
+        wrong.push(`staging disk: model files ${files.reduce((s, f) => s + f, 0)} MiB + one download in progress ${Math.max(...files)} MiB = ${diskMiB} MiB > ${vm.stagingGiB * 1024} MiB (stagingGiB ${vm.stagingGiB})`);
+    }
     if (wrong.length > 0) problems.push(`VM ${vm.placement.name} does not hold its models: ${wrong.join("; ")}`);
   }
   if (problems.length > 0) throw new SlmConfigError(`${key}.models: ${problems.join(" | ")}`);
@@ -122,10 +132,15 @@ export interface StackVmRole {
   name: string;
   workload: string;
   k3sRole: "server" | "agent";
+  /** disks.stagingGiB */
+  stagingGiB?: number;
 }
 
 /** The pool's VMs: the planned VMs whose workload is `slm`, with their K3s role. */
 export function slmVmsOf(placements: readonly VmPlacement[], vms: readonly StackVmRole[]): SlmVm[] {
   const byName = new Map(vms.map((v) => [v.name, v]));
-  return placements.filter((p) => byName.get(p.name)?.workload === "slm").map((placement) => ({ placement, role: byName.get(placement.name)!.k3sRole }));
+  return placements.filter((p) => byName.get(p.name)?.workload === "slm").map((placement) => {
+      const vm = byName.get(placement.name)!;
+      return vm.stagingGiB === undefined ? { placement, role: vm.k3sRole } : { placement, role: vm.k3sRole, stagingGiB: vm.stagingGiB };
+    });
 }

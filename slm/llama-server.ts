@@ -21,8 +21,10 @@ export const LLAMA_SERVER_REPOSITORY = "ghcr.io/ggml-org/llama.cpp";
 /** The tag's multi-arch index digest. */
 export const LLAMA_SERVER_DIGEST = "sha256:6257697a7f5d034b8fb499ddb07af3e250506352f94102054252a23f3b85e0af";
 export const DEFAULT_LLAMA_SERVER_IMAGE = `${LLAMA_SERVER_REPOSITORY}:${LLAMA_SERVER_TAG}@${LLAMA_SERVER_DIGEST}`;
-/** Where the model files live on every SLM VM: its staging disk, shared with the Temporal worker. */
-export const MODELS_DIR = "/data/local/models";
+/** The VM's staging disk ("write local, sweep remote"), shared with the Temporal worker. */
+export const STAGING_DIR = "/data/local";
+/** Where the model files live on every SLM VM, and in the containers. */
+export const MODELS_DIR = `${STAGING_DIR}/models`;
 /** The server's port: the OpenAI-style API, /health and /metrics. */
 export const SERVER_PORT = 8080;
 

@@ -4,7 +4,7 @@
 // and render prints them; nothing else builds a pod spec.
 import { LABEL_HOST, LABEL_NUMA_NODE, LABEL_WORKLOAD } from "../k3s/node-roles";
 import { FETCH_SCRIPT } from "./fetch-script";
-import { MODELS_DIR, SERVER_PORT, modelFileName, serverArgs } from "./llama-server";
+import { MODELS_DIR, SERVER_PORT, STAGING_DIR, modelFileName, serverArgs } from "./llama-server";
 import { memoryEstimate } from "./memory";
 import { ModelSpec, SlmConfig } from "./model-spec";
 import type { SlmVm } from "./capacity";
@@ -99,8 +99,10 @@ function fetchEnv(model: ModelSpec, config: SlmConfig): IEnvVar[] {
  *   cores and its memory on the same VM, which the capacity plan does not hold.
  * - nodeSelector on the VM's hostname and its host / NUMA labels; the toleration of
  *   workload=slm:NoSchedule (the `single` layout taints its SLM workers).
- * - /data/local/models from the VM's staging disk (hostPath), shared by every pod on the node and
- *   with the Temporal worker; the server mounts it read-only.
+ * - /data/local/models from the VM's staging disk: hostPath /data/local of type Directory (the
+ *   guest mounts its staging disk there; on a VM without one the pod does not start, instead of
+ *   filling the OS disk), the `models` sub-directory mounted (subPath, created by the kubelet);
+ *   shared by every pod on the node and with the Temporal worker; the server mounts it read-only.
  * - startup, readiness and liveness on /health (503 while the model loads, 200 once it serves).
  * - prometheus.io annotations and the port name `http`: what vmagent's pod discovery scrapes.
  */
@@ -141,7 +143,7 @@ export function deploymentOf(model: ModelSpec, vm: SlmVm, config: SlmConfig, nam
               command: ["/bin/bash", "-c", FETCH_SCRIPT],
               env: fetchEnv(model, config),
               resources: { requests: { cpu, memory: fetchMemory }, limits: { cpu, memory: fetchMemory } },
-              volumeMounts: [{ name: "models", mountPath: MODELS_DIR }],
+              volumeMounts: [{ name: "staging", mountPath: MODELS_DIR, subPath: "models" }],
               securityContext: { allowPrivilegeEscalation: false },
             },
           ],
@@ -152,14 +154,14 @@ export function deploymentOf(model: ModelSpec, vm: SlmVm, config: SlmConfig, nam
               args: serverArgs(model),
               ports: [{ name: "http", containerPort: SERVER_PORT, protocol: "TCP" }],
               resources: { requests: { cpu, memory }, limits: { cpu, memory } },
-              volumeMounts: [{ name: "models", mountPath: MODELS_DIR, readOnly: true }],
+              volumeMounts: [{ name: "staging", mountPath: MODELS_DIR, subPath: "models", readOnly: true }],
               securityContext: { allowPrivilegeEscalation: false, capabilities: { add: ["IPC_LOCK"] } },
               startupProbe: probe(10, STARTUP_SECONDS / 10),
               readinessProbe: probe(10, 3),
               livenessProbe: probe(20, 3),
             },
           ],
-          volumes: [{ name: "models", hostPath: { path: MODELS_DIR, type: "DirectoryOrCreate" } }],
+          volumes: [{ name: "staging", hostPath: { path: STAGING_DIR, type: "Directory" } }],
         },
       },
     },

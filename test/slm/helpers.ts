@@ -22,8 +22,8 @@ export function lockedVms(layout: Layout): VmPlacement[] {
 /** The SLM VMs of a shipped stack: workload slm in Pulumi.<stack>.yaml, placed as its lock says. */
 export function slmVms(layout: Layout): SlmVm[] {
   const doc = YAML.parse(readFileSync(join(__dirname, `../../Pulumi.${layout}.yaml`), "utf8")) as { config: Record<string, unknown> };
-  const vms = (doc.config["numa-k3s:vms"] as { name: string; workload: string; k3sRole?: "server" | "agent" }[]).map(
-    (v): StackVmRole => ({ name: v.name, workload: v.workload, k3sRole: v.k3sRole ?? "agent" }),
+  const vms = (doc.config["numa-k3s:vms"] as { name: string; workload: string; k3sRole?: "server" | "agent"; disks?: { stagingGiB?: number } }[]).map(
+    (v): StackVmRole => ({ name: v.name, workload: v.workload, k3sRole: v.k3sRole ?? "agent", stagingGiB: v.disks?.stagingGiB }),
   );
   return slmVmsOf(lockedVms(layout), vms);
 }

@@ -136,6 +136,15 @@ describe("capacity against the kubelet's allocatable", () => {
     expect(() => checkCapacity(huge, slmVms("single"))).toThrow(/^numa-k3s:slm\.models: VM k3s-worker-slm does not hold its models: memory: models \d+ MiB \(gemma-2b 3712, qwen-3b \d+\) \+ Temporal worker 4096 MiB = \d+ MiB > allocatable 30776 MiB \(32768 - guest kernel 512 - kubelet reserve 1480\); at most 26680 MiB for its models$/);
   });
 
+  it("refuses models whose files do not fit the VM's staging disk (with room for one download)", () => {
+    const cfg = defaultConfig("single");
+    const small = slmVms("single").map((v) => (v.placement.name === "k3s-worker-slm" ? { ...v, stagingGiB: 8 } : v));
+    expect(() => checkCapacity(cfg.models, small)).toThrow(
+      /^numa-k3s:slm\.models: VM k3s-worker-slm does not hold its models: staging disk: model files 5676 MiB \+ one download in progress 3132 MiB = 8808 MiB > 8192 MiB \(stagingGiB 8\)$/,
+    );
+    expect(slmVms("single").find((v) => v.placement.name === "k3s-worker-slm")!.stagingGiB).toBe(40);
+  });
+
   it("refuses a model on a VM that is not one of the pool's, or on a floating VM", () => {
     const cfg = defaultConfig("single");
     expect(() => checkCapacity([{ ...cfg.models[0], vm: "k3s-worker-data" }], slmVms("single"))).toThrow(
