@@ -8,6 +8,7 @@ import * as random from "@pulumi/random";
 import { z } from "zod";
 import { K8S_NAME, NodePortSchema, PodPlacementSchema, ResourcesSchema, argsError, digest, parseArgs } from "../platform/args";
 import {
+  CONSOLE_SECRET,
   CREDENTIALS_SECRET,
   DEFAULT_ZONES,
   IDENTITIES_SECRET,
@@ -18,7 +19,7 @@ import {
   hotTierScript,
   localStorageClass,
   localVolume,
-  nodePortService,
+  nodePortServices,
   s3Endpoint,
   s3IdentitiesJson,
   seaweedfsValues,
@@ -62,7 +63,8 @@ export interface DataLakeArgs {
   stagingExpiryDays?: number;
   /** Days until an unfinished multipart upload is aborted, every bucket. Default 2. */
   abortMultipartDays?: number;
-  /** NodePorts: S3 API default 30900, console (the filer's web UI) default 30901; `false` for none. */
+  /** NodePorts: S3 API default 30900, console (SeaweedFS' admin UI, login in `consoleSecretName`)
+   * default 30901; `false` for none (both stay reachable in the cluster). */
   nodePorts?: { api?: number; console?: number } | false;
   /** The engine pod's resources. Default requests 250m / 512Mi, limit memory 2Gi. */
   resources?: { requests?: { cpu?: string; memory?: string }; limits?: { cpu?: string; memory?: string } };
@@ -130,7 +132,8 @@ export function lakeSpec(name: string, args: Omit<DataLakeArgs, "provider">): La
 /**
  * The lake. Children (`<name>-` prefixed): `ns`, `storage-class`, `pv-lake`/`pv-hot` and their
  * claims, `access-key`/`secret-key` (RandomPassword), `identities` (the engine's S3 users) and
- * `credentials` (the consumers' Secret), `seaweedfs` (helm.v4.Chart), `nodeport`, `buckets` (Job).
+ * `credentials` (the consumers' Secret), `console-password` and `console` (the admin UI's login),
+ * `seaweedfs` (helm.v4.Chart), `s3-nodeport` and `console-nodeport`, `buckets` (Job).
  *
  * Decisions:
  * - The claims name their volume and the volumes their claim, so the lake binds to the HDD and
@@ -147,6 +150,8 @@ export class DataLake extends pulumi.ComponentResource {
   readonly credentialsSecretName: string;
   /** The credentials themselves, for consumers in other namespaces (their own Secret). Secret. */
   readonly credentials: pulumi.Output<{ accessKeyId: string; secretAccessKey: string }>;
+  /** The Secret (in `namespace`) with the console's login, keys `user` and `password`. */
+  readonly consoleSecretName: string;
   /** Zone -> bucket name. */
   readonly buckets: Record<string, string>;
 
@@ -159,6 +164,7 @@ export class DataLake extends pulumi.ComponentResource {
     this.namespace = spec.namespace;
     this.endpoint = s3Endpoint(spec);
     this.credentialsSecretName = CREDENTIALS_SECRET;
+    this.consoleSecretName = CONSOLE_SECRET;
     this.buckets = Object.fromEntries(spec.zones.map((zone) => [zone, bucketName(zone)]));
 
     const ns = new k8s.core.v1.Namespace(`${name}-ns`, { metadata: { name: spec.namespace } }, o);
@@ -196,6 +202,13 @@ export class DataLake extends pulumi.ComponentResource {
       inNs,
     );
 
+    const consolePassword = new random.RandomPassword(`${name}-console-password`, { length: 24, special: false }, { parent: this });
+    const consoleSecret = new k8s.core.v1.Secret(
+      `${name}-console`,
+      { metadata: { name: CONSOLE_SECRET, namespace: spec.namespace }, stringData: pulumi.secret(consolePassword.result.apply((password) => ({ user: "admin", password }))) },
+      inNs,
+    );
+
     const chart = new k8s.helm.v4.Chart(
       `${name}-seaweedfs`,
       {
@@ -206,15 +219,14 @@ export class DataLake extends pulumi.ComponentResource {
         repositoryOpts: { repo: CHARTS.seaweedfs.repo },
         values: seaweedfsValues(spec),
       },
-      { ...o, dependsOn: [ns, identities, ...claims] },
+      { ...o, dependsOn: [ns, identities, consoleSecret, ...claims] },
     );
 
-    const service = nodePortService(spec);
-    if (service) new k8s.core.v1.Service(`${name}-nodeport`, asArgs<k8s.core.v1.ServiceArgs>(service), inNs);
+    for (const service of nodePortServices(spec)) new k8s.core.v1.Service(`${name}-${service.metadata!.name}`, asArgs<k8s.core.v1.ServiceArgs>(service), inNs);
 
     const scripts = bucketScript(spec) + (spec.hot ? hotTierScript(spec) : "");
     new k8s.batch.v1.Job(`${name}-buckets`, asArgs<k8s.batch.v1.JobArgs>(bucketJob(spec, digest(scripts))), { ...o, dependsOn: [chart, credentials], deleteBeforeReplace: true });
 
-    this.registerOutputs({ endpoint: this.endpoint, namespace: this.namespace, credentialsSecretName: this.credentialsSecretName, buckets: this.buckets });
+    this.registerOutputs({ endpoint: this.endpoint, namespace: this.namespace, credentialsSecretName: this.credentialsSecretName, consoleSecretName: this.consoleSecretName, buckets: this.buckets });
   }
 }

@@ -26,8 +26,12 @@ export function bucketName(zone: string): string {
 
 /** The S3 engine's ports inside the pod (SeaweedFS defaults). */
 export const S3_PORT = 8333;
-export const FILER_PORT = 8888;
 export const MASTER_PORT = 9333;
+/** The admin UI (the console): cluster, volumes, buckets, users, behind a login. */
+export const ADMIN_PORT = 23646;
+
+/** The console's login (keys `user`, `password`); the chart reads it (admin.secret.existingSecret). */
+export const CONSOLE_SECRET = "seaweedfs-console";
 
 /** What the lake's objects are built from: the component's args with defaults filled in. */
 export interface LakeSpec {
@@ -143,14 +147,18 @@ export const IDENTITIES_SECRET = "seaweedfs-s3-identities";
  *   a bucket can be sent to the SSD (`fs.configure -disk=ssd`, the hot tier);
  * - `-master.dir=/hot`: the master's Raft state and the filer's metadata (leveldb, the index of
  *   every object name) on the SSD, where small random writes belong;
- * - its own Services are ClusterIP: the NodePorts are a Service of ours with only S3 and the
- *   filer's UI, not the master and volume ports a NodePort chart Service would also open;
+ * - the console is the admin UI (its own small pod, behind a login from our Secret), not the
+ *   filer's web UI, which reads and writes every object with no authentication at all;
+ * - the chart's Services are ClusterIP: the NodePorts are Services of ours with only S3 and the
+ *   console, not the master, volume and filer ports a NodePort chart Service would also open;
  * - the chart takes nodeSelector and tolerations as YAML text (it runs them through `tpl`).
  */
 export function seaweedfsValues(spec: LakeSpec): Record<string, unknown> {
   const dirs = spec.hot ? "-dir=/data,/hot" : "-dir=/data";
   const disks = spec.hot ? "-volume.disk=hdd,ssd" : "-volume.disk=hdd";
   const extraArgs = [dirs, disks, ...(spec.hot ? ["-master.dir=/hot"] : [])];
+  const nodeSelector = Object.keys(spec.placement.nodeSelector).length ? stringify(spec.placement.nodeSelector) : "";
+  const tolerations = spec.placement.tolerations.length ? stringify(spec.placement.tolerations) : "";
   return {
     image: { tag: SEAWEEDFS_TAG },
     master: { enabled: false },
@@ -172,9 +180,18 @@ export function seaweedfsValues(spec: LakeSpec): Record<string, unknown> {
         : {}),
       // The chart's default is a required anti-affinity over its own pods: meaningless with one.
       affinity: "",
-      nodeSelector: Object.keys(spec.placement.nodeSelector).length ? stringify(spec.placement.nodeSelector) : "",
-      tolerations: spec.placement.tolerations.length ? stringify(spec.placement.tolerations) : "",
+      nodeSelector,
+      tolerations,
       resources: spec.resources,
+    },
+    admin: {
+      enabled: true,
+      masters: `${spec.release}-all-in-one:${MASTER_PORT}`,
+      secret: { existingSecret: CONSOLE_SECRET, userKey: "user", pwKey: "password" },
+      affinity: "",
+      nodeSelector,
+      tolerations,
+      resources: { requests: { cpu: "25m", memory: "64Mi" }, limits: { memory: "256Mi" } },
     },
   };
 }
@@ -184,22 +201,24 @@ export function enginePodLabels(release: string): Record<string, string> {
   return { "app.kubernetes.io/name": "seaweedfs", "app.kubernetes.io/instance": release, "app.kubernetes.io/component": "seaweedfs-all-in-one" };
 }
 
-/** S3 on `api`, the filer's web UI (browse the lake) on `console`. */
-export function nodePortService(spec: LakeSpec): IService | null {
-  if (!spec.nodePorts) return null;
-  return {
+/** The admin pod's labels (the chart's admin StatefulSet). */
+export function consolePodLabels(release: string): Record<string, string> {
+  return { "app.kubernetes.io/name": "seaweedfs", "app.kubernetes.io/instance": release, "app.kubernetes.io/component": "admin" };
+}
+
+/** S3 on `api` (the engine pod), the admin UI on `console` (the admin pod); none when off. */
+export function nodePortServices(spec: LakeSpec): IService[] {
+  if (!spec.nodePorts) return [];
+  const service = (name: string, selector: Record<string, string>, port: number, nodePort: number): IService => ({
     apiVersion: "v1",
     kind: "Service",
-    metadata: { name: "s3-nodeport", namespace: spec.namespace },
-    spec: {
-      type: "NodePort",
-      selector: enginePodLabels(spec.release),
-      ports: [
-        { name: "s3", port: S3_PORT, targetPort: S3_PORT, nodePort: spec.nodePorts.api, protocol: "TCP" },
-        { name: "console", port: FILER_PORT, targetPort: FILER_PORT, nodePort: spec.nodePorts.console, protocol: "TCP" },
-      ],
-    },
-  };
+    metadata: { name, namespace: spec.namespace },
+    spec: { type: "NodePort", selector, ports: [{ name: "http", port, targetPort: port, nodePort, protocol: "TCP" }] },
+  });
+  return [
+    service("s3-nodeport", enginePodLabels(spec.release), S3_PORT, spec.nodePorts.api),
+    service("console-nodeport", consolePodLabels(spec.release), ADMIN_PORT, spec.nodePorts.console),
+  ];
 }
 
 const shellQuote = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;

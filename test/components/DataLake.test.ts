@@ -39,7 +39,7 @@ describe("DataLake", () => {
   it("every Kubernetes object validates against the API schema", async () => {
     const { resources } = await deploy(single());
     const objects = k8sObjects(resources);
-    expect(objects.map((o) => o.kind).sort()).toEqual(["Job", "Namespace", "PersistentVolume", "PersistentVolume", "PersistentVolumeClaim", "PersistentVolumeClaim", "Secret", "Secret", "Service", "StorageClass"]);
+    expect(objects.map((o) => o.kind).sort()).toEqual(["Job", "Namespace", "PersistentVolume", "PersistentVolume", "PersistentVolumeClaim", "PersistentVolumeClaim", "Secret", "Secret", "Secret", "Service", "Service", "StorageClass"]);
     expect(schemaErrors(objects)).toEqual([]);
   });
 
@@ -54,8 +54,14 @@ describe("DataLake", () => {
     expect(job.spec.template.spec.nodeSelector).toEqual({ "numa-k3s.io/workload": "data" });
     expect(job.spec.template.spec.tolerations).toEqual([{ key: "workload", operator: "Equal", value: "data", effect: "NoSchedule" }]);
     expect(job.spec.template.spec.containers[0].image).toBe("amazon/aws-cli:2.22.35");
-    const svc = k8sObjects(resources).find((o) => o.kind === "Service") as any;
-    expect(svc.spec.ports.map((p: { nodePort: number }) => p.nodePort)).toEqual([30900, 30901]);
+    const services = k8sObjects(resources).filter((o) => o.kind === "Service") as any[];
+    expect(services.map((s) => [s.metadata.name, s.spec.selector["app.kubernetes.io/component"], s.spec.ports[0].port, s.spec.ports[0].nodePort])).toEqual([
+      ["s3-nodeport", "seaweedfs-all-in-one", 8333, 30900],
+      ["console-nodeport", "admin", 23646, 30901],
+    ]);
+    // The console is the admin UI behind a login, placed like the engine.
+    const admin = chart.values.admin as Record<string, any>;
+    expect([admin.enabled, admin.secret.existingSecret, admin.nodeSelector]).toEqual([true, "seaweedfs-console", "numa-k3s.io/workload: data\n"]);
   });
 
   it("the credentials exist only inside secret wrappers: never in plain inputs, the chart's values or the Job", async () => {
@@ -64,6 +70,8 @@ describe("DataLake", () => {
     const secret = passwordOf("lake-secret-key");
     expect(secretPaths(byName("lake-credentials"))).toEqual(["stringData"]);
     expect(secretPaths(byName("lake-identities"))).toEqual(["stringData"]);
+    expect(secretPaths(byName("lake-console"))).toEqual(["stringData"]);
+    expect(redacted(resources)).not.toContain(passwordOf("lake-console-password"));
     const creds = k8sObjects(resources).find((o) => o.metadata?.name === "s3-credentials") as any;
     expect(creds.stringData).toEqual({ AWS_ACCESS_KEY_ID: access, AWS_SECRET_ACCESS_KEY: secret, AWS_ENDPOINT_URL: "http://seaweedfs-all-in-one.storage.svc:8333", AWS_REGION: "us-east-1" });
     const rendered = redacted(resources);

@@ -50,7 +50,11 @@ function chartPods(chart: string, v: any): Pod[] {
   switch (chart) {
     case "seaweedfs": {
       const a = v.allInOne;
-      return [{ what: "seaweedfs", placement: { nodeSelector: a.nodeSelector ? parse(a.nodeSelector) : {}, tolerations: a.tolerations ? parse(a.tolerations) : [] }, requests: a.resources?.requests, everyNode: false }];
+      const placed = (c: any): PodPlacement => ({ nodeSelector: c.nodeSelector ? parse(c.nodeSelector) : {}, tolerations: c.tolerations ? parse(c.tolerations) : [] });
+      return [
+        { what: "seaweedfs", placement: placed(a), requests: a.resources?.requests, everyNode: false },
+        ...(v.admin?.enabled ? [{ what: "seaweedfs-admin", placement: placed(v.admin), requests: v.admin.resources?.requests, everyNode: false }] : []),
+      ];
     }
     case "victoria-metrics-single":
     case "victoria-logs-single":
