@@ -6,12 +6,13 @@
 //   KV cache = 2 x layers x context x slots x kvHeads x headDim x bytesPerElement
 //   request  = weights + KV cache + COMPUTE_MARGIN_MIB, rounded up to MiB
 //
-// The KV formula is the size of llama.cpp's K and V tensors: each of `layers` layers keeps one K
-// and one V row of kvHeads x headDim elements per context cell (llama.cpp src/llama-kv-cache.cpp
-// allocates k_l / v_l of n_embd_k_gqa x kv_size per layer, n_embd_k_gqa = n_head_kv x
-// n_embd_head_k), and the server's context is contextTokens x slots cells (the pool passes
-// --ctx-size = contextTokens x parallelSlots, which the server shares among its slots). The
-// default cache type is f16: 2 bytes per element.
+// The KV formula is the size of llama.cpp's K and V tensors: the llama_kv_cache constructor
+// (src/llama-kv-cache.cpp, read at commit 3514e9f6e795 in the code index) creates, for every layer
+// with a KV cache, `cache_k_l<i>` and `cache_v_l<i>` of n_embd_k_gqa x kv_size x n_stream elements
+// of type_k / type_v, n_embd_k_gqa being the layer's K/V heads x head dimension; the cells over all
+// streams are the context, and the pool passes --ctx-size = contextTokens x parallelSlots (the
+// server shares its context among its slots). kv_size is padded to a multiple of n_pad (256
+// cells): under 1 % at these contexts, inside the margin. The default cache type is f16: 2 bytes.
 import { architectureOf, ModelSpec } from "./model-spec";
 import { BITS_PER_WEIGHT } from "./quantisation";
 
