@@ -15,11 +15,15 @@ export function parseArgs<S extends z.ZodType>(component: string, name: string, 
   const result = schema.safeParse(value);
   if (result.success) return result.data;
   const issue = result.error.issues[0];
+  if (issue.code === "unrecognized_keys") {
+    // A typo: name the key where it was typed, not the whole object around it.
+    const at = issue.path.length ? `${issue.path.join(".")}.` : "";
+    throw new PlatformArgsError(`${component} '${name}': ${issue.keys.map((k) => `${at}${k}`).join(", ")}: unknown key${issue.keys.length > 1 ? "s" : ""}`);
+  }
   const path = issue.path.join(".") || "(args)";
   const found = issue.path.reduce<unknown>((v, k) => (v as Record<PropertyKey, unknown> | undefined)?.[k as PropertyKey], value);
   const shown = found === undefined ? "undefined" : JSON.stringify(found);
-  const keys = issue.code === "unrecognized_keys" ? `: unknown key ${issue.keys.map((k) => `'${k}'`).join(", ")}` : `: ${issue.message}`;
-  throw new PlatformArgsError(`${component} '${name}': ${path} = ${shown}${keys}`);
+  throw new PlatformArgsError(`${component} '${name}': ${path} = ${shown}: ${issue.message}`);
 }
 
 /** A k8s label value or DNS-1123 name segment. */

@@ -97,6 +97,7 @@ describe("DataLake", () => {
     expect(() => lakeSpec("lake", { ...single(), dataNodeName: "K3S_DATA" })).toThrow(/^DataLake 'lake': dataNodeName = "K3S_DATA": a k8s node name/);
     expect(() => lakeSpec("lake", { ...single(), versionedZones: ["gold"] })).toThrow(/^DataLake 'lake': versionedZones = "gold": not one of zones/);
     expect(() => lakeSpec("lake", { ...single(), nodePorts: { api: 9000 } })).toThrow(/^DataLake 'lake': nodePorts.api = 9000: /);
-    expect(() => lakeSpec("lake", { ...single(), stagingDays: 3 } as never)).toThrow(/^DataLake 'lake': \(args\) = .*unknown key 'stagingDays'/);
+    expect(() => lakeSpec("lake", { ...single(), stagingDays: 3 } as never)).toThrow(/^DataLake 'lake': stagingDays: unknown key$/);
+    expect(() => lakeSpec("lake", { ...single(), lake: { path: "/data/lake", sizeGB: 10 } } as never)).toThrow(/^DataLake 'lake': lake.sizeGB: unknown key$/);
   });
 });
