@@ -38,9 +38,12 @@ const configSchema = {
   },
 };
 
-/** Where the project is: the config's projectDir, else the pack's parent (policy/rules/../..). */
+/** Where the project is: the config's projectDir; else $NUMA_K3S_PROJECT_DIR (a published pack
+ * runs from Pulumi's plugin cache, far from the checkout: the CI job says where the checkout is);
+ * else the pack's parent (policy/rules/../..) when it is the project; else the working directory. */
 export function projectDirOf(config: PackConfig): string {
   if (config.projectDir) return resolve(config.projectDir);
+  if (process.env.NUMA_K3S_PROJECT_DIR) return resolve(process.env.NUMA_K3S_PROJECT_DIR);
   const parent = resolve(__dirname, "..", "..");
   return existsSync(resolve(parent, "Pulumi.yaml")) ? parent : process.cwd();
 }

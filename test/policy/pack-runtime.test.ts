@@ -3,8 +3,9 @@
 // policy/), and answers the engine's Analyze calls over gRPC. Checks what a unit test cannot: the
 // relative imports of ../topology resolve from the pack's own node_modules, rules are mandatory,
 // and a secret value reaches the pack as a secret (policy/secret-aware.ts).
+// Also the same from a copy staged by policy/stage.sh, which is what `pulumi policy publish` uploads.
 // Needs `npm ci --prefix policy`; without the pack's node_modules there is no pack to run.
-import { ChildProcess, spawn } from "node:child_process";
+import { ChildProcess, execFileSync, spawn } from "node:child_process";
 import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -20,7 +21,11 @@ const PACK = ["index.ts", "modules.ts", "secret-aware.ts", "rules", "package.jso
 /* eslint-disable @typescript-eslint/no-require-imports */
 const load = (m: string) => require(join(PACK_MODULES, m));
 
-(installed ? describe : describe.skip)("the pack under run-policy-pack", () => {
+/** Where the pack runs from: the repository's layout (policy/ beside the project code), or a copy
+ * staged by policy/stage.sh for `pulumi policy publish` (told the project by NUMA_K3S_PROJECT_DIR). */
+const LAYOUTS = ["repository", "staged"] as const;
+
+(installed ? describe.each(LAYOUTS) : describe.skip.each(LAYOUTS))("the pack under run-policy-pack, %s layout", (layout) => {
   let dir: string;
   let pack: ChildProcess;
   let client: { analyze(req: unknown, cb: (err: Error | null, res: { getDiagnosticsList(): Diagnostic[] }) => void): void; close(): void };
@@ -32,10 +37,19 @@ const load = (m: string) => require(join(PACK_MODULES, m));
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), "numa-pack-"));
-    for (const p of PROJECT) cpSync(join(ROOT, p), join(dir, p), { recursive: true });
-    for (const p of PACK) cpSync(join(ROOT, "policy", p), join(dir, "policy", p), { recursive: true });
-    symlinkSync(PACK_MODULES, join(dir, "policy/node_modules"));
-    pack = spawn(process.execPath, [join(PACK_MODULES, "@pulumi/pulumi/cmd/run-policy-pack"), "127.0.0.1:1", "."], { cwd: join(dir, "policy"), stdio: ["ignore", "pipe", "pipe"] });
+    let packDir: string;
+    const env: NodeJS.ProcessEnv = { ...process.env };
+    if (layout === "repository") {
+      for (const p of PROJECT) cpSync(join(ROOT, p), join(dir, p), { recursive: true });
+      for (const p of PACK) cpSync(join(ROOT, "policy", p), join(dir, "policy", p), { recursive: true });
+      packDir = join(dir, "policy");
+    } else {
+      packDir = join(dir, "staged");
+      execFileSync("bash", [join(ROOT, "policy/stage.sh"), packDir], { stdio: "ignore" });
+      env.NUMA_K3S_PROJECT_DIR = ROOT;
+    }
+    symlinkSync(PACK_MODULES, join(packDir, "node_modules"));
+    pack = spawn(process.execPath, [join(PACK_MODULES, "@pulumi/pulumi/cmd/run-policy-pack"), "127.0.0.1:1", "."], { cwd: packDir, env, stdio: ["ignore", "pipe", "pipe"] });
     let stderr = "";
     pack.stderr!.on("data", (d) => (stderr += d));
     const port = await new Promise<string>((resolvePort, reject) => {
@@ -72,7 +86,6 @@ const load = (m: string) => require(join(PACK_MODULES, m));
 
   test("a domain command whose memory is on the other node is a mandatory memory-strict-local violation", async () => {
     const render = mkdtempSync(join(tmpdir(), "numa-pack-render-"));
-    const { execFileSync } = await import("node:child_process");
     execFileSync(join(ROOT, "node_modules/.bin/tsx"), [join(ROOT, "cli/render.ts"), "--stack", "single", "--out", render], { cwd: ROOT, stdio: "ignore" });
     const xml = readFileSync(join(render, "domains/k3s-worker-slm.xml"), "utf8");
     rmSync(render, { recursive: true });
