@@ -18,7 +18,7 @@
 import type { Layout } from "../k3s/node-roles";
 import type { ArchitectureId } from "./architectures";
 import { SlmConfigError } from "./errors";
-import { ModelInput, SLM_CONFIG_KEY } from "./model-spec";
+import { ModelInput, SLM_CONFIG_KEY, SlmConfig, parseSlmConfig } from "./model-spec";
 import type { Quantisation } from "./quantisation";
 
 export const DOCUMENTS_CONTEXT_TOKENS = 25000;
@@ -127,4 +127,9 @@ export function withDefaultModels(raw: unknown, layout: Layout, key = SLM_CONFIG
   const unknown = Object.keys(checksums).find((k) => !known.has(k));
   if (unknown) throw new SlmConfigError(`${key}.checksums.${unknown}: not a model of the default ensemble; one of ${[...known].join(", ")}`);
   return { ...rest, models: defaultModels(layout, checksums as Record<string, string>, key) };
+}
+
+/** `numa-k3s:slm` as the stack config holds it -> the pool's config, or one SlmConfigError line. */
+export function slmConfigOf(raw: unknown, layout: Layout, key = SLM_CONFIG_KEY): SlmConfig {
+  return parseSlmConfig(withDefaultModels(raw, layout, key), key);
 }

@@ -51,8 +51,9 @@ export const SERVER_FLAGS_USED = [
 /**
  * The server's arguments for a model granted `cores` whole physical cores:
  * - --threads and --threads-batch = the cores granted, always explicit. llama.cpp's default count
- *   (cpu_get_num_math, or std::thread::hardware_concurrency for -1) reads the machine's CPUs from
- *   /proc and sysfs, not the container's cgroup cpuset: in a pod pinned to 6 of a VM's 32 vCPUs it
+ *   (common/common.cpp cpu_get_num_math -> cpu_get_num_physical_cores, which counts the distinct
+ *   /sys/devices/system/cpu/cpu<N>/topology/thread_siblings of every CPU; -1 means
+ *   std::thread::hardware_concurrency) is the machine's, not the container's cgroup cpuset: in a pod pinned to 6 of a VM's 32 vCPUs it
  *   would start 16 threads on 6 CPUs; they spin-wait at every op's barrier for a thread that is
  *   descheduled, and throughput falls to a fraction. One thread per physical core, not per thread:
  *   decode is memory-bandwidth bound and two siblings share one core's FPUs and caches, so the

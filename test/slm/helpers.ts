@@ -6,8 +6,8 @@ import { join } from "node:path";
 import type { Layout } from "../../k3s/node-roles";
 import YAML from "yaml";
 import { SlmVm, StackVmRole, slmVmsOf } from "../../slm/capacity";
-import { FINANCE_ENSEMBLE, withDefaultModels } from "../../slm/ensemble";
-import { SlmConfig, parseSlmConfig } from "../../slm/model-spec";
+import { FINANCE_ENSEMBLE, slmConfigOf } from "../../slm/ensemble";
+import type { SlmConfig } from "../../slm/model-spec";
 import type { VmPlacement } from "../../topology/placement";
 
 export const LAYOUT_NAMES: Layout[] = ["mac-numa", "single", "distributed"];
@@ -32,7 +32,7 @@ export function slmVms(layout: Layout): SlmVm[] {
 export const CHECKSUMS = Object.fromEntries(FINANCE_ENSEMBLE.map((m, i) => [m.name, String(i).repeat(64)]));
 
 export function defaultConfig(layout: Layout): SlmConfig {
-  return parseSlmConfig(withDefaultModels({ image: TEST_IMAGE, lake: LAKE, checksums: CHECKSUMS }, layout));
+  return slmConfigOf({ image: TEST_IMAGE, lake: LAKE, checksums: CHECKSUMS }, layout);
 }
 
 type Resources = { requests?: Record<string, unknown>; limits?: Record<string, unknown> };
