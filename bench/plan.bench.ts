@@ -7,9 +7,13 @@
 // Part 2, generated tight families (test/topology/tight-requests.ts): 2-16 nodes, 20-200 VMs,
 // exact fills (100 % of the cores), 95-99 %, memory binding as well as cores, mixed features; all
 // fit by construction. Plus `perturbed`: an exact fill with one VM a core bigger and another a
-// core smaller (the total still fits; whether a placement exists is not known beforehand). For each
+// core smaller (the total still fits; whether a placement exists is not known beforehand), and
+// `parity`: 2-core VMs on 7-core nodes, 3.5 per node, which never fits although the totals do. For each
 // family: placed / proved (does not fit) / gave up, planner time p50/p90/max, and the search's peak
 // heap growth (sampled on the search's own clock reads).
+// Part 3, chiplet hosts (an L3 bank per CCX in the capture) with requests that fill every domain
+// exactly with VMs no larger than a domain, all node: auto: VMs split over two domains (must be 0:
+// a split-free placement exists by construction) and planner time.
 //
 // Why the node assignment is exact search + local search (node-assignment.ts, local-search.ts):
 // on these families the exact search alone gave up on most tight cases from 4 nodes and 20 VMs up
@@ -26,7 +30,8 @@ import { parse } from "yaml";
 import { readCapabilities } from "../topology/capabilities";
 import { planPlacement, type PlanInput } from "../topology/planner";
 import { PlacementRequestSchema } from "../topology/request";
-import { FAMILIES, tightCase, type TightCase } from "../test/topology/tight-requests";
+import { FAMILIES, chipletCase, tightCase, tightHost, type ChipletSpec, type TightCase } from "../test/topology/tight-requests";
+import { l3DomainsOf } from "../topology/l3-domains";
 
 const root = resolve(__dirname, "..");
 const cases = [
@@ -117,6 +122,20 @@ function perturbed(nodes: number, vms: number, seed: number): TightCase {
   return { ...c, name: c.name.replace("exact", "perturbed") };
 }
 
+/**
+ * Does not fit, though the totals do: nodes of 7 usable cores, and 2-core VMs (some 1G-page free
+ * memory aside) numbering 3.5 per node: a node holds 3, so only an exhaustive search can say no.
+ */
+function parity(nodes: number, _vms: number, seed: number): TightCase {
+  const usable = 7;
+  const count = Math.floor((usable * nodes) / 2);
+  const request = PlacementRequestSchema.parse({
+    hosts: [{ name: "big", capabilities: "synthetic.xml", reserve: { coresPerNode: 1, memoryGiBPerNode: 4 } }],
+    vms: Array.from({ length: count }, (_, i) => ({ name: `vm-${String(i).padStart(3, "0")}`, cores: 2, memoryGiB: 1 + ((i * seed) % 3) })),
+  });
+  return { name: `parity ${nodes} nodes ${count} VMs #${seed}`, family: "exact", nodes, request, topologies: new Map([["big", tightHost(nodes, usable + 1, 64, 0)]]) };
+}
+
 interface Run {
   outcome: "placed" | "proved" | "gave-up";
   ms: number;
@@ -149,6 +168,7 @@ console.log(`${"family".padEnd(12)}${["cases", "placed", "proved", "gave up", "p
 const families: Array<[string, (n: number, v: number, s: number) => TightCase]> = [
   ...FAMILIES.map((f): [string, (n: number, v: number, s: number) => TightCase] => [f, (n, v, s) => tightCase(f, n, v, s)]),
   ["perturbed", perturbed],
+  ["parity", parity],
 ];
 const slowest: string[] = [];
 for (const [family, make] of families) {
@@ -158,7 +178,7 @@ for (const [family, make] of families) {
       const c = make(nodes, vms, seed);
       const r = runCase(c);
       runs.push(r);
-      if (r.outcome !== "placed" && family !== "perturbed") slowest.push(`${c.name}: ${r.outcome} (${r.ms.toFixed(0)} ms)`);
+      if (r.outcome !== "placed" && family !== "perturbed" && family !== "parity") slowest.push(`${c.name}: ${r.outcome} (${r.ms.toFixed(0)} ms)`);
     }
   const ms = runs.map((r) => r.ms);
   const heap = runs.map((r) => r.heapMiB);
@@ -168,3 +188,35 @@ for (const [family, make] of families) {
   );
 }
 for (const s of slowest) console.log(`not placed although it fits by construction: ${s}`);
+
+// ---- part 3: chiplet hosts ----------------------------------------------------------------------
+
+const chiplets: ChipletSpec[] = [
+  { nodes: 1, banksPerNode: 8, coresPerBank: 8, threadsPerCore: 2 },
+  { nodes: 2, banksPerNode: 4, coresPerBank: 8, threadsPerCore: 2 },
+  { nodes: 4, banksPerNode: 2, coresPerBank: 8, threadsPerCore: 2 },
+  { nodes: 8, banksPerNode: 2, coresPerBank: 4, threadsPerCore: 2 },
+];
+console.log("");
+console.log(`chiplet hosts: ${SEEDS} seeds each, every L3 domain filled exactly, all node: auto; times in ms`);
+console.log(`${"host".padEnd(26)}${["cases", "VMs", "placed", "split VMs", "p50", "max"].map((h) => h.padStart(10)).join("")}`);
+for (const spec of chiplets) {
+  let vms = 0;
+  let placed = 0;
+  let split = 0;
+  const ms: number[] = [];
+  for (let seed = 1; seed <= SEEDS; seed++) {
+    const c = chipletCase(spec, seed);
+    vms += c.request.vms.length;
+    const start = performance.now();
+    const o = planPlacement({ request: c.request, topologies: c.topologies, searchSeconds: SEARCH_SECONDS });
+    ms.push(performance.now() - start);
+    if (o.kind !== "placed") continue;
+    placed++;
+    const topology = c.topologies.get("chiplet");
+    if (!topology) throw new Error("chiplet case without its host");
+    split += o.plan.vms.filter((vm) => (l3DomainsOf(vm, topology) ?? []).length > 1).length;
+  }
+  const name = `${spec.nodes}x${spec.banksPerNode} domains of ${spec.coresPerBank}`;
+  console.log(`${name.padEnd(26)}${[SEEDS, vms, placed, split].map((x) => String(x).padStart(10)).join("")}${[percentile(ms, 50), Math.max(...ms)].map((x) => x.toFixed(0).padStart(10)).join("")}`);
+}

@@ -120,6 +120,10 @@ export function autoNoFit(
   const withCores = outcome.statesWhenStuck.filter((s) => s.cores >= d.totalCores && (s.hasReserve || d.vm.emulator === "dedicated"));
   const field: NoFit["field"] =
     outcome.statesWhenStuck.every((s) => s.cores < d.totalCores) ? "cores" : withCores.length === 0 ? "emulator" : d.pageSizeKiB !== null ? "hugepages" : "memoryGiB";
+  if (outcome.kind === "infeasible" && outcome.proof === "sizes") {
+    const message = `the ${demands.length} node: auto VMs of ${host} need ${outcome.needed} cores together, but whole VMs of their sizes (${[...new Set(demands.map((x) => x.totalCores))].sort((a, b) => a - b).join(", ")} cores) can fill at most ${outcome.fillable} of the nodes' ${haveCores} free cores, in any arrangement (${nodeList}); smaller or differently sized VMs would fit`;
+    return { kind: "does-not-fit", vm: d.vm.name, vmIndex: d.index, host, field: "cores", message };
+  }
   if (outcome.kind === "gave-up") {
     const first = [...demands].sort((a, b) => a.index - b.index)[0];
     const message = `the ${demands.length} node: auto VMs of ${host} (${needCores} cores and ${gib(needMem)} together; ${host} has ${haveCores} cores and ${gib(haveMem)} free for them): no placement found within the search limit of ${outcome.seconds} s (searchSeconds); one may exist: allow more time, or give some VMs an explicit node (${nodeList})`;

@@ -49,6 +49,8 @@ export type Assignment =
   | { kind: "assigned"; nodeOf: Map<number, number>; by: "exact" | "local-search"; steps: number }
   /** No placement exists: proved by capacity arithmetic or by the exhaustive search. */
   | ({ kind: "infeasible"; proof: "capacity" | "exhaustive" } & Stuck)
+  /** No placement exists: the nodes' cores that whole VMs can fill (subset sums) are too few. */
+  | ({ kind: "infeasible"; proof: "sizes"; fillable: number; needed: number } & Stuck)
   /** The time limit ran out before either search could decide: one may exist. */
   | ({ kind: "gave-up"; seconds: number; steps: number } & Stuck);
 
@@ -132,7 +134,8 @@ function candidateOrder(states: readonly NodeState[], vm: AutoVm): number[] {
 /**
  * Assign every VM to a node, or prove none exists, or say the time ran out.
  * 1. Capacity arithmetic: if the VMs need more cores, memory or pages than the nodes have in
- *    total, or a VM fits no node even empty, no arrangement helps (proved).
+ *    total, or a VM fits no node even empty, or the nodes' largest subset sums of VM sizes fall
+ *    short (subsetSumShort), no arrangement helps (proved).
  * 2. The exact search (exactSearch) for `exactSteps` steps: it places, proves "does not fit" by
  *    exhausting the tree, or runs out. Small and easy cases end here.
  * 3. The local search until LOCAL_SHARE of the time limit: it places or runs out.
@@ -153,6 +156,30 @@ export function assignNodes(vms: readonly AutoVm[], nodes: readonly NodeState[],
   const again = exactSearch(vms, nodes, Infinity, deadline, now);
   if (again.kind !== "out") return again;
   return { kind: "gave-up", seconds, steps: exact.steps + again.steps, ...exact.stuck };
+}
+
+/**
+ * The cores a node can really give are a sum of some VMs' cores: the largest such sum up to its
+ * free cores (a subset sum over the VMs' sizes, as a bitset). If those sums over all nodes are
+ * less than the cores the VMs need, no arrangement exists: 2-core VMs on 7-core nodes use 6 of 7.
+ * Sound, and cheap (cores x VMs per node).
+ */
+function subsetSumShort(vms: readonly AutoVm[], nodes: readonly NodeState[]): { fillable: number; needed: number } | null {
+  const need = vms.reduce((sum, vm) => sum + vm.cores, 0);
+  let usable = 0;
+  for (const s of nodes) {
+    const cap = Math.max(0, s.cores);
+    const reach = new Uint8Array(cap + 1);
+    reach[0] = 1;
+    for (const vm of vms) {
+      if (vm.cores > cap || !fits(s, vm)) continue;
+      for (let x = cap - vm.cores; x >= 0; x--) if (reach[x]) reach[x + vm.cores] = 1;
+    }
+    let best = cap;
+    while (best > 0 && !reach[best]) best--;
+    usable += best;
+  }
+  return usable < need ? { fillable: usable, needed: need } : null;
 }
 
 type Exact = Exclude<Assignment, { kind: "gave-up" }> | { kind: "out"; steps: number; stuck: Stuck };
@@ -242,6 +269,8 @@ function exactSearch(vms: readonly AutoVm[], nodes: readonly NodeState[], bound:
     const at = alone >= 0 ? alone : 0;
     return { kind: "infeasible", proof: "capacity", stuck: order[at], statesWhenStuck: nodes.map((s) => ({ ...s })), placedBefore: [] };
   }
+  const short = subsetSumShort(order, nodes);
+  if (short) return { kind: "infeasible", proof: "sizes", ...short, stuck: order[0], statesWhenStuck: nodes.map((s) => ({ ...s })), placedBefore: [] };
   if (search(0)) {
     const nodeOf = new Map<number, number>();
     order.forEach((vm, i) => nodeOf.set(vm.index, nodes[chosen[i]].id));

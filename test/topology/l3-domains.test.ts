@@ -3,39 +3,16 @@
 // the shrunk case on failure.
 import fc from "fast-check";
 import { join } from "node:path";
-import { capabilitiesXml, regularHost } from "../fixtures/hosts";
-import { formatCpuset } from "../../topology/cpuset";
-import { parseCapabilities, readCapabilities } from "../../topology/capabilities";
+import { readCapabilities } from "../../topology/capabilities";
 import type { HostTopology } from "../../topology/host-topology";
 import { checkPlan } from "../../topology/invariants";
 import { l3DomainsOf } from "../../topology/l3-domains";
 import { lockOf } from "../../topology/lock";
 import { planPlacement } from "../../topology/planner";
 import { PlacementRequestSchema, type PlacementRequest } from "../../topology/request";
+import { chipletHost, type ChipletSpec } from "./tight-requests";
 
 const HOST = "chiplet";
-
-interface ChipletSpec {
-  nodes: number;
-  banksPerNode: number;
-  coresPerBank: number;
-  threadsPerCore: number;
-}
-
-/** A regular host whose capture lists an L3 bank per `coresPerBank` consecutive cores of a node. */
-function chipletHost(spec: ChipletSpec): HostTopology {
-  const coresPerNode = spec.banksPerNode * spec.coresPerBank;
-  const host = regularHost({ name: "chiplet", sockets: 1, nodesPerSocket: spec.nodes, coresPerNode, threadsPerCore: spec.threadsPerCore, memoryGiBPerNode: 256 });
-  const hostCores = spec.nodes * coresPerNode;
-  const banks: string[] = [];
-  for (let b = 0; b < spec.nodes * spec.banksPerNode; b++) {
-    const threads: number[] = [];
-    for (let c = b * spec.coresPerBank; c < (b + 1) * spec.coresPerBank; c++) for (let k = 0; k < spec.threadsPerCore; k++) threads.push(c + k * hostCores);
-    banks.push(`      <bank id='${b}' level='3' type='both' size='32' unit='MiB' cpus='${formatCpuset(threads.sort((x, y) => x - y))}'/>`);
-  }
-  const xml = capabilitiesXml(host).replace(/ {4}<cache>[\s\S]*?<\/cache>/, `    <cache>\n${banks.join("\n")}\n    </cache>`);
-  return parseCapabilities(xml, "synthetic:chiplet");
-}
 
 function requestOf(vms: Array<Record<string, unknown>>, reserveGiB = 4): PlacementRequest {
   return PlacementRequestSchema.parse({ hosts: [{ name: HOST, capabilities: "chiplet.xml", reserve: { coresPerNode: 1, memoryGiBPerNode: reserveGiB } }], vms });

@@ -5,7 +5,8 @@
 import fc from "fast-check";
 import { checkPlan } from "../../topology/invariants";
 import { planPlacement } from "../../topology/planner";
-import { FAMILIES, tightCase } from "./tight-requests";
+import { PlacementRequestSchema } from "../../topology/request";
+import { FAMILIES, tightCase, tightHost } from "./tight-requests";
 
 describe("planner on tight many-node requests", () => {
   it("places every request that fits by construction (2-16 nodes, 20-200 VMs, 95-100 % of the cores), and the plan obeys every invariant", () => {
@@ -58,5 +59,16 @@ describe("planner on tight many-node requests", () => {
     const outcome = planPlacement({ request: grown, topologies: c.topologies, searchSeconds: 1, now: () => (t += 1000) });
     if (outcome.kind !== "no-fit") throw new Error("an over-full request placed");
     expect(outcome.problems[0].kind).toBe("does-not-fit");
+  });
+
+  it("proves does-not-fit when the totals fit but the VM sizes cannot fill the nodes (2-core VMs on 7-core nodes, 3.5 per node)", () => {
+    const request = PlacementRequestSchema.parse({
+      hosts: [{ name: "big", capabilities: "synthetic.xml", reserve: { coresPerNode: 1, memoryGiBPerNode: 4 } }],
+      vms: Array.from({ length: 28 }, (_, i) => ({ name: `vm-${i}`, cores: 2, memoryGiB: 1 + (i % 3) })),
+    });
+    const outcome = planPlacement({ request, topologies: new Map([["big", tightHost(8, 8, 64, 0)]]) });
+    if (outcome.kind !== "no-fit") throw new Error("28 2-core VMs placed on 8 nodes of 7 cores");
+    expect(outcome.problems[0].kind).toBe("does-not-fit");
+    expect(outcome.problems[0].message).toContain("need 56 cores together, but whole VMs of their sizes (2 cores) can fill at most 48 of the nodes' 56 free cores");
   });
 });
