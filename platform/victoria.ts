@@ -100,34 +100,18 @@ export function logsValues(spec: VictoriaSpec): Record<string, unknown> {
   };
 }
 
-const SA_TOKEN = "/var/run/secrets/kubernetes.io/serviceaccount/token";
-const SA_CA = "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt";
-
 /**
- * vmagent's scrape jobs:
- * - kubelet and cAdvisor through the API server's node proxy (one TLS identity, no kubelet port
- *   opened to the pod network);
- * - node-exporter on every k8s node, at the node's InternalIP (the DaemonSet runs on the host
- *   network);
- * - each hypervisor's node_exporter (static: the NUMA hosts are not k8s nodes), `host` label =
- *   the topology's host name so the pinning series match the plan's.
+ * vmagent's jobs beyond the chart's own. The chart's default scrape_configs stay as they are (we
+ * set `config.global` only; Helm replaces lists but merges maps): they scrape the kubelets and
+ * cAdvisor on every k8s node (kubernetes-nodes, kubernetes-nodes-cadvisor), the API server, and
+ * every pod or Service annotated prometheus.io/scrape (the SLM model servers among them). Added:
+ * - node-exporter on every k8s node, at the node's InternalIP (the DaemonSet is on the host
+ *   network, not annotated, so the pods job does not scrape it twice);
+ * - each hypervisor's node_exporter (static: the NUMA hosts are not k8s nodes), `host` = the
+ *   topology's host name, so the pinning series match the plan's.
  */
-export function scrapeConfigs(spec: VictoriaSpec): Record<string, unknown>[] {
-  const viaApiServer = (job: string, path: string) => ({
-    job_name: job,
-    scheme: "https",
-    tls_config: { ca_file: SA_CA },
-    bearer_token_file: SA_TOKEN,
-    kubernetes_sd_configs: [{ role: "node" }],
-    relabel_configs: [
-      { action: "labelmap", regex: "__meta_kubernetes_node_label_(.+)" },
-      { target_label: "__address__", replacement: "kubernetes.default.svc:443" },
-      { source_labels: ["__meta_kubernetes_node_name"], regex: "(.+)", target_label: "__metrics_path__", replacement: `/api/v1/nodes/$1/proxy${path}` },
-    ],
-  });
+export function extraScrapeConfigs(spec: VictoriaSpec): Record<string, unknown>[] {
   const jobs: Record<string, unknown>[] = [
-    viaApiServer("kubelet", "/metrics"),
-    viaApiServer("cadvisor", "/metrics/cadvisor"),
     {
       job_name: "node-exporter",
       kubernetes_sd_configs: [{ role: "node" }],
@@ -151,10 +135,8 @@ export function scrapeConfigs(spec: VictoriaSpec): Record<string, unknown>[] {
 export function agentValues(spec: VictoriaSpec): Record<string, unknown> {
   return {
     remoteWrite: [{ url: `${metricsUrl(spec.namespace)}/api/v1/write` }],
-    config: { global: { scrape_interval: "30s" }, scrape_configs: scrapeConfigs(spec) },
-    // The chart's ClusterRole grants nodes and nodes/metrics; the kubelet and cAdvisor jobs go
-    // through the API server's node proxy, which needs nodes/proxy as well.
-    rbac: { create: true, extraRules: [{ apiGroups: [""], resources: ["nodes/proxy"], verbs: ["get"] }] },
+    config: { global: { scrape_interval: "30s" } },
+    extraScrapeConfigs: extraScrapeConfigs(spec),
     resources: { requests: { cpu: "50m", memory: "96Mi" }, limits: { memory: "256Mi" } },
     nodeSelector: spec.placement.nodeSelector,
     tolerations: spec.placement.tolerations,

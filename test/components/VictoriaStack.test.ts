@@ -1,7 +1,9 @@
 import * as k8s from "@pulumi/kubernetes";
 import { platformPlacement } from "../../platform/placement";
 import type { VictoriaStackArgs } from "../../components/VictoriaStack";
+import { CHARTS } from "../../platform/versions";
 import { schemaErrors } from "../k8s-schema";
+import { chartDefaults } from "../platform/chart-values";
 import { charts, k8sObjects, settled, startPlatformMocks } from "../platform/platform-mocks";
 
 async function deploy(args: Omit<VictoriaStackArgs, "provider">) {
@@ -57,15 +59,21 @@ describe("VictoriaStack", () => {
     expect((off.byRelease.metrics.values as any).server.service).toEqual({ type: "ClusterIP" });
   });
 
-  it("vmagent scrapes the kubelets, cAdvisor, node-exporter on every k8s node and each hypervisor's node_exporter on 9100", async () => {
+  it("vmagent keeps the chart's own jobs (kubelets, cAdvisor, annotated pods) and adds node-exporter on every k8s node and each hypervisor on 9100", async () => {
     const { byRelease } = await deploy(macNuma());
     const agent = byRelease.vmagent.values as any;
     expect(agent.remoteWrite).toEqual([{ url: "http://victoriametrics.monitoring.svc:8428/api/v1/write" }]);
-    const jobs = agent.config.scrape_configs as any[];
-    expect(jobs.map((j) => j.job_name)).toEqual(["kubelet", "cadvisor", "node-exporter", "hypervisor"]);
-    expect(jobs[3].static_configs).toEqual([{ targets: ["192.168.50.10:9100"], labels: { host: "numa-01" } }]);
-    expect(JSON.stringify(jobs[1])).toContain("/proxy/metrics/cadvisor");
-    expect(agent.rbac.extraRules).toEqual([{ apiGroups: [""], resources: ["nodes/proxy"], verbs: ["get"] }]);
+    // A list in values replaces the chart's whole list: the defaults survive only if we set none.
+    expect(agent.config).toEqual({ global: { scrape_interval: "30s" } });
+    const defaults = chartDefaults(CHARTS.vmagent) as any;
+    expect(defaults.config.scrape_configs.map((j: { job_name: string }) => j.job_name)).toEqual(expect.arrayContaining(["kubernetes-nodes", "kubernetes-nodes-cadvisor", "kubernetes-pods"]));
+    expect(defaults.config.scrape_configs.find((j: any) => j.job_name === "kubernetes-nodes-cadvisor").metrics_path).toBe("/metrics/cadvisor");
+    const jobs = agent.extraScrapeConfigs as any[];
+    expect(jobs.map((j) => j.job_name)).toEqual(["node-exporter", "hypervisor"]);
+    expect(jobs[1].static_configs).toEqual([{ targets: ["192.168.50.10:9100"], labels: { host: "numa-01" } }]);
+    // No job of ours shadows one of the chart's (vmagent refuses duplicate job names).
+    const defaultNames = defaults.config.scrape_configs.map((j: { job_name: string }) => j.job_name);
+    expect(jobs.filter((j) => defaultNames.includes(j.job_name))).toEqual([]);
   });
 
   it("vmalert has the NUMA, pinning, staging (10 / 30 GB) and disk (70 / 90 %) rules, thresholds from the args", async () => {
