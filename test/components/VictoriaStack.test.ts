@@ -45,7 +45,7 @@ describe("VictoriaStack", () => {
     expect(v("log-collector").tolerations).toEqual([{ operator: "Exists" }]);
     const ds = k8sObjects(resources).find((o) => o.kind === "DaemonSet") as any;
     expect(ds.spec.template.spec.tolerations).toEqual([{ operator: "Exists" }]);
-    expect(ds.spec.template.spec.containers[0].args).toContain("--collector.meminfo_numa");
+    expect(ds.spec.template.spec.hostNetwork).toBe(true);
   });
 
   it("retention, sizes and NodePorts 30828 / 30428 from the args reach the charts; the log collector writes to VictoriaLogs", async () => {
@@ -80,7 +80,7 @@ describe("VictoriaStack", () => {
     const { byRelease } = await deploy({ ...macNuma(), thresholds: { numaMissRatio: 0.02 } });
     const rules = (byRelease.vmalert.values as any).server.config.alerts.groups[0].rules as { alert: string; expr: string; labels: { severity: string } }[];
     const by = Object.fromEntries(rules.map((r) => [r.alert, r]));
-    expect(by.NumaMissRatioHigh.expr).toMatch(/node_memory_numa_numa_miss_total.*> 0.02$/);
+    expect(by.NumaMissRatioHigh.expr).toMatch(/^rate\(node_memory_numa_numa_miss_total\{job="hypervisor"\}\[10m\]\).*> 0.02$/);
     expect(by.PinningDiffersFromPlan.expr).toContain('numa_k3s_pin{source="plan"} unless on(instance, host, domain, kind, vcpu, cpuset) numa_k3s_pin{source="live"}');
     expect(by.StagingAboveWarning.expr).toMatch(/mountpoint="\/data\/local".*> 10000000000$/);
     expect(by.StagingAboveCritical.expr).toMatch(/> 30000000000$/);
