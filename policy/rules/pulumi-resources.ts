@@ -27,7 +27,8 @@ function read(props: unknown, key: string): unknown {
   try {
     return (props as Record<string, unknown>)[key];
   } catch (e) {
-    if ((e as Error).name === "UnknownValueError" || /unknown/i.test((e as Error).message)) return undefined;
+    // @pulumi/policy's UnknownValueError: "<type> value at .<path> can't be known during preview".
+    if ((e as Error).constructor?.name === "UnknownValueError" || /can't be known during preview/.test((e as Error).message)) return undefined;
     throw e;
   }
 }
