@@ -11,7 +11,7 @@ import { DEFAULT_LLAMA_SERVER_IMAGE, LLAMA_SERVER_DIGEST, LLAMA_SERVER_TAG, SERV
 import { deploymentOf, ensembleConfigMap, namespaceOf, serviceOf } from "../../slm/manifests";
 import { COMPUTE_MARGIN_MIB, kvCacheBytes, memoryEstimate } from "../../slm/memory";
 import { ModelSpec, parseSlmConfig } from "../../slm/model-spec";
-import { hasCommand } from "../tools";
+import { requireTools } from "../tools";
 import { CHECKSUMS, LAKE, LAYOUT_NAMES, TEST_IMAGE, defaultConfig, qosClass, slmVms, validateK8s } from "./helpers";
 
 const FLAGS = JSON.parse(readFileSync(join(__dirname, "../fixtures/llama-server/server-flags.json"), "utf8")) as {
@@ -239,7 +239,12 @@ describe("model servers", () => {
 });
 
 describe("fetch script (init container)", () => {
-  const haveTools = ["shellcheck", "flock", "sha256sum"].every(hasCommand);
+  // CI must have them (requireTools fails there); elsewhere the script tests skip with one line.
+  const haveTools = requireTools("test/slm/slm.test.ts", [
+    ["shellcheck", "shellcheck"],
+    ["flock", "util-linux"],
+    ["sha256sum", "coreutils"],
+  ]);
   const STAND_IN_CURL = `#!/bin/bash
 # A stand-in for curl: records its arguments (and a --config read from stdin), waits CURL_DELAY,
 # and copies the file named by the URL's last path element from FAKE_ORIGIN to --output.
