@@ -7,10 +7,12 @@ import { join, resolve } from "node:path";
 import { readRender } from "../../cli/check";
 import { checkAll } from "../../policy/rules/check-all";
 import { contextFromPlan } from "../../policy/rules/context";
+import { stackNames } from "../../stacks/stack-inputs";
 
 const ROOT = resolve(__dirname, "../..");
 const TSX = join(ROOT, "node_modules/.bin/tsx");
-const STACKS = ["single", "mac-numa", "distributed"] as const;
+// Every stack the repository ships; the breaks below are written against these three.
+const STACKS = stackNames(ROOT);
 let work: string;
 const renders: Record<string, string> = {};
 
@@ -31,7 +33,7 @@ afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 let copies = 0;
 /** A fresh copy of a stack's render, to break. */
-function copyOf(stack: (typeof STACKS)[number]): string {
+function copyOf(stack: string): string {
   const dir = join(work, `broken-${copies++}`);
   cpSync(renders[stack], dir, { recursive: true });
   return dir;
@@ -53,6 +55,10 @@ function rulesOf(dir: string): string[] {
 const domain = (dir: string, vm: string) => join(dir, "domains", `${vm}.xml`);
 
 describe("npm run check", () => {
+  test("the shipped stacks include the three layouts the breaks use", () => {
+    expect(STACKS).toEqual(expect.arrayContaining(["single", "mac-numa", "distributed"]));
+  });
+
   test.each(STACKS)("the shipped stack %s passes: exit 0, nothing printed on stdout", (stack) => {
     const r = cli("check.ts", [renders[stack]]);
     expect(r.stderr).toContain("every rule holds");
@@ -120,6 +126,17 @@ describe("npm run check", () => {
     const dist = copyOf("distributed");
     edit(domain(dist, "k3s-worker-2"), '<memory mode="strict" nodeset="1"/>', '<memory mode="interleave" nodeset="0-1"/>');
     expect(new Set(rulesOf(dist))).toEqual(new Set(["memory-strict-local"]));
+  });
+
+  test("two hosts: a thread id in use on both is no sharing; the same core twice on one host is no-shared-pcpu", () => {
+    const dir = copyOf("single-two-hosts");
+    // k3s-worker-slm-2b (numa-02) and k3s-worker-data (numa-01) both start at threads 18,54: the
+    // shipped render passes, so the check tells hosts apart.
+    expect(readFileSync(domain(dir, "k3s-worker-slm-2b"), "utf8")).toContain('<vcpupin vcpu="0" cpuset="18"/>');
+    expect(readFileSync(domain(dir, "k3s-worker-data"), "utf8")).toContain('<vcpupin vcpu="0" cpuset="18"/>');
+    expect(rulesOf(dir)).toEqual([]);
+    edit(domain(dir, "k3s-worker-slm-2b"), /<vcpupin vcpu="2" cpuset="\d+"\/>\n    <vcpupin vcpu="3" cpuset="\d+"\/>/, '<vcpupin vcpu="2" cpuset="18"/>\n    <vcpupin vcpu="3" cpuset="54"/>');
+    expect(new Set(rulesOf(dir))).toEqual(new Set(["no-shared-pcpu"]));
   });
 });
 
