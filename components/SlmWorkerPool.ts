@@ -32,13 +32,20 @@ export interface SlmWorkerPoolArgs {
    * worker DaemonSet (2 CPU / 4096 MiB). [] when the layout runs no worker on the SLM VMs.
    */
   neighbours?: NodeNeighbour[];
+  /**
+   * The lake's S3 credentials (DataLake's `credentials`, a secret): the pool writes them into
+   * the Secret `config.lake.credentialsSecret` of its namespace (keys AWS_ACCESS_KEY_ID,
+   * AWS_SECRET_ACCESS_KEY), which the fetch containers read. Without it that Secret must exist.
+   */
+  lakeCredentials?: pulumi.Input<{ accessKeyId: string; secretAccessKey: string }>;
   /** Key the errors name (default `numa-k3s:slm`). */
   configKey?: string;
 }
 
 /**
- * Children (all through `provider`): the namespace `<name>-ns`; per model the Deployment
- * `<name>-<model>` and the Service `<name>-<model>-svc`; the ConfigMap `<name>-ensemble`.
+ * Children (all through `provider`): the namespace `<name>-ns`; the lake credentials Secret
+ * `<name>-lake-credentials` (with `lakeCredentials`); per model the Deployment `<name>-<model>`
+ * and the Service `<name>-<model>-svc`; the ConfigMap `<name>-ensemble`.
  * Refuses at construction (preview) with one line when a VM's models do not fit.
  */
 export class SlmWorkerPool extends pulumi.ComponentResource {
@@ -62,13 +69,31 @@ export class SlmWorkerPool extends pulumi.ComponentResource {
     const ns = namespaceOf(namespace);
     const nsResource = new k8s.core.v1.Namespace(`${name}-ns`, { metadata: ns.metadata }, childOpts);
     const inNamespace = { ...childOpts, dependsOn: [nsResource] };
+    const lake = args.config.lake;
+    const credentials =
+      args.lakeCredentials && lake
+        ? [
+            new k8s.core.v1.Secret(
+              `${name}-lake-credentials`,
+              {
+                metadata: { name: lake.credentialsSecret, namespace, labels: { "app.kubernetes.io/part-of": "slm-ensemble", "app.kubernetes.io/managed-by": "numa-k3s" } },
+                type: "Opaque",
+                stringData: pulumi.secret(
+                  pulumi.output(args.lakeCredentials).apply((c) => ({ AWS_ACCESS_KEY_ID: c.accessKeyId, AWS_SECRET_ACCESS_KEY: c.secretAccessKey })),
+                ),
+              },
+              inNamespace,
+            ),
+          ]
+        : [];
+    const servers = { ...childOpts, dependsOn: [nsResource, ...credentials] };
 
     const objects: K8sObject[] = [ns];
     const endpoints: Record<string, string> = {};
     for (const model of args.config.models) {
       const deployment = deploymentOf(model, vmByName.get(model.vm)!, args.config, namespace);
       const service = serviceOf(model, namespace);
-      new k8s.apps.v1.Deployment(`${name}-${model.name}`, { metadata: deployment.metadata, spec: deployment.spec as k8s.types.input.apps.v1.DeploymentSpec }, inNamespace);
+      new k8s.apps.v1.Deployment(`${name}-${model.name}`, { metadata: deployment.metadata, spec: deployment.spec as k8s.types.input.apps.v1.DeploymentSpec }, servers);
       new k8s.core.v1.Service(`${name}-${model.name}-svc`, { metadata: service.metadata, spec: service.spec as k8s.types.input.core.v1.ServiceSpec }, inNamespace);
       objects.push(deployment, service);
       endpoints[model.name] = serviceEndpoint(model, namespace);

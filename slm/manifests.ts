@@ -81,8 +81,8 @@ function fetchEnv(model: ModelSpec, config: SlmConfig): IEnvVar[] {
     env.push(
       { name: "S3_ENDPOINT", value: config.lake.endpoint },
       { name: "S3_REGION", value: config.lake.region },
-      { name: "AWS_ACCESS_KEY_ID", valueFrom: { secretKeyRef: { name: config.lake.credentialsSecret, key: "accessKey" } } },
-      { name: "AWS_SECRET_ACCESS_KEY", valueFrom: { secretKeyRef: { name: config.lake.credentialsSecret, key: "secretKey" } } },
+      { name: "AWS_ACCESS_KEY_ID", valueFrom: { secretKeyRef: { name: config.lake.credentialsSecret, key: "AWS_ACCESS_KEY_ID" } } },
+      { name: "AWS_SECRET_ACCESS_KEY", valueFrom: { secretKeyRef: { name: config.lake.credentialsSecret, key: "AWS_SECRET_ACCESS_KEY" } } },
     );
   }
   return env;

@@ -60,12 +60,16 @@ export const ModelInputSchema = z
 export type ModelInput = z.input<typeof ModelInputSchema>;
 export type ModelSpec = z.output<typeof ModelInputSchema>;
 
+/** Default name of the lake credentials Secret in the SLM namespace. */
+export const LAKE_CREDENTIALS_SECRET = "slm-lake-credentials";
+
 export const LakeSchema = z
   .object({
-    /** S3 endpoint of the lake as pods reach it (path-style), e.g. http://minio.storage:9000. */
+    /** S3 endpoint of the lake as pods reach it (path-style): DataLake's `endpoint`. */
     endpoint: z.string().regex(/^https?:\/\/[A-Za-z0-9.-]+(:\d+)?$/, "must be http(s)://host[:port] without a path"),
-    /** Secret in the SLM namespace with keys accessKey and secretKey (read access to `models`). */
-    credentialsSecret: z.string().regex(/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/, "must be a Secret name"),
+    /** Secret in the SLM namespace with keys AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (the
+     * DataLake consumers' convention); SlmWorkerPool creates it from its `lakeCredentials`. */
+    credentialsSecret: z.string().regex(/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/, "must be a Secret name").default(LAKE_CREDENTIALS_SECRET),
     /** SigV4 region (MinIO accepts any; us-east-1 is its default). */
     region: z.string().min(1).default("us-east-1"),
   })
@@ -89,7 +93,7 @@ export const SlmConfigSchema = z
       if (m.contextTokens > arch.maxContextTokens)
         ctx.addIssue({ code: "custom", path: ["models", i, "contextTokens"], message: `is more than the model was trained for: contextTokens <= ${arch.maxContextTokens}` });
       if (m.source.startsWith("s3://") && !cfg.lake)
-        ctx.addIssue({ code: "custom", path: ["models", i, "source"], message: `is in the lake: ${SLM_CONFIG_KEY}.lake { endpoint, credentialsSecret } must be set` });
+        ctx.addIssue({ code: "custom", path: ["models", i, "source"], message: `is in the lake: ${SLM_CONFIG_KEY}.lake { endpoint } must be set (DataLake's endpoint)` });
     });
   });
 export type SlmConfigInput = z.input<typeof SlmConfigSchema>;

@@ -1,5 +1,6 @@
 import { join } from "node:path";
-import { RecordedResource, recordedResources, settle, startMockRuntime } from "../../cli/mock-runtime";
+import * as pulumi from "@pulumi/pulumi";
+import { RecordedResource, recordedResources, settle, startMockRuntime, unwrapSecrets } from "../../cli/mock-runtime";
 import type { SlmWorkerPoolArgs } from "../../components/SlmWorkerPool";
 import { memoryEstimate } from "../../slm/memory";
 import { LAYOUT_NAMES, defaultConfig, qosClass, slmVms, validateK8s } from "../slm/helpers";
@@ -94,6 +95,18 @@ describe("SlmWorkerPool (mock runtime)", () => {
     const byKindName = (list: unknown[]) =>
       list.map((o) => JSON.parse(JSON.stringify(o)) as { kind: string; metadata: { name: string } }).sort((a, b) => `${a.kind}/${a.metadata.name}`.localeCompare(`${b.kind}/${b.metadata.name}`));
     expect(byKindName(objects)).toEqual(byKindName(pool.objects));
+  });
+
+  it("writes the lake's credentials into the fetch containers' Secret, only as a secret", async () => {
+    const { byName } = await deploy("single", { lakeCredentials: pulumi.secret({ accessKeyId: "lake-reader", secretAccessKey: "s3cr3t-lake-key" }) });
+    const secret = byName("slm-lake-credentials");
+    expect(secret.type).toBe("kubernetes:core/v1:Secret");
+    const { value, secretPaths } = unwrapSecrets(secret.inputs);
+    expect(secretPaths).toContain("stringData");
+    expect((value as { stringData: Record<string, string> }).stringData).toEqual({ AWS_ACCESS_KEY_ID: "lake-reader", AWS_SECRET_ACCESS_KEY: "s3cr3t-lake-key" });
+    expect((value as { metadata: { name: string; namespace: string } }).metadata).toMatchObject({ name: "lake-models-reader", namespace: "slm" });
+    const plain = recordedResources().filter((r) => r.name !== "slm-lake-credentials");
+    expect(JSON.stringify(plain.map((r) => r.inputs))).not.toContain("s3cr3t-lake-key");
   });
 
   it("the ensemble ConfigMap gives the consensus workflow every model's endpoint, weight and size class", async () => {

@@ -48,7 +48,7 @@ describe("numa-k3s:slm schema", () => {
     [{ threads: 8 }, {}, /^numa-k3s:slm\.models\[0\]\.threads: unknown key$/],
     [{ sha256: "abc" }, {}, /^numa-k3s:slm\.models\[0\]\.sha256 = "abc": must be the file's sha256, 64 lowercase hex digits/],
     [{ source: "http://example.com/m.gguf" }, {}, /^numa-k3s:slm\.models\[0\]\.source = "http:\/\/example.com\/m.gguf": must be an https:\/\/ URL or s3:\/\/models\/<key>/],
-    [{ source: "s3://models/finance/m.gguf" }, {}, /^numa-k3s:slm\.models\[0\]\.source = "s3:\/\/models\/finance\/m.gguf": is in the lake: numa-k3s:slm\.lake \{ endpoint, credentialsSecret \} must be set$/],
+    [{ source: "s3://models/finance/m.gguf" }, {}, /^numa-k3s:slm\.models\[0\]\.source = "s3:\/\/models\/finance\/m.gguf": is in the lake: numa-k3s:slm\.lake \{ endpoint \} must be set \(DataLake's endpoint\)$/],
     [{ quantisation: "Q3_K" }, {}, /quantisation = "Q3_K": must be one of F16, BF16, Q8_0/],
     [{ architecture: "llama-9b" }, {}, /architecture = "llama-9b": must be one of gemma-7b, .*, or \{ layers, kvHeads, headDim, maxContextTokens \}/],
     [{ architecture: "gemma-7b", contextTokens: 25000 }, {}, /^numa-k3s:slm\.models\[0\]\.contextTokens = 25000: is more than the model was trained for: contextTokens <= 8192$/],
@@ -209,7 +209,7 @@ describe("model servers", () => {
     const cfg = defaultConfig("single");
     const vm = slmVms("single").find((v) => v.placement.name === cfg.models[0].vm)!;
     const env = deploymentOf(cfg.models[0], vm, cfg).spec!.template.spec!.initContainers![0].env!;
-    expect(env.find((e) => e.name === "AWS_SECRET_ACCESS_KEY")).toEqual({ name: "AWS_SECRET_ACCESS_KEY", valueFrom: { secretKeyRef: { name: "lake-models-reader", key: "secretKey" } } });
+    expect(env.find((e) => e.name === "AWS_SECRET_ACCESS_KEY")).toEqual({ name: "AWS_SECRET_ACCESS_KEY", valueFrom: { secretKeyRef: { name: "lake-models-reader", key: "AWS_SECRET_ACCESS_KEY" } } });
     expect(env.find((e) => e.name === "S3_ENDPOINT")!.value).toBe("http://minio.storage:9000");
   });
 
