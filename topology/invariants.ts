@@ -6,7 +6,7 @@ import { Core, HostTopology } from "./host-topology";
 import { NodeBudget, hostBudgets } from "./node-budget";
 import { gib } from "./units";
 import { Plan, VmPlacement } from "./placement";
-import { HUGEPAGE_KIB, PlacementRequest, hostOf, memoryKiB } from "./request";
+import { HUGEPAGE_KIB, PlacementRequest, memoryKiB, requestedHost } from "./request";
 
 export type RuleId =
   | "requested"
@@ -65,8 +65,9 @@ function checkRequested(plan: Plan, request: PlacementRequest, views: Map<string
   const placed = new Map<string, VmPlacement[]>();
   for (const p of plan.vms) placed.set(p.name, [...(placed.get(p.name) ?? []), p]);
   for (const vm of request.vms) {
-    const host = hostOf(request, vm);
     const found = placed.get(vm.name) ?? [];
+    // A VM without a host (several hosts) may be on any host of the request.
+    const host = requestedHost(request, vm) ?? (found.length === 1 && request.hosts.some((h) => h.name === found[0].host) ? found[0].host : request.hosts.map((h) => h.name).join("|"));
     const v = (detail: string) => out.push({ rule: "requested", host, vm: vm.name, detail });
     if (found.length !== 1) {
       v(`placed ${found.length} times, requested once`);

@@ -5,10 +5,10 @@ import { AutoVm, DEFAULT_SEARCH_SECONDS, NodeState, assignNodes } from "./node-a
 import { chooseCores, groupKey, packCores } from "./core-selection";
 import { Demand, Ledger, Ledgers, demandOf, isCpuNode, nodeStateOf, promise, take, unpromise } from "./ledger";
 import { PlacementLock } from "./lock";
-import { NoFit, autoNoFit, checkFloating, memoryProblem, whyNot } from "./no-fit";
+import { NoFit, autoNoFit, checkFloating, describe, memoryProblem, whyNot } from "./no-fit";
 import { hostBudgets, threadsOf } from "./node-budget";
 import { HostPlan, Plan, VmPlacement } from "./placement";
-import { HostRequest, PlacementRequest, VmRequest, hostOf, memoryKiB } from "./request";
+import { HostRequest, PlacementRequest, VmRequest, memoryKiB } from "./request";
 
 export type { NoFit } from "./no-fit";
 
@@ -53,13 +53,11 @@ export function planPlacement(input: PlanInput): PlanOutcome {
   const placements = new Map<number, VmPlacement>();
   const hostPlans: HostPlan[] = [];
   const now = input.now ?? (() => performance.now());
-  const deadline = now() + (input.searchSeconds ?? DEFAULT_SEARCH_SECONDS) * 1000;
+  const limit = { deadline: now() + (input.searchSeconds ?? DEFAULT_SEARCH_SECONDS) * 1000, now };
+  const chosen = chooseHosts(input, limit);
+  if ("problem" in chosen) return { kind: "no-fit", problems: [chosen.problem] };
   for (const hostReq of request.hosts) {
-    const topology = input.topologies.get(hostReq.name);
-    if (!topology) throw new Error(`no topology was given for host '${hostReq.name}'`);
-    const vms = request.vms.map((vm, index) => ({ vm, index })).filter(({ vm }) => hostOf(request, vm) === hostReq.name);
-    const lock = new Map((input.lock?.vms ?? []).filter((l) => l.host === hostReq.name).map((l) => [l.name, l]));
-    const result = planHost(hostReq, topology, vms, lock, { deadline, now });
+    const result = planHostOf(input, hostReq, chosen.hostOf, limit);
     if ("problems" in result) problems.push(...result.problems);
     else {
       for (const p of result.placements) placements.set(p.index, p.placement);
@@ -70,6 +68,104 @@ export function planPlacement(input: PlanInput): PlanOutcome {
   if (problems.length > 0) return { kind: "no-fit", problems: problems.sort((a, b) => proved(a) - proved(b) || a.vmIndex - b.vmIndex) };
   const vms = request.vms.map((_, i) => placements.get(i)!);
   return { kind: "placed", plan: { hosts: hostPlans, vms } };
+}
+
+type Limit = { deadline: number; now: () => number };
+
+/** planHost for one host of the request, with the VMs `hostOf` (by request index) sends there. */
+function planHostOf(input: PlanInput, hostReq: HostRequest, hostOf: ReadonlyMap<number, string>, limit: Limit): HostResult {
+  const topology = input.topologies.get(hostReq.name);
+  if (!topology) throw new Error(`no topology was given for host '${hostReq.name}'`);
+  const vms = input.request.vms.map((vm, index) => ({ vm, index })).filter(({ index }) => hostOf.get(index) === hostReq.name);
+  const lock = new Map((input.lock?.vms ?? []).filter((l) => l.host === hostReq.name).map((l) => [l.name, l]));
+  return planHost(hostReq, topology, vms, lock, limit);
+}
+
+/**
+ * The host of every VM. A VM names its host, or the request has one host, or (several hosts, no
+ * `host`) the planner chooses:
+ * 1. A VM in the lock stays on its locked host (stable plans).
+ * 2. The others, largest first (cores, then memory, then request order), each to the host with the
+ *    most cores left once the VMs given to it so far are counted (spreading keeps hosts loose, so
+ *    each host's own search stays easy); then every host is planned once. If all place, done.
+ * 3. Else again one VM at a time, each to the first host (most cores left first) whose plan still
+ *    places with it. A VM no host can take beside the VMs that name that host is proved not to fit;
+ *    running out of hosts otherwise, or out of time, is "gave up" (another split might fit).
+ */
+function chooseHosts(input: PlanInput, limit: Limit): { hostOf: Map<number, string> } | { problem: NoFit } {
+  const { request } = input;
+  const hostOf = new Map<number, string>();
+  const open: { vm: VmRequest; index: number }[] = [];
+  request.vms.forEach((vm, index) => {
+    if (vm.host !== undefined || request.hosts.length === 1) hostOf.set(index, vm.host ?? request.hosts[0].name);
+    else open.push({ vm, index });
+  });
+  if (open.length === 0) return { hostOf };
+  for (const o of open) {
+    const locked = input.lock?.vms.find((l) => l.name === o.vm.name);
+    if (locked && request.hosts.some((h) => h.name === locked.host)) hostOf.set(o.index, locked.host);
+  }
+  const left = open.filter((o) => !hostOf.has(o.index));
+  if (left.length === 0) return { hostOf };
+  // Largest first: by cores (with a dedicated emulator core), then memory, descending; then request order.
+  left.sort((a, b) => demandOf(b.vm, b.index).totalCores - demandOf(a.vm, a.index).totalCores || b.vm.memoryGiB - a.vm.memoryGiB || a.index - b.index);
+  const usable = new Map(request.hosts.map((h) => [h.name, hostBudgets(input.topologies.get(h.name)!, h.reserve).reduce((s, b) => s + b.usableCores.length, 0)]));
+  const coresLeft = () => {
+    const m = new Map(usable);
+    for (const [i, h] of hostOf) m.set(h, (m.get(h) ?? 0) - demandOf(request.vms[i], i).totalCores);
+    return m;
+  };
+  // Hosts with the most cores left first, then request order.
+  const byRoom = () => {
+    const m = coresLeft();
+    return [...request.hosts].sort((a, b) => (m.get(b.name) ?? 0) - (m.get(a.name) ?? 0));
+  };
+  const needCores = request.vms.reduce((s, vm, i) => s + demandOf(vm, i).totalCores, 0);
+  const haveCores = [...usable.values()].reduce((s, x) => s + x, 0);
+  if (needCores > haveCores) {
+    const first = left[0];
+    const message = `the VMs need ${needCores} cores together and the hosts (${request.hosts.map((h) => `${h.name}: ${usable.get(h.name)}`).join(", ")}) have ${haveCores} after the reserve; no choice of hosts can help`;
+    return { problem: { kind: "does-not-fit", vm: first.vm.name, vmIndex: first.index, host: request.hosts.map((h) => h.name).join(", "), field: "cores", message } };
+  }
+  // 2. Spread, then plan each host once (with a short share of the time: step 3 needs the rest).
+  const spread = new Map(hostOf);
+  for (const o of left) {
+    const m = new Map(usable);
+    for (const [i, h] of spread) m.set(h, (m.get(h) ?? 0) - demandOf(request.vms[i], i).totalCores);
+    const best = [...request.hosts].sort((a, b) => (m.get(b.name) ?? 0) - (m.get(a.name) ?? 0))[0];
+    spread.set(o.index, best.name);
+  }
+  const share = (f: number): Limit => ({ deadline: limit.now() + f * (limit.deadline - limit.now()), now: limit.now });
+  if (request.hosts.every((h) => !("problems" in planHostOf(input, h, spread, share(0.3))))) return { hostOf: spread };
+  // 3. One at a time.
+  for (const o of left) {
+    let proved = true;
+    let placed = false;
+    const reasons: string[] = [];
+    for (const h of byRoom()) {
+      if (limit.now() > limit.deadline) break;
+      const trial = new Map(hostOf).set(o.index, h.name);
+      const result = planHostOf(input, h, trial, share(0.5));
+      if (!("problems" in result)) {
+        hostOf.set(o.index, h.name);
+        placed = true;
+        break;
+      }
+      // Proved only if the VM does not fit beside the VMs that name this host, whatever else goes there.
+      const own = new Map([...hostOf].filter(([i]) => request.vms[i].host !== undefined)).set(o.index, h.name);
+      const alone = planHostOf(input, h, own, share(0.5));
+      if (!("problems" in alone) || alone.problems.some((p) => p.kind === "gave-up")) proved = false;
+      else reasons.push(`${h.name}: ${alone.problems[0].message}`);
+    }
+    if (placed) continue;
+    const d = demandOf(o.vm, o.index);
+    const hosts = request.hosts.map((h) => h.name).join(", ");
+    const message = proved
+      ? `${o.vm.name} (${describe(d)}, no host named): no host of the request can take it beside the VMs that name that host (${reasons.join("; ")})`
+      : `the VMs without a host (${left.length} of them, over ${hosts}): no split over the hosts found within the search limit of ${input.searchSeconds ?? DEFAULT_SEARCH_SECONDS} s (searchSeconds), stuck at ${o.vm.name} (${describe(d)}); one may exist: allow more time, or name hosts for some VMs`;
+    return { problem: { kind: proved ? "does-not-fit" : "gave-up", vm: o.vm.name, vmIndex: o.index, host: hosts, field: proved ? "cores" : "node", message } };
+  }
+  return { hostOf };
 }
 
 type HostResult =

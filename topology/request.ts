@@ -34,7 +34,10 @@ export const HUGEPAGE_KIB: Record<HugepageSize, number> = { "2M": 2048, "1G": 10
 export const VmRequestSchema = z
   .object({
     name: nameSchema,
-    /** Optional when the request has one host. */
+    /**
+     * The host; optional. Left out when the request has several hosts, the planner chooses one
+     * (a locked VM keeps its locked host). A VM with an explicit node must name its host then.
+     */
     host: nameSchema.optional(),
     /** A NUMA node id of the host, or "auto" to let the planner choose. */
     node: z
@@ -68,8 +71,8 @@ export const PlacementRequestSchema = z
     req.vms.forEach((vm, i) => {
       if (vmNames.has(vm.name)) ctx.addIssue({ code: "custom", path: ["vms", i, "name"], message: `VM '${vm.name}' is listed twice` });
       vmNames.add(vm.name);
-      if (vm.host === undefined && req.hosts.length > 1)
-        ctx.addIssue({ code: "custom", path: ["vms", i, "host"], message: `required when there are several hosts (one of ${[...hostNames].join(", ")})` });
+      if (vm.host === undefined && req.hosts.length > 1 && vm.node !== "auto")
+        ctx.addIssue({ code: "custom", path: ["vms", i, "host"], message: `required with node: ${vm.node} when there are several hosts (one of ${[...hostNames].join(", ")}); or use node: auto and let the planner choose the host` });
       if (vm.host !== undefined && !req.hosts.some((h) => h.name === vm.host))
         ctx.addIssue({ code: "custom", path: ["vms", i, "host"], message: `'${vm.host}' is not a host of this request (hosts: ${req.hosts.map((h) => h.name).join(", ")})` });
       if (vm.numa === "floating" && vm.node !== "auto")
@@ -92,7 +95,18 @@ export function memoryKiB(gib: number): number {
   return Math.round(gib * 1024 * 1024);
 }
 
-/** The host a VM goes to: its own, or the only one. Valid after PlacementRequestSchema. */
+/** The host the request puts a VM on: its own, or the only one; undefined when the planner chooses. */
+export function requestedHost(req: PlacementRequest, vm: VmRequest): string | undefined {
+  return vm.host ?? (req.hosts.length === 1 ? req.hosts[0].name : undefined);
+}
+
+/**
+ * The host a VM goes to when the request decides it (its own, or the only one). Valid after
+ * PlacementRequestSchema. A VM without a host in a request with several hosts goes where the
+ * planner puts it: read that from the plan (VmPlacement.host); asking here is a bug, so it throws.
+ */
 export function hostOf(req: PlacementRequest, vm: VmRequest): string {
-  return vm.host ?? req.hosts[0].name;
+  const host = requestedHost(req, vm);
+  if (host === undefined) throw new Error(`hostOf: ${vm.name} names no host and the request has several; the plan says where it went`);
+  return host;
 }

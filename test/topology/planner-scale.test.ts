@@ -4,6 +4,7 @@
 // not fit". fast-check prints the seed and the shrunk case on failure.
 import fc from "fast-check";
 import { checkPlan } from "../../topology/invariants";
+import { lockOf } from "../../topology/lock";
 import { planPlacement } from "../../topology/planner";
 import { PlacementRequestSchema } from "../../topology/request";
 import { FAMILIES, tightCase, tightHost } from "./tight-requests";
@@ -70,5 +71,61 @@ describe("planner on tight many-node requests", () => {
     if (outcome.kind !== "no-fit") throw new Error("28 2-core VMs placed on 8 nodes of 7 cores");
     expect(outcome.problems[0].kind).toBe("does-not-fit");
     expect(outcome.problems[0].message).toContain("need 56 cores together, but whole VMs of their sizes (2 cores) can fill at most 48 of the nodes' 56 free cores");
+  });
+});
+
+describe("planner choosing the host", () => {
+  const two = (vms: Array<Record<string, unknown>>) =>
+    PlacementRequestSchema.parse({
+      hosts: [
+        { name: "a", capabilities: "a.xml", reserve: { coresPerNode: 1, memoryGiBPerNode: 4 } },
+        { name: "b", capabilities: "b.xml", reserve: { coresPerNode: 1, memoryGiBPerNode: 4 } },
+      ],
+      vms,
+    });
+  // Two hosts of 2 nodes x 7 usable cores.
+  const topologies = new Map([
+    ["a", tightHost(2, 8, 64, 0)],
+    ["b", tightHost(2, 8, 64, 0)],
+  ]);
+
+  it("places VMs without a host over several hosts, exactly filling both, and the plan obeys every invariant", () => {
+    const request = two([
+      { name: "fixed", host: "a", cores: 7, memoryGiB: 8 },
+      ...[2, 7, 4, 5, 3].map((cores, i) => ({ name: `free-${i}`, cores, memoryGiB: 4 })),
+    ]);
+    const outcome = planPlacement({ request, topologies });
+    if (outcome.kind !== "placed") throw new Error(outcome.problems[0].message);
+    expect(checkPlan(outcome.plan, request, topologies)).toEqual([]);
+    expect(outcome.plan.vms.find((v) => v.name === "fixed")?.host).toBe("a");
+    expect(new Set(outcome.plan.vms.map((v) => v.host))).toEqual(new Set(["a", "b"]));
+  });
+
+  it("a locked VM without a host stays on its locked host", () => {
+    const vms = [1, 2, 3].map((cores, i) => ({ name: `vm-${i}`, cores, memoryGiB: 2 }));
+    const first = planPlacement({ request: two(vms), topologies });
+    if (first.kind !== "placed") throw new Error("not placed");
+    const lock = lockOf(first.plan);
+    const next = planPlacement({ request: two([...vms, { name: "new", cores: 6, memoryGiB: 2 }]), topologies, lock });
+    if (next.kind !== "placed") throw new Error(next.problems[0].message);
+    for (const before of first.plan.vms) expect(next.plan.vms.find((v) => v.name === before.name)).toMatchObject({ host: before.host, vcpupin: before.vcpupin });
+  });
+
+  it("says does-not-fit when the hosts together have too few cores", () => {
+    const outcome = planPlacement({ request: two([7, 7, 7, 7, 1].map((cores, i) => ({ name: `vm-${i}`, cores, memoryGiB: 1 }))), topologies });
+    if (outcome.kind !== "no-fit") throw new Error("29 cores placed on 28");
+    expect(outcome.problems[0]).toMatchObject({ kind: "does-not-fit", field: "cores" });
+    expect(outcome.problems[0].message).toContain("the VMs need 29 cores together and the hosts (a: 14, b: 14) have 28 after the reserve");
+  });
+
+  it("says does-not-fit, naming the VM and each host's reason, when no host can take it", () => {
+    const outcome = planPlacement({ request: two([{ name: "huge", cores: 8, memoryGiB: 4 }]), topologies });
+    if (outcome.kind !== "no-fit") throw new Error("an 8-core VM placed on 7-core nodes");
+    expect(outcome.problems[0]).toMatchObject({ kind: "does-not-fit", vm: "huge" });
+    expect(outcome.problems[0].message).toMatch(/^huge \(8 cores, 4 GiB, no host named\): no host of the request can take it .*a: .*; b: /);
+  });
+
+  it("still requires the host of a VM with an explicit node", () => {
+    expect(() => two([{ name: "x", node: 1, cores: 1, memoryGiB: 1 }])).toThrow(/required with node: 1 when there are several hosts/);
   });
 });
