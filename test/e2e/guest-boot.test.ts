@@ -15,7 +15,7 @@ import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, openSync, rea
 import { dirname, join, resolve } from "node:path";
 import { renderMetaData, renderNetworkConfig, renderUserData, instanceId } from "../../guest/cloud-init";
 import { createScript, deleteScript, remoteCommand, updateScript, VmScriptParams } from "../../hypervisor/vm-scripts";
-import { StackConfigSchema, placementRequestOf } from "../../stacks/config";
+import { StackConfigSchema, placementRequestOf, stackConfigEntries } from "../../stacks/config";
 import { vmDescriptionOf } from "../../stacks/vm-specs";
 import { domainSpecOf, scriptParamsOf } from "../../hypervisor/vm-description";
 import type { HostTopology } from "../../topology/host-topology";
@@ -54,9 +54,13 @@ interface VmInputs {
   sshAuthorizedKeys: string[];
   packages: string[];
 }
+// The committed single stack supplies every key this test has no opinion on (k3s, platform, ...),
+// so a new required key there does not break the test; the VM, host, network and admin are ours.
 function stackConfigOf(name: string, inputs: VmInputs) {
+  const file = join(REPO, "Pulumi.single.yaml");
+  const raw = stackConfigEntries(readFileSync(file, "utf8"), file);
   return StackConfigSchema.parse({
-    layout: "single",
+    ...raw,
     placementLock: "(none: the test plans live)",
     hosts: [
       {
@@ -74,6 +78,8 @@ function stackConfigOf(name: string, inputs: VmInputs) {
         cores: 1,
         memoryGiB: 1,
         workload: "data",
+        // A stack needs a K3s server somewhere; this one VM is it (nothing here installs K3s).
+        k3sRole: "server",
         address: GUEST_ADDRESS,
         disks: { osGiB: 4, stagingGiB: 1, hotGiB: 1, lakeDevice: inputs.lakeDevice },
       },
