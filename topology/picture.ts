@@ -6,6 +6,7 @@ import { formatCpuset } from "./cpuset";
 import { Core, HostTopology, NumaNode, Thread } from "./host-topology";
 import { HostPlan, NodeUsage, Plan, VmPlacement } from "./placement";
 import { gib } from "./units";
+import { BOX_PAD, BOX_STROKE, INK, type Block, type FrameStyle, beside, esc, fitText, flow, frame, middle, num, stack, text, textWidth } from "./picture-layout";
 
 /** The widest picture: legible on a 1600 px screen without scaling down. Taller is fine. */
 export const PICTURE_MAX_WIDTH = 1600;
@@ -30,7 +31,7 @@ const S = {
   stripH: 12,
   stripFont: 8,
   rowGap: 4,
-  boxPad: 6,
+  boxPad: BOX_PAD,
   boxGap: 6,
   titleFont: 11,
   titleH: 16,
@@ -43,65 +44,10 @@ const S = {
   legendColGap: 14,
 };
 
-const INK = "#000000";
 const FREE_FILL = "#ffffff";
 const OFFLINE_FILL = "#eeeeee";
 const OFFLINE_INK = "#8a8a8a";
 const INCOMPLETE_STROKE = "#c62828";
-const BOX_STROKE = "#555555";
-
-// ---------------------------------------------------------------------------------------------
-// Text: escaping and width estimates
-
-function esc(text: string): string {
-  return text
-    .replace(/&/g, "&amp;")
-    .replace(/</g, "&lt;")
-    .replace(/>/g, "&gt;")
-    .replace(/"/g, "&quot;")
-    .replace(/'/g, "&apos;");
-}
-
-/**
- * Advance widths in em, rounded up from DejaVu Sans (Verdana's metrics are close): enough to size
- * boxes and columns without a font engine. Bold runs about 10 % wider.
- */
-function charEm(ch: string): number {
-  if (/[0-9]/.test(ch)) return 0.64;
-  if (/[ilj.,:;'|!]/.test(ch)) return 0.3;
-  if (/[ ·]/.test(ch)) return 0.33;
-  if (/[frt()\-[\]]/.test(ch)) return 0.42;
-  if (/[mwMW]/.test(ch)) return 0.98;
-  if (/[A-Z]/.test(ch)) return 0.74;
-  return 0.63;
-}
-
-function textWidth(text: string, fontSize: number, bold = false): number {
-  let em = 0;
-  for (const ch of text) em += charEm(ch);
-  return Math.ceil(em * fontSize * (bold ? 1.1 : 1));
-}
-
-/**
- * The first of the texts that fits maxWidth, else the last one shortened with an ellipsis;
- * "" if not even one letter and the ellipsis fit.
- */
-function fitText(texts: string | string[], fontSize: number, maxWidth: number, bold = false): string {
-  const options = typeof texts === "string" ? [texts] : texts;
-  for (const option of options) if (textWidth(option, fontSize, bold) <= maxWidth) return option;
-  const last = options[options.length - 1];
-  const chars = [...last];
-  for (let keep = chars.length - 1; keep >= 1; keep--) {
-    const short = `${chars.slice(0, keep).join("")}…`;
-    if (textWidth(short, fontSize, bold) <= maxWidth) return short;
-  }
-  return "";
-}
-
-/** Coordinates are integers except inside memory bars; one decimal keeps the output stable. */
-function num(value: number): string {
-  return String(Math.round(value * 10) / 10);
-}
 
 
 /** Black or white, whichever reads better on the fill (WCAG relative luminance). */
@@ -113,120 +59,6 @@ function inkOn(fill: string): string {
   const l =
     0.2126 * channel(fill.slice(1, 3)) + 0.7152 * channel(fill.slice(3, 5)) + 0.0722 * channel(fill.slice(5, 7));
   return l > 0.22 ? INK : "#ffffff";
-}
-
-function text(
-  x: number,
-  y: number,
-  content: string,
-  fontSize: number,
-  opts: { fill?: string; anchor?: "middle" | "end"; bold?: boolean; cls?: string; halo?: boolean } = {},
-): string {
-  const attrs = [`x="${num(x)}"`, `y="${num(y)}"`, `font-size="${fontSize}"`];
-  if (opts.cls) attrs.unshift(`class="${opts.cls}"`);
-  if (opts.anchor) attrs.push(`text-anchor="${opts.anchor}"`);
-  if (opts.bold) attrs.push(`font-weight="bold"`);
-  if (opts.fill && opts.fill !== INK) attrs.push(`fill="${opts.fill}"`);
-  // A white outline under the glyphs keeps a label readable on a hatch.
-  if (opts.halo) attrs.push(`stroke="#ffffff" stroke-width="3" paint-order="stroke"`);
-  return `<text ${attrs.join(" ")}>${esc(content)}</text>`;
-}
-
-/** Baseline that centres a line of text of fontSize in a band of height h starting at y. */
-function middle(y: number, h: number, fontSize: number): number {
-  return y + h / 2 + fontSize * 0.36;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Layout: a block knows its size once built for a width budget, and draws itself anywhere.
-
-interface Block {
-  w: number;
-  h: number;
-  draw(x: number, y: number, out: string[]): void;
-}
-
-/** Children left to right, wrapping to a new row when the next one would pass maxWidth. */
-function flow(children: Block[], maxWidth: number, gap: number): Block {
-  const rows: Block[][] = [];
-  let rowWidth = 0;
-  for (const child of children) {
-    const current = rows[rows.length - 1];
-    if (current !== undefined && rowWidth + gap + child.w <= maxWidth) {
-      current.push(child);
-      rowWidth += gap + child.w;
-    } else {
-      rows.push([child]);
-      rowWidth = child.w;
-    }
-  }
-  return stack(rows.map((r) => beside(r, gap)), gap);
-}
-
-/** Children left to right, top-aligned. */
-function beside(children: Block[], gap: number): Block {
-  return {
-    w: children.reduce((sum, c) => sum + c.w, 0) + gap * Math.max(0, children.length - 1),
-    h: Math.max(0, ...children.map((c) => c.h)),
-    draw(x, y, out) {
-      let childX = x;
-      for (const child of children) {
-        child.draw(childX, y, out);
-        childX += child.w + gap;
-      }
-    },
-  };
-}
-
-/** Children top to bottom. */
-function stack(children: Block[], gap: number): Block {
-  return {
-    w: Math.max(0, ...children.map((c) => c.w)),
-    h: children.reduce((sum, c) => sum + c.h, 0) + gap * Math.max(0, children.length - 1),
-    draw(x, y, out) {
-      let childY = y;
-      for (const child of children) {
-        child.draw(x, childY, out);
-        childY += child.h + gap;
-      }
-    },
-  };
-}
-
-interface FrameStyle {
-  title: string;
-  titleFont: number;
-  titleH: number;
-  fill: string;
-  /** Drawn under the title across the frame's inner width (a node's memory bar). */
-  header?: { h: number; draw(x: number, y: number, w: number, out: string[]): void };
-  tooltip?: string;
-}
-
-/** A titled box around content built for the width left inside the box. */
-function frame(style: FrameStyle, maxWidth: number, content: (maxInner: number) => Block): Block {
-  const inner = content(maxWidth - 2 * S.boxPad);
-  const titleW = textWidth(style.title, style.titleFont, true);
-  const innerW = Math.min(maxWidth - 2 * S.boxPad, Math.max(inner.w, titleW, 120));
-  const headerH = style.header ? style.header.h + 4 : 0;
-  const w = innerW + 2 * S.boxPad;
-  const h = S.boxPad + style.titleH + headerH + inner.h + S.boxPad;
-  return {
-    w,
-    h,
-    draw(x, y, out) {
-      out.push("<g>");
-      if (style.tooltip) out.push(`<title>${esc(style.tooltip)}</title>`);
-      out.push(
-        `<rect x="${x}" y="${y}" width="${w}" height="${h}" rx="3" fill="${style.fill}" stroke="${BOX_STROKE}"/>`,
-      );
-      const title = fitText(style.title, style.titleFont, innerW, true);
-      out.push(text(x + S.boxPad, y + S.boxPad + style.titleFont, title, style.titleFont, { bold: true }));
-      if (style.header) style.header.draw(x + S.boxPad, y + S.boxPad + style.titleH, innerW, out);
-      inner.draw(x + S.boxPad, y + S.boxPad + style.titleH + headerH, out);
-      out.push("</g>");
-    },
-  };
 }
 
 // ---------------------------------------------------------------------------------------------
