@@ -462,6 +462,34 @@ function nodeFrame(
   return frame(style, maxWidth, content);
 }
 
+/**
+ * A node's cores, inside a box per L3 domain (the capture's L3 bank) when the node holds several,
+ * as lstopo draws an L3 around its cores; one domain, or none known, draws no extra box. Domains
+ * in the order of their first core.
+ */
+function l3Grid(view: HostView, cores: CoreView[], strays: Thread[], maxWidth: number): Block {
+  const domains = new Map<number, CoreView[]>();
+  for (const c of cores) {
+    if (c.core.l3 === null) return coreGrid(view, cores, strays, maxWidth);
+    const d = domains.get(c.core.l3);
+    if (d) d.push(c);
+    else domains.set(c.core.l3, [c]);
+  }
+  if (domains.size < 2) return coreGrid(view, cores, strays, maxWidth);
+  const boxes = flow(
+    [...domains].map(([id, members]) =>
+      frame(
+        { title: `L3 ${id}`, titleFont: S.stripFont + 1, titleH: S.titleH - 4, fill: "#f4efe0", tooltip: `L3 domain ${id}: ${members.length} cores` },
+        maxWidth,
+        (inner) => coreGrid(view, members, [], inner),
+      ),
+    ),
+    maxWidth,
+    S.boxGap,
+  );
+  return strays.length === 0 ? boxes : stack([boxes, strayRow(view, strays, maxWidth)], S.rowGap);
+}
+
 function socketFrame(socket: number | null, maxWidth: number, content: (maxInner: number) => Block): Block {
   return frame(
     { title: socketName(socket), titleFont: S.titleFont, titleH: S.titleH, fill: "#eef2f7", tooltip: socketName(socket) },
@@ -518,7 +546,7 @@ function hardwareBlock(view: HostView, maxWidth: number): Block {
   const nodeBlock = (node: NumaNode, width: number) =>
     nodeFrame(view, node, width, (inner) => {
       const { cores, strays } = split.get(node.id)!;
-      return coreGrid(view, cores, strays, inner);
+      return l3Grid(view, cores, strays, inner);
     });
   const socketBlocks = sockets.map((socket) =>
     socketFrame(socket, maxWidth, (inner) =>

@@ -8,6 +8,7 @@ import type { HostTopology } from "../../topology/host-topology";
 import { checkPlan } from "../../topology/invariants";
 import { l3DomainsOf } from "../../topology/l3-domains";
 import { lockOf } from "../../topology/lock";
+import { renderPicture } from "../../topology/picture";
 import { planPlacement } from "../../topology/planner";
 import { PlacementRequestSchema, type PlacementRequest } from "../../topology/request";
 import { chipletHost, type ChipletSpec } from "./tight-requests";
@@ -81,6 +82,18 @@ describe("L3 domains", () => {
     const next = planPlacement({ request: requestOf([...vms, { name: "new", cores: 3, memoryGiB: 2 }]), topologies: new Map([[HOST, topology]]), lock: lockOf(first.plan) });
     if (next.kind !== "placed") throw new Error(`not placed: ${next.problems[0].message}`);
     for (const before of first.plan.vms) expect(next.plan.vms.find((v) => v.name === before.name)?.vcpupin).toEqual(before.vcpupin);
+  });
+
+  it("the picture boxes each L3 domain around its cores, and none where a node is one domain", () => {
+    const topology = chipletHost({ nodes: 1, banksPerNode: 8, coresPerBank: 8, threadsPerCore: 2 });
+    const outcome = plan(topology, requestOf([8, 8, 4, 4].map((cores, i) => ({ name: `vm-${i}`, cores, memoryGiB: 4 }))));
+    if (outcome.kind !== "placed") throw new Error("not placed");
+    const svg = renderPicture([topology], outcome.plan);
+    expect(svg.match(/<title>L3 domain \d+: 8 cores<\/title>/g)).toHaveLength(8);
+    const single = chipletHost({ nodes: 2, banksPerNode: 1, coresPerBank: 8, threadsPerCore: 2 });
+    const one = plan(single, requestOf([{ name: "a", cores: 3, memoryGiB: 4 }]));
+    if (one.kind !== "placed") throw new Error("not placed");
+    expect(renderPicture([single], one.plan)).not.toContain("L3 domain");
   });
 
   // ---- properties ------------------------------------------------------------------------------
