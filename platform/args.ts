@@ -2,13 +2,9 @@
 // key is a typo, not an option) and one-line errors that name the component, the field and why.
 import { createHash } from "node:crypto";
 import { z } from "zod";
+import { UserError } from "../common/user-error";
 
-export class PlatformArgsError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "PlatformArgsError";
-  }
-}
+export class PlatformArgsError extends UserError {}
 
 /** `value` parsed by `schema`, or a PlatformArgsError: `<Component> '<name>': <path> = <value>: <why>`. */
 export function parseArgs<S extends z.ZodType>(component: string, name: string, schema: S, value: unknown): z.output<S> {

@@ -16,6 +16,8 @@ export const CLUSTER_NAME = "k3s";
 export interface Cluster {
   controlPlane: K3sControlPlane;
   agents: K3sAgent[];
+  /** The agent of each worker VM, by VM name. */
+  agentOf: Record<string, K3sAgent>;
   /** Each k8s node's K3s files in the clear (config.yaml, kubelet.yaml; lima.yaml on the server
    * with Lima), by node name: what render writes to k3s/<node>/. */
   files: Record<string, Record<string, string>>;
@@ -71,6 +73,7 @@ export function k3sCluster(inputs: StackInputs, numa: NumaVms, ctx: StackContext
   const controlPlane = new K3sControlPlane(CLUSTER_NAME, server);
 
   const files: Record<string, Record<string, string>> = { [server.nodeName]: { ...controlPlane.files } };
+  const agentOf: Record<string, K3sAgent> = {};
   const agents = numa.plan.vms
     .filter((p) => p.name !== serverVm?.name)
     .map((placement) => {
@@ -87,7 +90,8 @@ export function k3sCluster(inputs: StackInputs, numa: NumaVms, ctx: StackContext
         vm: vmOf(vm.name),
       });
       files[vm.name] = { ...agent.files };
+      agentOf[vm.name] = agent;
       return agent;
     });
-  return { controlPlane, agents, files };
+  return { controlPlane, agents, agentOf, files };
 }

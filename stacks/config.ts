@@ -136,6 +136,37 @@ export const K3sSchema = z
   })
   .strict();
 
+/** The platform on the cluster (components/DataLake.ts, VictoriaStack.ts, TemporalCluster.ts
+ * document every setting; these are the ones a stack usually changes). */
+export const PlatformSchema = z
+  .object({
+    lake: z
+      .object({
+        /** The lake PV's capacity, GiB (the HDD's filesystem). Default 7450 (an 8 TB disk). */
+        sizeGiB: wholeNumber(1).default(7450),
+        /** Days before objects under staging/ expire. */
+        stagingExpiryDays: wholeNumber(1).default(7),
+      })
+      .strict()
+      .default({ sizeGiB: 7450, stagingExpiryDays: 7 }),
+    monitoring: z
+      .object({
+        /** VictoriaMetrics retention (`30d`, `12w`, `1y`). */
+        metricsRetention: z.string().default("30d"),
+        /** VictoriaLogs retention. */
+        logsRetention: z.string().default("14d"),
+      })
+      .strict()
+      .default({ metricsRetention: "30d", logsRetention: "14d" }),
+    temporal: z
+      .object({
+        /** The Temporal worker image beside the models (`registry/name:tag` or a digest). */
+        workerImage: z.string().min(1),
+      })
+      .strict(),
+  })
+  .strict();
+
 export const StackConfigSchema = z
   .object({
     /** Which deployment option this stack is (not derived from the stack's name). */
@@ -153,6 +184,8 @@ export const StackConfigSchema = z
     waitForGuest: flag().default(true),
     /** Deleting a VM (or the stack) also deletes its hot-tier disk. The lake HDD is never touched. */
     deleteDataDisks: flag().default(false),
+    /** The platform: lake, monitoring, Temporal. */
+    platform: PlatformSchema,
     /** K3s: version, and the server when it is not a VM of this stack. */
     k3s: K3sSchema.default({ version: K3S_VERSION }),
     /** The private key Pulumi logs in to the hypervisors, the VMs (as admin.user: its public half
@@ -225,7 +258,7 @@ function editDistance(a: string, b: string): number {
 
 /** Every key a user may write, for "did you mean" on a misspelt one. */
 function knownKeys(): string[] {
-  const shapes = [StackConfigSchema, StackHostSchema, StackVmSchema, SshSchema, LibvirtSchema, DisksSchema, NetworkSchema, AdminSchema, ReserveSchema, HostPrepSchema, K3sSchema, K3sServerSchema];
+  const shapes = [StackConfigSchema, StackHostSchema, StackVmSchema, SshSchema, LibvirtSchema, DisksSchema, NetworkSchema, AdminSchema, ReserveSchema, HostPrepSchema, K3sSchema, K3sServerSchema, PlatformSchema];
   return [...new Set(shapes.flatMap((s) => Object.keys(s.shape)))];
 }
 

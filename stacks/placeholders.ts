@@ -24,6 +24,8 @@ export function placeholdersIn(cfg: StackConfig): string[] {
   cfg.admin.sshAuthorizedKeys.forEach((key, i) => {
     if (PLACEHOLDER_TEXT.test(key)) say(`admin.sshAuthorizedKeys[${i}]`, key.slice(0, 40) + "...", "the example key: set your own public key");
   });
+  if (PLACEHOLDER_TEXT.test(cfg.platform.temporal.workerImage))
+    say("platform.temporal.workerImage", cfg.platform.temporal.workerImage, "a placeholder: set your Temporal worker's image (registry/name:tag)");
   const server = cfg.k3s.server;
   if (server && isDocumentation(server.address)) say("k3s.server.address", server.address, "a documentation address (RFC 5737): set the K3s server's");
   if (server?.lima && isDocumentation(server.lima.mac.address)) say("k3s.server.lima.mac.address", server.lima.mac.address, "a documentation address (RFC 5737): set your Mac's");

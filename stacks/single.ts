@@ -1,12 +1,14 @@
 // Option 2 "single": every k8s node is a VM on the one NUMA host, the K3s server among them.
-// Composition only: the VM layer, then the cluster on it; the platform joins as its components land.
+// Composition only: the VM layer, the cluster on it, the platform on the cluster.
 import { Plan } from "../topology/placement";
 import { StackInputs } from "./stack-inputs";
 import { StackContext } from "./context";
 import { Cluster, k3sCluster } from "./cluster";
+import { Platform, platformOf } from "./platform";
 import { NumaVms, numaVms } from "./numa-vms";
 
-export function single(inputs: StackInputs, plan: Plan, ctx: StackContext): NumaVms & { cluster: Cluster } {
+export function single(inputs: StackInputs, plan: Plan, ctx: StackContext): NumaVms & { cluster: Cluster; platform: Platform } {
   const vms = numaVms(inputs, plan, ctx);
-  return { ...vms, cluster: k3sCluster(inputs, vms, ctx) };
+  const cluster = k3sCluster(inputs, vms, ctx);
+  return { ...vms, cluster, platform: platformOf(inputs, cluster) };
 }

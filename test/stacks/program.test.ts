@@ -15,7 +15,8 @@ function ownValues(config: Record<string, string>): void {
     config[key] = value
       .replace(/192\.0\.2\./g, "10.20.0.")
       .replace(/ReplaceThisPlaceholderWithYourOwnPublicKey0000/g, "TheProgramTestsKeyNotUsedAnywhereElse00000")
-      .replace(/ata-REPLACE-WITH-YOUR-8TB-HDD/g, "ata-ST8000VN004-2M2101_WSD0TEST");
+      .replace(/ata-REPLACE-WITH-YOUR-8TB-HDD/g, "ata-ST8000VN004-2M2101_WSD0TEST")
+      .replace(/registry\.example\.org\/replace-me\/temporal-worker:0\.1\.0/g, "registry.lab.internal/finance/temporal-worker:0.1.0");
 }
 
 async function runStack(stack: string, edit?: (config: Record<string, string>) => void, keepPlaceholders = false) {
@@ -208,6 +209,29 @@ describe("the program, stack single, as pulumi up runs it", () => {
         config["numa-k3s:layout"] = "dual";
       }),
     ).rejects.toThrow(/^Pulumi\.single\.yaml: numa-k3s:layout = "dual": /);
+  });
+});
+
+describe.each(["mac-numa", "single", "distributed"])("the platform of stack %s", (stack) => {
+  beforeEach(() => {
+    jest.resetModules();
+    delete process.env.NUMA_K3S_RENDER;
+  });
+
+  it("the lake, monitoring and Temporal through the cluster's one provider; the lake's volumes bound to the data k8s node and never deleted", async () => {
+    const { resources } = await runStack(stack);
+    const components = resources.filter((r) => !r.custom).map((r) => r.type);
+    for (const t of ["DataLake", "VictoriaStack", "TemporalCluster"]) expect(components.some((c) => c.endsWith(`:${t}`))).toBe(true);
+    const providers = resources.filter((r) => r.type === "pulumi:providers:kubernetes");
+    expect(providers.map((p) => p.name)).toEqual(["k3s-k8s"]);
+    const dataNode = stack === "mac-numa" ? "k3s-minio-storage" : stack === "single" ? "k3s-worker-data" : "k3s-data-server";
+    const pvs = resources.filter((r) => r.type === "kubernetes:core/v1:PersistentVolume");
+    expect(pvs.length).toBeGreaterThan(0);
+    for (const pv of pvs) {
+      const spec = pv.inputs.spec as { persistentVolumeReclaimPolicy: string; nodeAffinity: { required: { nodeSelectorTerms: { matchExpressions: { values: string[] }[] }[] } } };
+      expect(spec.persistentVolumeReclaimPolicy).toBe("Retain");
+      expect(spec.nodeAffinity.required.nodeSelectorTerms[0].matchExpressions[0].values).toEqual([dataNode]);
+    }
   });
 });
 
