@@ -9,6 +9,7 @@ import { checkPlan } from "../../topology/invariants";
 import { l3DomainsOf } from "../../topology/l3-domains";
 import { lockOf } from "../../topology/lock";
 import { renderPicture } from "../../topology/picture";
+import { formatPlanTable } from "../../topology/plan-table";
 import { planPlacement } from "../../topology/planner";
 import { PlacementRequestSchema, type PlacementRequest } from "../../topology/request";
 import { chipletHost, type ChipletSpec } from "./tight-requests";
@@ -94,6 +95,19 @@ describe("L3 domains", () => {
     const one = plan(single, requestOf([{ name: "a", cores: 3, memoryGiB: 4 }]));
     if (one.kind !== "placed") throw new Error("not placed");
     expect(renderPicture([single], one.plan)).not.toContain("L3 domain");
+  });
+
+  it("the plan table shows each VM's L3 domains when given the captures, and stays as it was without them", () => {
+    const topology = chipletHost({ nodes: 1, banksPerNode: 4, coresPerBank: 4, threadsPerCore: 1 });
+    const outcome = plan(topology, requestOf([{ name: "wide", cores: 6, memoryGiB: 2 }, { name: "one", cores: 4, memoryGiB: 2 }]));
+    if (outcome.kind !== "placed") throw new Error("not placed");
+    const table = formatPlanTable(outcome.plan, new Map([[HOST, topology]]));
+    const header = table.split("\n").find((l) => l.includes("vCPU -> thread"));
+    expect(header).toMatch(/vCPU -> thread\s+L3\s+emulator/);
+    const wide = outcome.plan.vms.find((v) => v.name === "wide")!;
+    expect(table.split("\n").find((l) => l.includes(" wide "))).toContain(` ${l3DomainsOf(wide, topology)!.join(",")} `);
+    expect(l3DomainsOf(wide, topology)).toHaveLength(2);
+    expect(formatPlanTable(outcome.plan)).not.toMatch(/\bL3\b/);
   });
 
   // ---- properties ------------------------------------------------------------------------------
