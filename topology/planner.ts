@@ -57,7 +57,9 @@ export function planPlacement(input: PlanInput): PlanOutcome {
   const chosen = chooseHosts(input, limit);
   if ("problem" in chosen) return { kind: "no-fit", problems: [chosen.problem] };
   for (const hostReq of request.hosts) {
-    const result = planHostOf(input, hostReq, chosen.hostOf, limit);
+    // A host the host choice already planned with exactly these VMs keeps that plan: planning it
+    // again with less time left could give up where the first plan placed.
+    const result = chosen.planned?.get(hostReq.name) ?? planHostOf(input, hostReq, chosen.hostOf, limit);
     if ("problems" in result) problems.push(...result.problems);
     else {
       for (const p of result.placements) placements.set(p.index, p.placement);
@@ -92,7 +94,7 @@ function planHostOf(input: PlanInput, hostReq: HostRequest, hostOf: ReadonlyMap<
  *    places with it. A VM no host can take beside the VMs that name that host is proved not to fit;
  *    running out of hosts otherwise, or out of time, is "gave up" (another split might fit).
  */
-function chooseHosts(input: PlanInput, limit: Limit): { hostOf: Map<number, string> } | { problem: NoFit } {
+function chooseHosts(input: PlanInput, limit: Limit): { hostOf: Map<number, string>; planned?: Map<string, HostResult> } | { problem: NoFit } {
   const { request } = input;
   const hostOf = new Map<number, string>();
   const open: { vm: VmRequest; index: number }[] = [];
@@ -136,7 +138,14 @@ function chooseHosts(input: PlanInput, limit: Limit): { hostOf: Map<number, stri
     spread.set(o.index, best.name);
   }
   const share = (f: number): Limit => ({ deadline: limit.now() + f * (limit.deadline - limit.now()), now: limit.now });
-  if (request.hosts.every((h) => !("problems" in planHostOf(input, h, spread, share(0.3))))) return { hostOf: spread };
+  const planned = new Map<string, HostResult>();
+  for (const h of request.hosts) {
+    const result = planHostOf(input, h, spread, share(0.3));
+    if ("problems" in result) break;
+    planned.set(h.name, result);
+  }
+  if (planned.size === request.hosts.length) return { hostOf: spread, planned };
+  planned.clear();
   // 3. One at a time.
   for (const o of left) {
     let proved = true;
@@ -148,6 +157,7 @@ function chooseHosts(input: PlanInput, limit: Limit): { hostOf: Map<number, stri
       const result = planHostOf(input, h, trial, share(0.5));
       if (!("problems" in result)) {
         hostOf.set(o.index, h.name);
+        planned.set(h.name, result);
         placed = true;
         break;
       }
@@ -165,7 +175,7 @@ function chooseHosts(input: PlanInput, limit: Limit): { hostOf: Map<number, stri
       : `the VMs without a host (${left.length} of them, over ${hosts}): no split over the hosts found within the search limit of ${input.searchSeconds ?? DEFAULT_SEARCH_SECONDS} s (searchSeconds), stuck at ${o.vm.name} (${describe(d)}); one may exist: allow more time, or name hosts for some VMs`;
     return { problem: { kind: proved ? "does-not-fit" : "gave-up", vm: o.vm.name, vmIndex: o.index, host: hosts, field: proved ? "cores" : "node", message } };
   }
-  return { hostOf };
+  return { hostOf, planned };
 }
 
 type HostResult =
