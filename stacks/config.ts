@@ -184,6 +184,9 @@ export const StackConfigSchema = z
     waitForGuest: flag().default(true),
     /** Deleting a VM (or the stack) also deletes its hot-tier disk. The lake HDD is never touched. */
     deleteDataDisks: flag().default(false),
+    /** The SLM ensemble (slm/ checks it, with its own one-line errors: image, models or the
+     * default ensemble's checksums, lake). */
+    slm: z.unknown().optional(),
     /** The platform: lake, monitoring, Temporal. */
     platform: PlatformSchema,
     /** K3s: version, and the server when it is not a VM of this stack. */

@@ -1,16 +1,19 @@
 // Option 1 "mac-numa": the K3s server is a Linux VM on a Mac Mini (created with Lima when the stack
 // gives the Mac's SSH address, or an existing Linux host); the NUMA host runs the SLM workers and
 // the storage VM.
-// Composition only: the VM layer, the cluster on it, the platform on the cluster.
+// Composition only: the VM layer, the cluster on it, the platform and the models on the cluster.
 import { Plan } from "../topology/placement";
 import { StackInputs } from "./stack-inputs";
 import { StackContext } from "./context";
 import { Cluster, k3sCluster } from "./cluster";
 import { Platform, platformOf } from "./platform";
+import { modelServers } from "./models";
+import { SlmWorkerPool } from "../components/SlmWorkerPool";
 import { NumaVms, numaVms } from "./numa-vms";
 
-export function macNuma(inputs: StackInputs, plan: Plan, ctx: StackContext): NumaVms & { cluster: Cluster; platform: Platform } {
+export function macNuma(inputs: StackInputs, plan: Plan, ctx: StackContext): NumaVms & { cluster: Cluster; platform: Platform; models: SlmWorkerPool } {
   const vms = numaVms(inputs, plan, ctx);
   const cluster = k3sCluster(inputs, vms, ctx);
-  return { ...vms, cluster, platform: platformOf(inputs, cluster) };
+  const platform = platformOf(inputs, cluster);
+  return { ...vms, cluster, platform, models: modelServers(inputs, plan, cluster, platform) };
 }

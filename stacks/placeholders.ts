@@ -26,6 +26,9 @@ export function placeholdersIn(cfg: StackConfig): string[] {
   });
   if (PLACEHOLDER_TEXT.test(cfg.platform.temporal.workerImage))
     say("platform.temporal.workerImage", cfg.platform.temporal.workerImage, "a placeholder: set your Temporal worker's image (registry/name:tag)");
+  const checksums = ((cfg.slm ?? {}) as { checksums?: Record<string, unknown> }).checksums ?? {};
+  for (const [model, sum] of Object.entries(checksums))
+    if (typeof sum === "string" && /^0+$/.test(sum)) say(`slm.checksums.${model}`, `${sum.slice(0, 8)}...`, "a placeholder: set the sha256 of the model's GGUF");
   const server = cfg.k3s.server;
   if (server && isDocumentation(server.address)) say("k3s.server.address", server.address, "a documentation address (RFC 5737): set the K3s server's");
   if (server?.lima && isDocumentation(server.lima.mac.address)) say("k3s.server.lima.mac.address", server.lima.mac.address, "a documentation address (RFC 5737): set your Mac's");

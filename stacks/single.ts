@@ -1,14 +1,17 @@
 // Option 2 "single": every k8s node is a VM on the one NUMA host, the K3s server among them.
-// Composition only: the VM layer, the cluster on it, the platform on the cluster.
+// Composition only: the VM layer, the cluster on it, the platform and the models on the cluster.
 import { Plan } from "../topology/placement";
 import { StackInputs } from "./stack-inputs";
 import { StackContext } from "./context";
 import { Cluster, k3sCluster } from "./cluster";
 import { Platform, platformOf } from "./platform";
+import { modelServers } from "./models";
+import { SlmWorkerPool } from "../components/SlmWorkerPool";
 import { NumaVms, numaVms } from "./numa-vms";
 
-export function single(inputs: StackInputs, plan: Plan, ctx: StackContext): NumaVms & { cluster: Cluster; platform: Platform } {
+export function single(inputs: StackInputs, plan: Plan, ctx: StackContext): NumaVms & { cluster: Cluster; platform: Platform; models: SlmWorkerPool } {
   const vms = numaVms(inputs, plan, ctx);
   const cluster = k3sCluster(inputs, vms, ctx);
-  return { ...vms, cluster, platform: platformOf(inputs, cluster) };
+  const platform = platformOf(inputs, cluster);
+  return { ...vms, cluster, platform, models: modelServers(inputs, plan, cluster, platform) };
 }

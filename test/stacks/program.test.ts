@@ -16,7 +16,8 @@ function ownValues(config: Record<string, string>): void {
       .replace(/192\.0\.2\./g, "10.20.0.")
       .replace(/ReplaceThisPlaceholderWithYourOwnPublicKey0000/g, "TheProgramTestsKeyNotUsedAnywhereElse00000")
       .replace(/ata-REPLACE-WITH-YOUR-8TB-HDD/g, "ata-ST8000VN004-2M2101_WSD0TEST")
-      .replace(/registry\.example\.org\/replace-me\/temporal-worker:0\.1\.0/g, "registry.lab.internal/finance/temporal-worker:0.1.0");
+      .replace(/registry\.example\.org\/replace-me\/temporal-worker:0\.1\.0/g, "registry.lab.internal/finance/temporal-worker:0.1.0")
+      .replace(/"0{64}"/g, `"${"5e".repeat(32)}"`);
 }
 
 async function runStack(stack: string, edit?: (config: Record<string, string>) => void, keepPlaceholders = false) {
@@ -231,6 +232,31 @@ describe.each(["mac-numa", "single", "distributed"])("the platform of stack %s",
       const spec = pv.inputs.spec as { persistentVolumeReclaimPolicy: string; nodeAffinity: { required: { nodeSelectorTerms: { matchExpressions: { values: string[] }[] }[] } } };
       expect(spec.persistentVolumeReclaimPolicy).toBe("Retain");
       expect(spec.nodeAffinity.required.nodeSelectorTerms[0].matchExpressions[0].values).toEqual([dataNode]);
+    }
+  });
+});
+
+describe.each(["mac-numa", "single", "distributed"])("the models of stack %s", (stack) => {
+  beforeEach(() => {
+    jest.resetModules();
+    delete process.env.NUMA_K3S_RENDER;
+  });
+
+  it("one Guaranteed llama.cpp server per model of the ensemble, each on its SLM VM, threads = the cores it is granted", async () => {
+    const { resources } = await runStack(stack);
+    const deployments = resources.filter((r) => r.type === "kubernetes:apps/v1:Deployment" && String((r.inputs.metadata as { namespace?: string }).namespace) === "slm");
+    expect(deployments).toHaveLength(7);
+    const lock = JSON.parse(readFileSync(resolve(root, `hosts/${stack}.lock.json`), "utf8")) as { vms: { name: string; topology: { threads: number } }[] };
+    for (const d of deployments) {
+      const pod = (d.inputs.spec as { template: { spec: { nodeSelector: Record<string, string>; containers: { args: string[]; resources: { requests: Record<string, string>; limits: Record<string, string> } }[]; initContainers?: { resources: { requests: Record<string, string>; limits: Record<string, string> } }[] } } }).template.spec;
+      const vm = lock.vms.find((v) => v.name === pod.nodeSelector["kubernetes.io/hostname"]);
+      expect(vm).toBeDefined();
+      for (const c of [...pod.containers, ...(pod.initContainers ?? [])]) expect(c.resources.requests).toEqual(c.resources.limits);
+      const server = pod.containers[0];
+      const cpus = Number(server.resources.limits.cpu);
+      expect(cpus % vm!.topology.threads).toBe(0);
+      const threads = Number(server.args[server.args.indexOf("--threads") + 1]);
+      expect(threads).toBe(cpus / vm!.topology.threads);
     }
   });
 });
