@@ -1,7 +1,7 @@
 // Pulumi's mock runtime with a recorder: the tests and `npm run render` run the real program
 // offline and read back every resource it registered, with its inputs as the engine would get them.
 //
-// Order matters (PULUMI-NOTES.md): call startMockRuntime BEFORE the modules that create resources
+// Order matters (docs/architecture.md, "Testing"): call startMockRuntime BEFORE the modules that create resources
 // are loaded, then `await import(...)` the program; a module imported statically runs first and
 // then silently talks to no mock at all.
 import * as pulumi from "@pulumi/pulumi";

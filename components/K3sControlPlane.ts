@@ -27,7 +27,7 @@ export interface LimaServerArgs {
   macConnection: pulumi.Input<ConnectionArgs>;
   /** Lima instance name. Default `k3s-server`. Changing it REPLACES the VM (and the cluster). */
   instance?: string;
-  /** Default 2 vCPUs, 4 GiB, 20 GiB disk (REFERENCE.md). Apply at creation only. */
+  /** Default 2 vCPUs, 4 GiB, 20 GiB disk (docs/reference-layouts.md). Apply at creation only. */
   cpus?: number;
   memoryGiB?: number;
   diskGiB?: number;

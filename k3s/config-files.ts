@@ -18,7 +18,7 @@ export const API_PORT = 6443;
 /**
  * Packaged components the stacks switch off, and why:
  * - traefik: nothing here is exposed through an ingress; the platform's endpoints are NodePorts on
- *   the control plane (REFERENCE.md: 30900, 30901, 30428, 30828, 30880), so an ingress controller
+ *   the control plane (docs/reference-layouts.md: 30900, 30901, 30428, 30828, 30880), so an ingress controller
  *   would only take memory on the 4 GiB server and ports 80/443.
  * - servicelb (klipper-lb): there are no LoadBalancer services, and its DaemonSet would put a pod
  *   holding host ports on every node, the pinned SLM workers included.

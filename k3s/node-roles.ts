@@ -1,4 +1,4 @@
-// Which labels and taints a k8s node registers with, by layout and role (REFERENCE.md). One table,
+// Which labels and taints a k8s node registers with, by layout and role (docs/reference-layouts.md). One table,
 // so the three stacks cannot drift apart; the SLM and platform components select on these labels.
 
 /** The deployment layouts (stack config `numa-k3s:layout`). */

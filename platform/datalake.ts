@@ -12,7 +12,7 @@ import { stringify } from "yaml";
 import { IMAGES, SEAWEEDFS_TAG } from "./versions";
 import type { PodPlacement } from "./placement";
 
-/** The lake's zones (REFERENCE.md), in the order the documents list them. */
+/** The lake's zones (docs/reference-layouts.md), in the order the documents list them. */
 export const DEFAULT_ZONES = ["raw", "clean/bronze", "clean/silver", "clean/gold", "patterns", "archive", "staging", "models", "daily-prepared"] as const;
 
 /**

@@ -1,4 +1,4 @@
-// Where the platform's pods land, per layout (REFERENCE.md), as the plain values the components
+// Where the platform's pods land, per layout (docs/reference-layouts.md), as the plain values the components
 // take: a node selector and the tolerations of the taints k3s/node-roles.ts puts on those k8s
 // nodes. One table, so the three stacks and the tests agree on it.
 import type { IToleration } from "kubernetes-models/v1/Toleration";

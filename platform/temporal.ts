@@ -41,7 +41,7 @@ export const DB_SECRET = "temporal-db";
 export const WORKER_S3_SECRET = "worker-s3";
 export const DB_USER = "temporal";
 
-/** The frontend's in-cluster address: our `temporal` Service (REFERENCE.md's temporal.temporal:7233). */
+/** The frontend's in-cluster address: our `temporal` Service (docs/reference-layouts.md's temporal.temporal:7233). */
 export function frontendAddress(spec: Pick<TemporalSpec, "namespace">): string {
   return `temporal.${spec.namespace}.svc:${FRONTEND_PORT}`;
 }

@@ -53,7 +53,7 @@ export interface VictoriaSpec {
   stagingMountPoint: string;
 }
 
-/** In-cluster names (REFERENCE.md: victoriametrics.monitoring:8428, victorialogs.monitoring:9428). */
+/** In-cluster names (docs/reference-layouts.md: victoriametrics.monitoring:8428, victorialogs.monitoring:9428). */
 export const METRICS_SERVICE = "victoriametrics";
 export const LOGS_SERVICE = "victorialogs";
 export const METRICS_PORT = 8428;

@@ -9,7 +9,7 @@
 //   allocatable memory = guest memory - guest kernel's page map (1/64: a 64-byte struct page per
 //                        4 KiB page, outside MemTotal) - systemReserved - kubeReserved - eviction
 //   needed             = sum over its models (cores x threads per core, memoryEstimate)
-//                        + the Temporal worker DaemonSet's requests (2 CPU / 4 GiB, REFERENCE.md)
+//                        + the Temporal worker DaemonSet's requests (2 CPU / 4 GiB, docs/reference-layouts.md)
 import { firstCoreVcpus, reservedMemoryMiB } from "../k3s/kubelet-config";
 import type { VmPlacement } from "../topology/placement";
 import { SlmConfigError } from "./errors";
@@ -31,7 +31,7 @@ export interface NodeNeighbour {
   memoryMiB: number;
 }
 
-/** The Temporal worker DaemonSet of REFERENCE.md: requests 2 CPU / 4Gi on every role=worker node. */
+/** The Temporal worker DaemonSet of docs/reference-layouts.md: requests 2 CPU / 4Gi on every role=worker node. */
 export const TEMPORAL_WORKER: NodeNeighbour = { name: "Temporal worker", cpu: 2, memoryMiB: 4096 };
 
 export interface VmCapacity {

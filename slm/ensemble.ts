@@ -1,4 +1,4 @@
-// The finance ensemble of REFERENCE.md as data: 7 models, INT8 (GGUF Q8_0), context 25k tokens
+// The finance ensemble of docs/reference-layouts.md as data: 7 models, INT8 (GGUF Q8_0), context 25k tokens
 // (capped at what a model was trained for), and where each layout runs them. Cores are sized to
 // what the shipped stacks' VMs can give after the kubelet's reserved core and the Temporal
 // worker's 2 CPUs (slm/capacity.ts refuses anything else):
@@ -25,7 +25,7 @@ export const DOCUMENTS_CONTEXT_TOKENS = 25000;
 
 export interface EnsembleModel {
   name: string;
-  /** What REFERENCE.md calls it. */
+  /** What docs/reference-layouts.md calls it. */
   documentsName: string;
   architecture: ArchitectureId;
   parametersBillions: number;

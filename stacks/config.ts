@@ -111,7 +111,7 @@ export const K3sServerSchema = z
     port: wholeNumberIn(1, 65535).default(22),
     /** flannel's NIC on the server (a bare-metal host's, e.g. eno1). Default eth0, lima0 with lima. */
     flannelIface: z.string().regex(/^[a-zA-Z0-9_.-]{1,15}$/, "must be a Linux interface name").optional(),
-    /** Create the server as a Lima VM on the Mac (REFERENCE.md option 1). */
+    /** Create the server as a Lima VM on the Mac (docs/reference-layouts.md option 1). */
     lima: z
       .object({
         /** SSH to the Mac (the user that runs Lima). */
@@ -265,7 +265,7 @@ function knownKeys(): string[] {
   return [...new Set(shapes.flatMap((s) => Object.keys(s.shape)))];
 }
 
-// Words from other tools for what this project calls a core, memory or node (STYLE.md vocabulary).
+// Words from other tools for what this project calls a core, memory or node (the vocabulary of docs/architecture.md).
 const SYNONYMS: Record<string, string> = { cpus: "cores", vcpus: "cores", vcpu: "cores", memory: "memoryGiB", ram: "memoryGiB", cell: "node", numanode: "node", socket: "node" };
 
 function unknownKeyMessage(key: string): string {

@@ -17,7 +17,7 @@ export interface TestDriverHost {
   memoryKiB: number;
 }
 
-/** REFERENCE.md's host: 2 nodes x 18 cores x 2 threads = 72 threads, 126 GiB per node. */
+/** docs/reference-layouts.md's host: 2 nodes x 18 cores x 2 threads = 72 threads, 126 GiB per node. */
 export const REFERENCE_TEST_HOST: TestDriverHost = {
   nodes: 2,
   socketsPerNode: 1,

@@ -27,7 +27,7 @@ describe("npm run plan", () => {
     expect(r.stdout).toMatch(/totals: 4 VMs, 32 of 36 cores, 234 GiB of 252 GiB to VMs/);
   });
 
-  it("--json prints DESIGN.md's shape", () => {
+  it("--json prints docs/placement-rules.md's shape", () => {
     const r = plan("--request", join(requests, "single.yaml"), "--json");
     expect(r.code).toBe(0);
     const out = JSON.parse(r.stdout);

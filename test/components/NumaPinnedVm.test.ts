@@ -18,7 +18,7 @@ const CAPTURE_PATH = join(__dirname, "../../hosts/reference-2x-e5-2697v4.capabil
 const capture = readFileSync(CAPTURE_PATH, "utf8");
 const topology = parseCapabilities(capture, CAPTURE_PATH);
 
-// REFERENCE.md option 2's data VM, placed by the planner on the reference host.
+// docs/reference-layouts.md option 2's data VM, placed by the planner on the reference host.
 function placementOfDataVm(): VmPlacement {
   const request = PlacementRequestSchema.parse({
     hosts: [{ name: "numa-01", capabilities: CAPTURE_PATH }],
@@ -208,7 +208,7 @@ describe("NumaPinnedVm", () => {
     expect(await outputValue(vm.name)).toBe("k3s-worker-data");
     expect(await outputValue(vm.host)).toBe("numa-01");
     expect(await outputValue(vm.node)).toBe(1);
-    // REFERENCE.md: node 1 starts at core 18 (threads 18 and 54).
+    // docs/reference-layouts.md: node 1 starts at core 18 (threads 18 and 54).
     expect(await outputValue(vm.threads)).toBe("18-23,54-59");
     expect(await outputValue(vm.address)).toBe("192.168.50.12");
   });

@@ -7,7 +7,7 @@ import { DATA_DISK_SCRIPT_NAME, GUEST_INTERFACE, GuestSpec, instanceId, renderMe
 
 const KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOb7vTestKeyOnlyNotARealOne ops@laptop";
 
-// The three guest shapes of REFERENCE.md: an SLM worker with staging, the data VM with hot tier and
+// The three guest shapes of docs/reference-layouts.md: an SLM worker with staging, the data VM with hot tier and
 // lake, and a VM with its OS disk only.
 const slmWorker: GuestSpec = {
   hostname: "k3s-slm-worker-1",

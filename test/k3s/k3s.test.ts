@@ -20,7 +20,7 @@ const kubelet = JSON.parse(readFileSync(join(FIX, "kubelet-config-fields.json"),
 };
 const lima = JSON.parse(readFileSync(join(FIX, "lima-template-keys.json"), "utf8")) as Record<string, string[]> & { enums: Record<string, string[]> };
 
-// The documents' single layout, as locked (REFERENCE.md option 2).
+// The documents' single layout, as locked (docs/reference-layouts.md option 2).
 const lock = JSON.parse(readFileSync(join(__dirname, "../../hosts/single.lock.json"), "utf8")) as { vms: VmPlacement[] };
 const vm = (name: string) => lock.vms.find((v) => v.name === name)!;
 const KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBd7cZ1kR0aIx5Jx8pO7yB1qqF3kZ3x2mQ8g0GqC0xyz admin@lab";
@@ -128,7 +128,7 @@ describe("KubeletConfiguration from the placement", () => {
   it("reserves the guest's first whole core: vCPUs 0..T-1, which the placement pins to the two threads of one host core", () => {
     const p = vm("k3s-worker-slm-heavy");
     expect(firstCoreVcpus(p)).toEqual([0, 1]);
-    // The reference host's siblings are n and n+36 (REFERENCE.md): vCPUs 0 and 1 are one core.
+    // The reference host's siblings are n and n+36 (docs/reference-layouts.md): vCPUs 0 and 1 are one core.
     expect(p.vcpupin[1] - p.vcpupin[0]).toBe(36);
     const c = kubeletConfiguration(p, "agent");
     expect(c).toMatchObject({

@@ -1,5 +1,5 @@
 // The k8s nodes of each layout's shipped stack, with the labels and taints k3s/node-roles.ts gives
-// them and the capacity the VM (lock file) or machine (REFERENCE.md) has: what the placement and
+// them and the capacity the VM (lock file) or machine (docs/reference-layouts.md) has: what the placement and
 // fit tests schedule the platform's pods onto.
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -51,7 +51,7 @@ const node = (name: string, marks: { labels: string[]; taints: string[] }, size?
 /** The k8s nodes of each layout's shipped stack (Pulumi.<layout>.yaml). */
 export const CLUSTERS: Record<Layout, K8sNode[]> = {
   "mac-numa": [
-    // The Mac's Lima VM: K3sControlPlane's defaults, 2 vCPUs and 4 GiB (REFERENCE.md).
+    // The Mac's Lima VM: K3sControlPlane's defaults, 2 vCPUs and 4 GiB (docs/reference-layouts.md).
     node("k3s-server", serverMarks("mac-numa"), { vcpus: 2, memoryMiB: 4096 }),
     node("k3s-slm-worker-1", workerMarks("mac-numa", { host: "numa-01", node: 0, workload: "slm" })),
     node("k3s-slm-worker-2", workerMarks("mac-numa", { host: "numa-01", node: 1, workload: "slm" })),
@@ -64,7 +64,7 @@ export const CLUSTERS: Record<Layout, K8sNode[]> = {
     node("k3s-worker-slm", workerMarks("single", { host: "numa-01", node: 1, workload: "slm" })),
   ],
   distributed: [
-    // The bare-metal Xeon E3-1270 v6: 4 cores / 8 threads, 64 GB (REFERENCE.md).
+    // The bare-metal Xeon E3-1270 v6: 4 cores / 8 threads, 64 GB (docs/reference-layouts.md).
     node("data-server", serverMarks("distributed"), { vcpus: 8, memoryMiB: 64 * 1024 }),
     node("k3s-worker-1", workerMarks("distributed", { host: "numa-01", node: 0, workload: "slm" })),
     node("k3s-worker-2", workerMarks("distributed", { host: "numa-01", node: 1, workload: "slm" })),

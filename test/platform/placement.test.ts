@@ -8,7 +8,7 @@ describe("platformPlacement", () => {
     single: { platform: ["k3s-worker-data"], lake: ["k3s-worker-data"], worker: ["k3s-worker-slm-heavy", "k3s-worker-slm"] },
     distributed: { platform: ["data-server"], lake: ["data-server"], worker: ["k3s-worker-1", "k3s-worker-2"] },
   };
-  it.each(LAYOUTS)("%s: each part lands exactly where REFERENCE.md puts it, through the real labels and taints", (layout) => {
+  it.each(LAYOUTS)("%s: each part lands exactly where docs/reference-layouts.md puts it, through the real labels and taints", (layout) => {
     const p = platformPlacement(layout);
     const nodes = CLUSTERS[layout];
     expect({ platform: schedulable(p.platform, nodes), lake: schedulable(p.lake, nodes), worker: schedulable(p.worker, nodes) }).toEqual(expected[layout]);
