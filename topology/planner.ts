@@ -87,9 +87,9 @@ function planHostOf(input: PlanInput, hostReq: HostRequest, hostOf: ReadonlyMap<
  * The host of every VM. A VM names its host, or the request has one host, or (several hosts, no
  * `host`) the planner chooses:
  * 1. A VM in the lock stays on its locked host (stable plans).
- * 2. The others, largest first (cores, then memory, then request order), each to the host with the
- *    most cores left once the VMs given to it so far are counted (spreading keeps hosts loose, so
- *    each host's own search stays easy); then every host is planned once. If all place, done.
+ * 2. The others, largest first (cores, then memory, then request order), each to the host whose
+ *    fuller resource stays lowest with it (spreading keeps hosts loose, so each host's own search
+ *    stays easy); then every host is planned once. If all place, done.
  * 3. Else again one VM at a time, each to the first host (most cores left first) whose plan still
  *    places with it. A VM no host can take beside the VMs that name that host is proved not to fit;
  *    running out of hosts otherwise, or out of time, is "gave up" (another split might fit).
@@ -129,13 +129,29 @@ function chooseHosts(input: PlanInput, limit: Limit): { hostOf: Map<number, stri
     const message = `the VMs need ${needCores} cores together and the hosts (${request.hosts.map((h) => `${h.name}: ${usable.get(h.name)}`).join(", ")}) have ${haveCores} after the reserve; no choice of hosts can help`;
     return { problem: { kind: "does-not-fit", vm: first.vm.name, vmIndex: first.index, host: request.hosts.map((h) => h.name).join(", "), field: "cores", message } };
   }
-  // 2. Spread, then plan each host once (with a short share of the time: step 3 needs the rest).
+  // 2. Spread, then plan each host once. Each VM goes to the host whose fuller resource (cores or
+  //    memory, as a share of what the host has for VMs) stays the lowest with it: balancing only
+  //    cores leaves memory-heavy VMs crowded on one host.
+  const memory = new Map(request.hosts.map((h) => [h.name, hostBudgets(input.topologies.get(h.name)!, h.reserve).reduce((s, b) => s + b.vmMemoryKiB, 0)]));
+  const used = new Map(request.hosts.map((h) => [h.name, { cores: 0, memoryKiB: 0 }]));
   const spread = new Map(hostOf);
+  const count = (i: number, h: string) => {
+    const u = used.get(h)!;
+    const d = demandOf(request.vms[i], i);
+    u.cores += d.totalCores;
+    u.memoryKiB += memoryKiB(request.vms[i].memoryGiB);
+  };
+  for (const [i, h] of hostOf) count(i, h);
   for (const o of left) {
-    const m = new Map(usable);
-    for (const [i, h] of spread) m.set(h, (m.get(h) ?? 0) - demandOf(request.vms[i], i).totalCores);
-    const best = [...request.hosts].sort((a, b) => (m.get(b.name) ?? 0) - (m.get(a.name) ?? 0))[0];
+    const d = demandOf(o.vm, o.index);
+    const fuller = (h: string) => {
+      const u = used.get(h)!;
+      return Math.max((u.cores + d.totalCores) / Math.max(1, usable.get(h) ?? 0), (u.memoryKiB + memoryKiB(o.vm.memoryGiB)) / Math.max(1, memory.get(h) ?? 0));
+    };
+    // Lowest fuller share first, then request order of the hosts.
+    const best = [...request.hosts].sort((a, b) => fuller(a.name) - fuller(b.name))[0];
     spread.set(o.index, best.name);
+    count(o.index, best.name);
   }
   const share = (f: number): Limit => ({ deadline: limit.now() + f * (limit.deadline - limit.now()), now: limit.now });
   const planned = new Map<string, HostResult>();

@@ -125,6 +125,24 @@ describe("planner choosing the host", () => {
     expect(outcome.problems[0].message).toMatch(/^huge \(8 cores, 4 GiB, no host named\): no host of the request can take it .*a: .*; b: /);
   });
 
+  it("places VMs without a host over two many-node hosts when each host's share fits by construction", () => {
+    fc.assert(
+      fc.property(fc.constantFrom(...FAMILIES), fc.constantFrom(2, 4, 8), fc.integer({ min: 20, max: 60 }), fc.integer({ min: 1, max: 1_000_000 }), (family, nodes, vms, seed) => {
+        const parts = [tightCase(family, nodes, vms, seed), tightCase(family, nodes, vms, seed + 1)];
+        const request = PlacementRequestSchema.parse({
+          hosts: parts.map((p, i) => ({ ...p.request.hosts[0], name: `h${i}` })),
+          // Fixed nodes become auto: a VM naming a node must name its host.
+          vms: parts.flatMap((p, i) => p.request.vms.map((v) => ({ ...v, name: `h${i}-${v.name}`, host: undefined, node: "auto" }))),
+        });
+        const topologies = new Map(parts.map((p, i) => [`h${i}`, p.topologies.get("big")!]));
+        const outcome = planPlacement({ request, topologies, searchSeconds: 5 });
+        if (outcome.kind !== "placed") throw new Error(`${parts[0].name} + ${parts[1].name}: ${outcome.problems[0].kind}: ${outcome.problems[0].message}`);
+        expect(checkPlan(outcome.plan, request, topologies)).toEqual([]);
+      }),
+      { numRuns: 20 },
+    );
+  });
+
   it("still requires the host of a VM with an explicit node", () => {
     expect(() => two([{ name: "x", node: 1, cores: 1, memoryGiB: 1 }])).toThrow(/required with node: 1 when there are several hosts/);
   });
