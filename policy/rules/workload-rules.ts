@@ -110,10 +110,11 @@ function selectedNodes(spec: Record<string, any>): { key: string; values: string
   return out;
 }
 
-/** A model server: a pod the SLM layer marks, by label or by the node it asks for. */
-export function isModelServer(spec: Record<string, any>, labels: Record<string, unknown>): boolean {
-  if (labels[LABEL_WORKLOAD] === "slm" || labels["app.kubernetes.io/component"] === "model-server") return true;
-  return selectedNodes(spec).some((s) => (s.key === LABEL_WORKLOAD || s.key === "workload") && s.values.includes("slm"));
+/** A model server: a pod the SLM layer labels as one (slm/manifests.ts). Not every pod that runs on
+ * an SLM node: the Temporal worker shares those nodes and is no model server. The pod spec is
+ * taken (and not read) so that callers pass a pod as they have it: spec, then labels. */
+export function isModelServer(_spec: unknown, labels: Record<string, unknown>): boolean {
+  return labels["app.kubernetes.io/component"] === "model-server" || labels[LABEL_WORKLOAD] === "slm";
 }
 
 /** slm-guaranteed: every model server pod is Guaranteed (limits = requests, CPU and memory, every
@@ -166,14 +167,18 @@ export function secretMaterial(text: string): string | null {
 /** Keys whose values are credentials (Helm values, env names). */
 const CREDENTIAL_KEY = /(password|passwd|secret[_-]?key|secretkey|access[_-]?key|accesskey|private[_-]?key|token|kubeconfig)$/i;
 
-function walk(v: unknown, path: string, visit: (path: string, key: string, value: unknown) => void): void {
+function walk(v: unknown, path: string, visit: (path: string, key: string, value: unknown, siblings: Record<string, unknown>) => void): void {
   if (Array.isArray(v)) v.forEach((x, i) => walk(x, `${path}[${i}]`, visit));
   else if (v && typeof v === "object")
     for (const [k, x] of Object.entries(v)) {
-      visit(path ? `${path}.${k}` : k, k, x);
+      visit(path ? `${path}.${k}` : k, k, x, v as Record<string, unknown>);
       walk(x, path ? `${path}.${k}` : k, visit);
     }
 }
+
+/** Keys that name an existing Secret: beside one, a `password`/`secretKey` value is the name of a
+ * key in that Secret (Temporal's sql.existingSecret + secretKey), not a credential. */
+const SECRET_REFERENCE = /^existingSecret(Name)?$/i;
 
 /**
  * secrets-stay-secret: the K3s token, the kubeconfig, S3 keys and the SSH key appear only as
@@ -205,9 +210,11 @@ export function checkSecrets(commands: readonly CommandInput[], objects: readonl
           if (CREDENTIAL_KEY.test(String(e.name)) && typeof e.value === "string" && e.value !== "" && e.value !== SECRET)
             f(o.resource, `container ${c.name} sets ${e.name} to a literal value; use valueFrom.secretKeyRef`);
     if (/^kubernetes:helm\.sh\/v\d+:Chart$/.test(o.type))
-      walk(o.props.values, "values", (path, key, value) => {
+      walk(o.props.values, "values", (path, key, value, siblings) => {
         if (typeof value !== "string" || value === "" || value === SECRET) return;
-        if (CREDENTIAL_KEY.test(key) && !/existing|secretname|secretref|ref$/i.test(key)) f(o.resource, `${path} is a literal credential; pass it as a Pulumi secret or an existing Secret`);
+        const referenced = Object.keys(siblings).some((k) => SECRET_REFERENCE.test(k) && typeof siblings[k] === "string" && siblings[k] !== "");
+        if (CREDENTIAL_KEY.test(key) && !/existing|secretname|secretref|ref$/i.test(key) && !referenced)
+          f(o.resource, `${path} is a literal credential; pass it as a Pulumi secret or an existing Secret`);
         else {
           const what = secretMaterial(value);
           if (what) f(o.resource, `${path} carries ${what} in the clear`);

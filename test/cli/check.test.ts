@@ -170,7 +170,7 @@ describe("npm run check: files render does not write yet, in policy/README.md's 
 
   test("a model server that is Guaranteed on whole cores of a named VM passes; 3 CPUs, or no node, is slm-guaranteed", () => {
     const dir = copyOf("single");
-    mkdirSync(join(dir, "k8s"));
+    mkdirSync(join(dir, "k8s"), { recursive: true });
     writeFileSync(join(dir, "k8s/deployment-slm-heavy.yaml"), modelServer("30", { "kubernetes.io/hostname": "k3s-worker-slm-heavy" }));
     expect(rulesOf(dir)).toEqual([]);
     writeFileSync(join(dir, "k8s/deployment-slm-heavy.yaml"), modelServer("3", { "kubernetes.io/hostname": "k3s-worker-slm-heavy" }));
@@ -179,9 +179,26 @@ describe("npm run check: files render does not write yet, in policy/README.md's 
     expect(rulesOf(dir)).toEqual(["slm-guaranteed"]);
   });
 
+  test("a pod that only runs on SLM nodes (the Temporal worker) is no model server; a key name beside existingSecret is no credential", () => {
+    const dir = copyOf("single");
+    mkdirSync(join(dir, "k8s"), { recursive: true });
+    writeFileSync(
+      join(dir, "k8s/DaemonSet-worker.yaml"),
+      "apiVersion: apps/v1\nkind: DaemonSet\nmetadata: { name: worker }\nspec:\n  template:\n    metadata: { labels: { app: worker } }\n    spec:\n      nodeSelector: { workload: slm }\n      containers: [{ name: worker, image: w }]\n",
+    );
+    writeFileSync(
+      join(dir, "k8s/HelmRelease-db.yaml"),
+      "kind: HelmRelease\nchart: temporal\nrepository: https://go.temporal.io/helm-charts\nversion: 0.1.0\nvalues:\n  sql: { existingSecret: temporal-db, secretKey: password, user: temporal }\n",
+    );
+    expect(rulesOf(dir)).toEqual([]);
+    // The same pod labelled as a model server is judged as one (no node, no limits).
+    edit(join(dir, "k8s/DaemonSet-worker.yaml"), "labels: { app: worker }", "labels: { app: worker, app.kubernetes.io/component: model-server }");
+    expect(new Set(rulesOf(dir))).toEqual(new Set(["slm-guaranteed"]));
+  });
+
   test("a Helm release's literal credential, or a kubeconfig in a ConfigMap, is secrets-stay-secret; a redacted one passes", () => {
     const dir = copyOf("single");
-    mkdirSync(join(dir, "k8s"));
+    mkdirSync(join(dir, "k8s"), { recursive: true });
     const release = (secretKey: string) =>
       `kind: HelmRelease\nchart: seaweedfs\nrepository: https://seaweedfs.github.io/seaweedfs/helm\nversion: 4.0.0\nvalues:\n  s3:\n    enabled: true\n    secretKey: ${JSON.stringify(secretKey)}\n    existingConfigSecret: seaweedfs-s3\n`;
     writeFileSync(join(dir, "k8s/helmrelease-seaweedfs.yaml"), release("[secret]"));
