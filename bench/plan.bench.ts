@@ -8,7 +8,9 @@
 // exact fills (100 % of the cores), 95-99 %, memory binding as well as cores, mixed features; all
 // fit by construction. Plus `perturbed`: an exact fill with one VM a core bigger and another a
 // core smaller (the total still fits; whether a placement exists is not known beforehand), and
-// `parity`: 2-core VMs on 7-core nodes, 3.5 per node, which never fits although the totals do. For each
+// `parity`: 2-core VMs on 7-core nodes, 3.5 per node, which never fits although the totals do,
+// and `2h ...`: two hosts of a family's shape (nodes per host as listed, VMs split over both),
+// no VM naming its host: the planner chooses host and node. For each
 // family: placed / proved (does not fit) / gave up, planner time p50/p90/max, and the search's peak
 // heap growth (sampled on the search's own clock reads).
 // Part 3, chiplet hosts (an L3 bank per CCX in the capture) with requests that fill every domain
@@ -136,6 +138,19 @@ function parity(nodes: number, _vms: number, seed: number): TightCase {
   return { name: `parity ${nodes} nodes ${count} VMs #${seed}`, family: "exact", nodes, request, topologies: new Map([["big", tightHost(nodes, usable + 1, 64, 0)]]) };
 }
 
+/** Two hosts of the family's shape, every VM without a host: the planner chooses hosts and nodes. */
+function twoHosts(family: (typeof FAMILIES)[number]) {
+  return (nodes: number, vms: number, seed: number): TightCase => {
+    const parts = [tightCase(family, nodes, Math.ceil(vms / 2), seed), tightCase(family, nodes, Math.ceil(vms / 2), seed + 1000)];
+    const request = PlacementRequestSchema.parse({
+      hosts: parts.map((p, i) => ({ ...p.request.hosts[0], name: `h${i}` })),
+      vms: parts.flatMap((p, i) => p.request.vms.map((v) => ({ ...v, name: `h${i}-${v.name}`, host: undefined, node: "auto" }))),
+    });
+    const topologies = new Map(parts.map((p, i) => [`h${i}`, p.topologies.get("big") as NonNullable<ReturnType<typeof p.topologies.get>>]));
+    return { name: `2 hosts ${parts[0].name}`, family, nodes, request, topologies };
+  };
+}
+
 interface Run {
   outcome: "placed" | "proved" | "gave-up";
   ms: number;
@@ -169,6 +184,8 @@ const families: Array<[string, (n: number, v: number, s: number) => TightCase]> 
   ...FAMILIES.map((f): [string, (n: number, v: number, s: number) => TightCase] => [f, (n, v, s) => tightCase(f, n, v, s)]),
   ["perturbed", perturbed],
   ["parity", parity],
+  ["2h exact", twoHosts("exact")],
+  ["2h memory", twoHosts("memory")],
 ];
 const slowest: string[] = [];
 for (const [family, make] of families) {

@@ -90,6 +90,8 @@ function planHostOf(input: PlanInput, hostReq: HostRequest, hostOf: ReadonlyMap<
  * 2. The others, largest first (cores, then memory, then request order), each to the host whose
  *    fuller resource stays lowest with it (spreading keeps hosts loose, so each host's own search
  *    stays easy); then every host is planned once. If all place, done.
+ *    Before that, where no VM names a host, a node or a lock entry: one node assignment over all
+ *    the hosts' nodes together (combinedHosts), then every host planned once.
  * 3. Else again one VM at a time, each to the first host (most cores left first) whose plan still
  *    places with it. A VM no host can take beside the VMs that name that host is proved not to fit;
  *    running out of hosts otherwise, or out of time, is "gave up" (another split might fit).
@@ -129,6 +131,21 @@ function chooseHosts(input: PlanInput, limit: Limit): { hostOf: Map<number, stri
     const message = `the VMs need ${needCores} cores together and the hosts (${request.hosts.map((h) => `${h.name}: ${usable.get(h.name)}`).join(", ")}) have ${haveCores} after the reserve; no choice of hosts can help`;
     return { problem: { kind: "does-not-fit", vm: first.vm.name, vmIndex: first.index, host: request.hosts.map((h) => h.name).join(", "), field: "cores", message } };
   }
+  const share = (f: number): Limit => ({ deadline: limit.now() + f * (limit.deadline - limit.now()), now: limit.now });
+  const planned = new Map<string, HostResult>();
+  // 2a. Where no VM names a host, a node or a lock entry: one node assignment over the nodes of
+  //     all hosts together (its hosts follow from its nodes), floating VMs then to the hosts with
+  //     the most cores left, largest first; every host planned once.
+  const together = combinedHosts(input, share(0.6));
+  if (together) {
+    for (const h of request.hosts) {
+      const result = planHostOf(input, h, together, share(0.5));
+      if ("problems" in result) break;
+      planned.set(h.name, result);
+    }
+    if (planned.size === request.hosts.length) return { hostOf: together, planned };
+    planned.clear();
+  }
   // 2. Spread, then plan each host once. Each VM goes to the host whose fuller resource (cores or
   //    memory, as a share of what the host has for VMs) stays the lowest with it: balancing only
   //    cores leaves memory-heavy VMs crowded on one host.
@@ -153,8 +170,6 @@ function chooseHosts(input: PlanInput, limit: Limit): { hostOf: Map<number, stri
     spread.set(o.index, best.name);
     count(o.index, best.name);
   }
-  const share = (f: number): Limit => ({ deadline: limit.now() + f * (limit.deadline - limit.now()), now: limit.now });
-  const planned = new Map<string, HostResult>();
   for (const h of request.hosts) {
     const result = planHostOf(input, h, spread, share(0.3));
     if ("problems" in result) break;
@@ -168,7 +183,10 @@ function chooseHosts(input: PlanInput, limit: Limit): { hostOf: Map<number, stri
     let placed = false;
     const reasons: string[] = [];
     for (const h of byRoom()) {
-      if (limit.now() > limit.deadline) break;
+      if (limit.now() > limit.deadline) {
+        proved = false; // out of time is not a proof
+        break;
+      }
       const trial = new Map(hostOf).set(o.index, h.name);
       const result = planHostOf(input, h, trial, share(0.5));
       if (!("problems" in result)) {
@@ -376,6 +394,41 @@ function autoVmOf(d: Demand): AutoVm {
     pageCount: d.pageCount,
     needsReserve: d.vm.emulator === "shared",
   };
+}
+
+/** chooseHosts' step 2b: the host of every VM from one node assignment over all hosts, or null. */
+function combinedHosts(input: PlanInput, limit: Limit): Map<number, string> | null {
+  const { request } = input;
+  const locked = new Set((input.lock?.vms ?? []).map((l) => l.name));
+  if (request.vms.some((vm) => vm.host !== undefined || vm.node !== "auto" || locked.has(vm.name))) return null;
+  const states: NodeState[] = [];
+  const hostOfState: string[] = [];
+  for (const h of request.hosts) {
+    for (const b of hostBudgets(input.topologies.get(h.name)!, h.reserve)) {
+      states.push({ id: states.length, cores: b.usableCores.length, memoryKiB: b.vmMemoryKiB, pages: new Map(b.hugepages), hasReserve: b.reservedCores.length > 0 });
+      hostOfState.push(h.name);
+    }
+  }
+  const strict = request.vms.map((vm, index) => ({ vm, index })).filter(({ vm }) => vm.numa === "strict");
+  const outcome = assignNodes(strict.map(({ vm, index }) => autoVmOf(demandOf(vm, index))), states, { seconds: Math.max(0, (limit.deadline - limit.now()) / 1000), now: limit.now });
+  if (outcome.kind !== "assigned") return null;
+  const hostOf = new Map<number, string>();
+  const coresLeft = new Map(request.hosts.map((h) => [h.name, 0]));
+  states.forEach((s, i) => coresLeft.set(hostOfState[i], (coresLeft.get(hostOfState[i]) ?? 0) + s.cores));
+  for (const [index, state] of outcome.nodeOf) {
+    const host = hostOfState[state];
+    hostOf.set(index, host);
+    coresLeft.set(host, (coresLeft.get(host) ?? 0) - demandOf(request.vms[index], index).totalCores);
+  }
+  // Floating VMs: largest first (then request order), each to the host with the most cores left.
+  const floating = request.vms.map((vm, index) => ({ vm, index })).filter(({ vm }) => vm.numa === "floating");
+  floating.sort((a, b) => b.vm.cores - a.vm.cores || a.index - b.index);
+  for (const f of floating) {
+    const host = [...request.hosts].sort((a, b) => (coresLeft.get(b.name) ?? 0) - (coresLeft.get(a.name) ?? 0))[0].name;
+    hostOf.set(f.index, host);
+    coresLeft.set(host, (coresLeft.get(host) ?? 0) - demandOf(f.vm, f.index).totalCores);
+  }
+  return hostOf;
 }
 
 /** Clock reads and exact steps for assignByDomains: a count, so the outcome is the same on any machine. */
