@@ -137,6 +137,7 @@ function chooseHosts(input: PlanInput, limit: Limit): { hostOf: Map<number, stri
   //     all hosts together (its hosts follow from its nodes), floating VMs then to the hosts with
   //     the most cores left, largest first; every host planned once.
   const together = combinedHosts(input, share(0.6));
+  if (together && "kind" in together) return { problem: together };
   if (together) {
     for (const h of request.hosts) {
       const result = planHostOf(input, h, together, share(0.5));
@@ -396,8 +397,12 @@ function autoVmOf(d: Demand): AutoVm {
   };
 }
 
-/** chooseHosts' step 2b: the host of every VM from one node assignment over all hosts, or null. */
-function combinedHosts(input: PlanInput, limit: Limit): Map<number, string> | null {
+/**
+ * chooseHosts' step 2a: the host of every VM from one node assignment over all hosts; null when
+ * it does not apply or found none in time; a NoFit when it proved that none exists (the strict
+ * VMs alone cannot be arranged on all the hosts' nodes: floating VMs only add to that).
+ */
+function combinedHosts(input: PlanInput, limit: Limit): Map<number, string> | NoFit | null {
   const { request } = input;
   const locked = new Set((input.lock?.vms ?? []).map((l) => l.name));
   if (request.vms.some((vm) => vm.host !== undefined || vm.node !== "auto" || locked.has(vm.name))) return null;
@@ -411,6 +416,20 @@ function combinedHosts(input: PlanInput, limit: Limit): Map<number, string> | nu
   }
   const strict = request.vms.map((vm, index) => ({ vm, index })).filter(({ vm }) => vm.numa === "strict");
   const outcome = assignNodes(strict.map(({ vm, index }) => autoVmOf(demandOf(vm, index))), states, { seconds: Math.max(0, (limit.deadline - limit.now()) / 1000), now: limit.now });
+  // A capacity proof is left to step 3, whose message names the VM and each host's reason.
+  if (outcome.kind === "infeasible" && outcome.proof !== "capacity") {
+    const why = outcome.proof === "sizes" ? `whole VMs of their sizes can fill at most ${outcome.fillable} of the ${outcome.needed} cores they need` : "no arrangement exists (exhaustive search)";
+    const d = strict.find((s) => s.index === outcome.stuck.index) ?? strict[0];
+    const hosts = request.hosts.map((h) => h.name).join(", ");
+    return {
+      kind: "does-not-fit",
+      vm: d.vm.name,
+      vmIndex: d.index,
+      host: hosts,
+      field: "cores",
+      message: `the ${strict.length} strict VMs (no host named) cannot be arranged on the nodes of ${hosts} together: ${why}`,
+    };
+  }
   if (outcome.kind !== "assigned") return null;
   const hostOf = new Map<number, string>();
   const coresLeft = new Map(request.hosts.map((h) => [h.name, 0]));

@@ -118,6 +118,14 @@ describe("planner choosing the host", () => {
     expect(outcome.problems[0].message).toContain("the VMs need 29 cores together and the hosts (a: 14, b: 14) have 28 after the reserve");
   });
 
+  it("proves does-not-fit over all hosts together when VM sizes cannot fill their nodes", () => {
+    // 14 x 2 = 28 cores, as many as the 4 nodes of 7 have; but a node holds 3 such VMs, so 12 at most.
+    const outcome = planPlacement({ request: two(Array.from({ length: 14 }, (_, i) => ({ name: `vm-${i}`, cores: 2, memoryGiB: 1 }))), topologies });
+    if (outcome.kind !== "no-fit") throw new Error("14 2-core VMs placed on 4 nodes of 7 cores");
+    expect(outcome.problems[0]).toMatchObject({ kind: "does-not-fit" });
+    expect(outcome.problems[0].message).toContain("the 14 strict VMs (no host named) cannot be arranged on the nodes of a, b together: whole VMs of their sizes can fill at most 24 of the 28 cores");
+  });
+
   it("says does-not-fit, naming the VM and each host's reason, when no host can take it", () => {
     const outcome = planPlacement({ request: two([{ name: "huge", cores: 8, memoryGiB: 4 }]), topologies });
     if (outcome.kind !== "no-fit") throw new Error("an 8-core VM placed on 7-core nodes");
