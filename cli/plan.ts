@@ -1,5 +1,6 @@
 // npm run plan -- --request FILE | --stack NAME [--lock FILE] [--json] [--svg FILE]
-// Exit 0 placed, 2 bad input (one line naming the file and the field), 3 does not fit.
+// Exit 0 placed, 2 bad input (one line naming the file and the field), 3 does not fit (proved),
+// 4 gave up: the search ran out of time (--search-seconds) without proving that nothing fits.
 import { readFileSync, writeFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { parseArgs } from "node:util";
@@ -14,7 +15,7 @@ import { LoadedRequest, checkNodesExist, readLock, readTopologies } from "../sta
 import { readStackInputs } from "../stacks/stack-inputs";
 import { BadInput, run } from "./exit";
 
-const USAGE = "usage: npm run plan -- --request FILE | --stack NAME [--lock FILE] [--json] [--svg FILE]";
+const USAGE = "usage: npm run plan -- --request FILE | --stack NAME [--lock FILE] [--json] [--svg FILE] [--search-seconds N]";
 
 /** A request file (YAML or JSON), with its captures read relative to it. */
 export function loadRequestFile(path: string): LoadedRequest {
@@ -42,6 +43,7 @@ function main(argv: string[]): number {
       lock: { type: "string" },
       json: { type: "boolean", default: false },
       svg: { type: "string" },
+      "search-seconds": { type: "string" },
       help: { type: "boolean", short: "h", default: false },
     },
     strict: true,
@@ -57,10 +59,12 @@ function main(argv: string[]): number {
   const lock = lockFile ? readLock(lockFile) : undefined;
 
   // The same planning and rules as the program's deploy gate: what this accepts (and locks), an up accepts.
-  const placed = placeRequest(loaded, lock, lockFile);
+  const seconds = values["search-seconds"] !== undefined ? Number(values["search-seconds"]) : stack?.config.searchSeconds;
+  if (seconds !== undefined && !(seconds > 0)) throw new BadInput(`--search-seconds = ${JSON.stringify(values["search-seconds"])}: must be a number of seconds > 0`);
+  const placed = placeRequest(loaded, lock, lockFile, seconds);
   if (placed.kind === "no-fit") {
     for (const line of placed.lines) console.error(line);
-    return 3;
+    return placed.gaveUp ? 4 : 3;
   }
   const plan = placed.plan;
   if (values.json) process.stdout.write(JSON.stringify(plan, null, 2) + "\n");

@@ -83,10 +83,10 @@ async function main(argv: string[]): Promise<number> {
   const inputs = readStackInputs(projectDir, stack);
   const lockFile = inputs.lockFile;
   const lock = inputs.lock;
-  const placed = placeRequest(inputs, lock, lockFile);
+  const placed = placeRequest(inputs, lock, lockFile, inputs.config.searchSeconds);
   if (placed.kind === "no-fit") {
     for (const line of placed.lines) console.error(line);
-    return 3;
+    return placed.gaveUp ? 4 : 3;
   }
 
   process.env.NUMA_K3S_RENDER = "1";

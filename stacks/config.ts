@@ -8,7 +8,7 @@ import { HostPrepSchema } from "../hostprep/config";
 import { K3S_VERSION } from "../k3s/version";
 import { HostRequestSchema, PlacementRequest, PlacementRequestSchema, ReserveSchema, VmRequestSchema } from "../topology/request";
 import { UserError } from "../common/user-error";
-import { flag, wholeNumber, wholeNumberIn } from "../common/config-values";
+import { flag, positiveNumber, wholeNumber, wholeNumberIn } from "../common/config-values";
 import { BY_ID_DEVICE, BY_ID_DEVICE_HINT, DEFAULT_LIBVIRT_URI, DNS_LABEL, DNS_LABEL_HINT, LIBVIRT_URI, LIBVIRT_URI_HINT, LOGIN_NAME, MAC, MAC_HINT } from "../common/formats";
 
 export const CONFIG_NAMESPACE = "numa-k3s";
@@ -184,6 +184,8 @@ export const StackConfigSchema = z
     waitForGuest: flag().default(true),
     /** Deleting a VM (or the stack) also deletes its hot-tier disk. The lake HDD is never touched. */
     deleteDataDisks: flag().default(false),
+    /** Seconds the planner may search for a placement before it gives up (not proved impossible). */
+    searchSeconds: positiveNumber().optional(),
     /** The SLM ensemble (slm/ checks it, with its own one-line errors: image, models or the
      * default ensemble's checksums, lake). */
     slm: z.unknown().optional(),

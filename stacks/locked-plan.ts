@@ -16,7 +16,7 @@ function describe(p: VmPlacement): string {
 }
 
 /** The plan an up may deploy (or a preview show). `placed` is given when the caller planned already. */
-export function lockedPlan(inputs: StackInputs, previewOnly: boolean, placed: Placed = placeRequest(inputs, inputs.lock, inputs.lockFile)): Plan {
+export function lockedPlan(inputs: StackInputs, previewOnly: boolean, placed: Placed = placeRequest(inputs, inputs.lock, inputs.lockFile, inputs.config.searchSeconds)): Plan {
   if (placed.kind === "no-fit") throw new PlacementError(placed.lines.join("\n"));
   const unlocked = unlockedVms(placed.plan, inputs.lock);
   const update = `npm run plan -- --stack ${inputs.stack} --lock ${inputs.lockFile}`;

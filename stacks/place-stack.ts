@@ -7,16 +7,18 @@ import { planPlacement } from "../topology/planner";
 import { LoadedRequest, formatNoFit } from "./placement-inputs";
 import { PlacementLock } from "../topology/lock";
 
-export type Placed = { kind: "placed"; plan: Plan } | { kind: "no-fit"; lines: string[] };
+/** `gaveUp`: the search ran out of time without proving that nothing fits (exit 4, not 3). */
+export type Placed = { kind: "placed"; plan: Plan } | { kind: "no-fit"; lines: string[]; gaveUp: boolean };
 
 /** Plan `loaded` (with `lock`, named `lockFile` in messages); a NoFit or a broken rule is said as
  * one line each, naming the file, the key and the VM. */
-export function placeRequest(loaded: LoadedRequest, lock: PlacementLock | undefined, lockFile?: string): Placed {
-  const outcome = planPlacement({ request: loaded.request, topologies: loaded.topologies, lock });
-  if (outcome.kind === "no-fit") return { kind: "no-fit", lines: outcome.problems.map((p) => formatNoFit(loaded, p, lockFile)) };
+export function placeRequest(loaded: LoadedRequest, lock: PlacementLock | undefined, lockFile?: string, searchSeconds?: number): Placed {
+  const outcome = planPlacement({ request: loaded.request, topologies: loaded.topologies, lock, searchSeconds });
+  if (outcome.kind === "no-fit")
+    return { kind: "no-fit", lines: outcome.problems.map((p) => formatNoFit(loaded, p, lockFile)), gaveUp: outcome.problems.some((p) => p.kind === "gave-up") };
   // The planner keeps locked placements as written; every rule is checked again on the whole
   // plan so that neither a hand-edited lock nor a planner bug ever reaches a hypervisor.
   const violations = checkPlan(outcome.plan, loaded.request, loaded.topologies);
-  if (violations.length > 0) return { kind: "no-fit", lines: violations.map((v) => `${lockFile ?? loaded.file}: ${formatViolation(v)}`) };
+  if (violations.length > 0) return { kind: "no-fit", lines: violations.map((v) => `${lockFile ?? loaded.file}: ${formatViolation(v)}`), gaveUp: false };
   return { kind: "placed", plan: outcome.plan };
 }

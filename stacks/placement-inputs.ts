@@ -60,6 +60,8 @@ export function readLock(path: string, baseDir = process.cwd()): PlacementLock |
 /** `Pulumi.single.yaml: numa-k3s:vms[2].cores = 20: k3s-worker-slm: node 1 of numa-01 has ...` */
 export function formatNoFit(loaded: LoadedRequest, p: NoFit, lockFile?: string): string {
   if (p.field === "lock") return `${lockFile ?? "lock"}: ${p.message}`;
+  // Giving up is about the request as a whole, not about a key of one VM: no key is named.
+  if (p.kind === "gave-up") return `${loaded.file}: gave up (not proved impossible): ${p.message}`;
   const vm = loaded.request.vms[p.vmIndex];
   const value: Record<NoFit["field"], unknown> = {
     cores: vm.cores,

@@ -108,6 +108,15 @@ describe("npm run plan", () => {
     expect(JSON.parse(r.stdout).vms[0].vcpus).toBe(32);
   });
 
+  it("--search-seconds must be a positive number (exit 2); a generous one changes nothing", () => {
+    const bad = plan("--request", join(requests, "single.yaml"), "--search-seconds", "soon");
+    expect(bad.code).toBe(2);
+    expect(bad.stderr.trim()).toBe('--search-seconds = "soon": must be a number of seconds > 0');
+    const ok = plan("--request", join(requests, "single.yaml"), "--search-seconds", "10", "--json");
+    expect(ok.code).toBe(0);
+    expect(ok.stdout).toBe(plan("--request", join(requests, "single.yaml"), "--json").stdout);
+  });
+
   it("exit 2 on a capture that is not XML, naming the capture", () => {
     const dir = mkdtempSync(join(tmpdir(), "plan-"));
     writeFileSync(join(dir, "bad.xml"), "<capabilities><host>");

@@ -9,6 +9,7 @@ import { macOf } from "../../stacks/vm-specs";
 import { vmDescriptions } from "../../stacks/numa-vms";
 import { placeRequest } from "../../stacks/place-stack";
 import { readStackInputs } from "../../stacks/stack-inputs";
+import { LoadedRequest, formatNoFit } from "../../stacks/placement-inputs";
 import { domainSpecOf, scriptParamsOf } from "../../hypervisor/vm-description";
 
 const projectDir = resolve(__dirname, "../..");
@@ -139,6 +140,20 @@ describe("the placement lock of a stack", () => {
     writeFileSync(join(dir, "Pulumi.lab2.yaml"), single.replace("config:\n", "config:\n  numa-k3s:placementLock: hosts/single.lock.json\n"));
     expect(() => readStackInputs(dir, "lab2")).toThrow(
       'Pulumi.lab2.yaml: numa-k3s:placementLock = "hosts/single.lock.json": is also the lock of stack single (Pulumi.single.yaml); remove the key to use hosts/lab2.lock.json, or name another file',
+    );
+  });
+});
+
+describe("how a NoFit is said", () => {
+  const loaded = { file: "Pulumi.single.yaml", keyPrefix: "numa-k3s:", request: { hosts: [], vms: [{ name: "w", cores: 4, memoryGiB: 8, node: "auto", emulator: "shared", numa: "strict" }] }, topologies: new Map() } as unknown as LoadedRequest;
+  it("a proved does-not-fit names the key, its value and the VM", () => {
+    expect(formatNoFit(loaded, { kind: "does-not-fit", vm: "w", vmIndex: 0, host: "h", field: "cores", message: "node 0 of h has 2 free cores; needs 4" })).toBe(
+      "Pulumi.single.yaml: numa-k3s:vms[0].cores = 4: w: node 0 of h has 2 free cores; needs 4",
+    );
+  });
+  it("gave up names the request, not a key of one VM", () => {
+    expect(formatNoFit(loaded, { kind: "gave-up", vm: "w", vmIndex: 0, host: "h", field: "node", message: "the 60 node: auto VMs of h (...): no placement found within the search limit of 3 s (searchSeconds)" })).toBe(
+      "Pulumi.single.yaml: gave up (not proved impossible): the 60 node: auto VMs of h (...): no placement found within the search limit of 3 s (searchSeconds)",
     );
   });
 });
