@@ -4,7 +4,7 @@
 import { readFileSync } from "fs";
 import { join } from "path";
 import { parse } from "yaml";
-import { RecordedResource, outputValue, recordedResources, settle, startMockRuntime, stdoutByName, unwrapSecrets } from "../../cli/mock-runtime";
+import { OFFLINE_KUBECONFIG, RecordedResource, outputValue, recordedResources, settle, startMockRuntime, stdoutByName, unwrapSecrets } from "../../cli/mock-runtime";
 import { kubeletConfiguration, renderKubeletConfig } from "../../k3s/kubelet-config";
 import type { VmPlacement } from "../../topology/placement";
 
@@ -12,19 +12,6 @@ const lock = JSON.parse(readFileSync(join(__dirname, "../../hosts/single.lock.js
 const vm = (name: string) => lock.vms.find((v) => v.name === name)!;
 const PRIVATE_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----";
 const TOKEN = "k3s-token-for-tests-0123456789abcdef";
-const KUBECONFIG = `apiVersion: v1
-clusters:
-- cluster: {certificate-authority-data: Q0E=, server: "https://127.0.0.1:6443"}
-  name: default
-contexts:
-- context: {cluster: default, user: default}
-  name: default
-current-context: default
-kind: Config
-users:
-- name: default
-  user: {client-certificate-data: Q0VSVA==, client-key-data: QURNSU4tS0VZ}
-`;
 
 interface Worker {
   name: string;
@@ -35,7 +22,7 @@ interface Worker {
 
 /** A server and the given workers (each behind a stand-in VM resource), as stacks/cluster.ts builds them. */
 async function deploy(workers: Worker[]) {
-  startMockRuntime({ project: "numa-k3s", stack: "test", commandStdout: stdoutByName({ "cp-kubeconfig": KUBECONFIG }) });
+  startMockRuntime({ project: "numa-k3s", stack: "test", commandStdout: stdoutByName({ "cp-kubeconfig": OFFLINE_KUBECONFIG }) });
   const pulumi = await import("@pulumi/pulumi");
   const command = await import("@pulumi/command");
   const { K3sControlPlane } = await import("../../components/K3sControlPlane");
