@@ -2,9 +2,9 @@
 // memory, huge pages per size). Two searches, one time limit:
 // - an exact depth-first search with pruning (below, `exactSearch`). Its first path is
 //   best-fit-decreasing, so easy cases cost one step per VM, and on small cases it is exhaustive:
-//   it proves "does not fit". A step costs 6-28 µs on many-node hosts (the memo key is the multiset
-//   of node states), and on tight packings from 4 nodes and 20 VMs up it can run for minutes, so it
-//   gets a fixed share of steps, not the whole limit.
+//   it proves "does not fit". A step costs 6-28 µs on many-node hosts (issue 13's measurement; the
+//   memo key is the multiset of node states), and on tight packings from 4 nodes and 20 VMs up it
+//   can run for minutes, so it gets a fixed number of steps first, and what time is left last.
 // - a tabu local search with restarts (local-search.ts) over complete assignments, minimising how
 //   far the nodes are overfull; it cannot prove anything, but it carries the large tight cases
 //   (bench/plan.bench.ts measures both on generated tight families).
