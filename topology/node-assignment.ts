@@ -11,7 +11,8 @@
 // A MIP (HiGHS as WebAssembly) was the third candidate: it can also prove infeasibility, but the
 // `highs` package only loads asynchronously and the planner is a synchronous pure function used by
 // every command and the Pulumi program; local search placed every generated feasible family in
-// well under the limit, so the MIP is not part of the planner (see bench/plan.bench.ts).
+// well under the limit, while an assignment MIP with symmetry breaking did not answer in 10 s on
+// a 16-node memory-tight case (bench/mip-compare.ts), so the MIP is not part of the planner.
 import { localSearch } from "./local-search";
 
 export interface NodeState {
