@@ -126,7 +126,7 @@ export function autoNoFit(
   }
   if (outcome.kind === "gave-up") {
     const first = [...demands].sort((a, b) => a.index - b.index)[0];
-    const message = `the ${demands.length} node: auto VMs of ${host} (${needCores} cores and ${gib(needMem)} together; ${host} has ${haveCores} cores and ${gib(haveMem)} free for them): no placement found within the search limit of ${outcome.seconds} s (searchSeconds); one may exist: allow more time, or give some VMs an explicit node (${nodeList})`;
+    const message = `the ${demands.length} node: auto VMs of ${host} (${needCores} cores and ${gib(needMem)} together; ${host} has ${haveCores} cores and ${gib(haveMem)} free for them): no placement found within the search limit of ${Number(outcome.seconds.toFixed(1))} s (searchSeconds); one may exist: allow more time, or give some VMs an explicit node (${nodeList})`;
     return { kind: "gave-up", vm: first.vm.name, vmIndex: first.index, host, field: "node", message };
   }
   const message = `${d.vm.name} (${describe(d)}, node auto): no node of ${host} can take it${before.length > 0 ? ` once ${before.join(", ")} ${before.length === 1 ? "is" : "are"} placed` : ""}, in any arrangement (${nodeList})`;
