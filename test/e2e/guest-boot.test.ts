@@ -13,7 +13,8 @@ import { spawn, spawnSync, ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, readlinkSync, rmSync, rmdirSync, symlinkSync, unlinkSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
-import { renderMetaData, renderNetworkConfig, renderUserData, instanceId } from "../../guest/cloud-init";
+import { instanceId } from "../../guest/cloud-init";
+import { seedFiles } from "../../components/NumaPinnedVm";
 import { createScript, deleteScript, remoteCommand, updateScript, VmScriptParams } from "../../hypervisor/vm-scripts";
 import { StackConfigSchema, placementRequestOf, stackConfigEntries } from "../../stacks/config";
 import { vmDescriptionOf } from "../../stacks/vm-specs";
@@ -35,11 +36,11 @@ const ADMIN = "ops";
 const DOMAIN_TYPE = process.env.NUMA_K3S_E2E_DOMAIN_TYPE === "kvm" ? "kvm" : "qemu";
 
 // ---------------------------------------------------------------------------------------------
-// The product, in one place. stacks/vm-specs.ts, hypervisor/vm-description.ts and
-// guest/cloud-init.ts are the product's own path from a stack's config and a placement to the
-// domain XML, the seed files and the script parameters; this adapter only fills in a stack config
-// for this machine and overrides what a test must (shorter timeouts). When those modules change
-// shape, these two functions are what to adjust.
+// The product, in one place. stacks/vm-specs.ts, hypervisor/vm-description.ts and the seed files
+// of components/NumaPinnedVm.ts (guest/cloud-init.ts) are the product's own path from a stack's
+// config and a placement to the domain XML, the seed files and the script parameters; this adapter
+// only fills in a stack config for this machine and overrides what a test must (shorter
+// timeouts). When those modules change shape, these two functions are what to adjust.
 interface ProductVm {
   xml: string;
   params: VmScriptParams;
@@ -58,7 +59,9 @@ interface VmInputs {
 // so a new required key there does not break the test; the VM, host, network and admin are ours.
 function stackConfigOf(name: string, inputs: VmInputs) {
   const file = join(REPO, "Pulumi.single.yaml");
-  const raw = stackConfigEntries(readFileSync(file, "utf8"), file);
+  // Only the keys the schema knows: a key added to the stack file before its schema is no concern here.
+  const known = new Set(Object.keys(StackConfigSchema.shape));
+  const raw = Object.fromEntries(Object.entries(stackConfigEntries(readFileSync(file, "utf8"), file)).filter(([key]) => known.has(key)));
   return StackConfigSchema.parse({
     ...raw,
     placementLock: "(none: the test plans live)",
@@ -102,7 +105,7 @@ function productVm(cfg: ReturnType<typeof stackConfigOf>, topology: HostTopology
   return {
     xml: renderDomainXml(placement, domainSpecOf(description)),
     params,
-    seed: { "user-data": renderUserData(guest), "meta-data": renderMetaData(guest), "network-config": renderNetworkConfig(guest) },
+    seed: seedFiles(guest),
     instanceId: instanceId(guest),
   };
 }
