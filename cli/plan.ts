@@ -7,6 +7,7 @@ import { parseArgs } from "node:util";
 import YAML from "yaml";
 import { formatLock, lockOf, unlockedVms } from "../topology/lock";
 import { formatPlanTable } from "../topology/plan-table";
+import { l3DomainsOf } from "../topology/l3-domains";
 import { renderPicture } from "../topology/picture";
 import { PlacementRequestSchema } from "../topology/request";
 import { formatZodError } from "../stacks/config";
@@ -67,8 +68,10 @@ function main(argv: string[]): number {
     return placed.gaveUp ? 4 : 3;
   }
   const plan = placed.plan;
-  if (values.json) process.stdout.write(JSON.stringify(plan, null, 2) + "\n");
-  else process.stdout.write(formatPlanTable(plan));
+  // --json adds each VM's L3 domains (derived from the capture; never written to a lock).
+  const withL3 = { ...plan, vms: plan.vms.map((vm) => ({ ...vm, l3Domains: l3DomainsOf(vm, loaded.topologies.get(vm.host)!) })) };
+  if (values.json) process.stdout.write(JSON.stringify(withL3, null, 2) + "\n");
+  else process.stdout.write(formatPlanTable(plan, loaded.topologies));
   if (values.svg) writeFileSync(values.svg, renderPicture(plan.hosts.map((h) => loaded.topologies.get(h.name)!), plan));
   if (values.lock) {
     writeFileSync(values.lock, formatLock(lockOf(plan)));

@@ -134,7 +134,7 @@ async function main(argv: string[]): Promise<number> {
       "![placement](plan.svg)",
       "",
       "```",
-      formatPlanTable(plan).trimEnd(),
+      formatPlanTable(plan, inputs.topologies).trimEnd(),
       "```",
       "",
       unlocked.length > 0 ? `Not in ${lockFile} yet (pulumi up refuses them): ${unlocked.join(", ")}.` : `Every VM is locked in ${lockFile}.`,

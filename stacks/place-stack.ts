@@ -7,7 +7,8 @@ import { planPlacement } from "../topology/planner";
 import { LoadedRequest, formatNoFit } from "./placement-inputs";
 import { PlacementLock } from "../topology/lock";
 
-/** `gaveUp`: the search ran out of time without proving that nothing fits (exit 4, not 3). */
+/** `gaveUp`: the search ran out of time without proving that nothing fits (exit 4, not 3); a
+ * single proved problem makes the whole answer "does not fit". */
 export type Placed = { kind: "placed"; plan: Plan } | { kind: "no-fit"; lines: string[]; gaveUp: boolean };
 
 /** Plan `loaded` (with `lock`, named `lockFile` in messages); a NoFit or a broken rule is said as
@@ -15,7 +16,7 @@ export type Placed = { kind: "placed"; plan: Plan } | { kind: "no-fit"; lines: s
 export function placeRequest(loaded: LoadedRequest, lock: PlacementLock | undefined, lockFile?: string, searchSeconds?: number): Placed {
   const outcome = planPlacement({ request: loaded.request, topologies: loaded.topologies, lock, searchSeconds });
   if (outcome.kind === "no-fit")
-    return { kind: "no-fit", lines: outcome.problems.map((p) => formatNoFit(loaded, p, lockFile)), gaveUp: outcome.problems.some((p) => p.kind === "gave-up") };
+    return { kind: "no-fit", lines: outcome.problems.map((p) => formatNoFit(loaded, p, lockFile)), gaveUp: outcome.problems.every((p) => p.kind === "gave-up") };
   // The planner keeps locked placements as written; every rule is checked again on the whole
   // plan so that neither a hand-edited lock nor a planner bug ever reaches a hypervisor.
   const violations = checkPlan(outcome.plan, loaded.request, loaded.topologies);

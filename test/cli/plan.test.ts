@@ -172,6 +172,9 @@ describe("npm run plan", () => {
     const r = plan("--stack", "single", "--json");
     expect(r.code).toBe(0);
     const committed = JSON.parse(readFileSync(join(root, "hosts/single.lock.json"), "utf8"));
-    expect(JSON.parse(r.stdout).vms).toEqual(expect.arrayContaining(committed.vms));
+    // The lock's entries, each with its L3 domains (the reference host: one L3 per socket and node).
+    const vms = JSON.parse(r.stdout).vms as { l3Domains: number[]; node: number }[];
+    for (const vm of vms) expect(vm.l3Domains).toEqual([vm.node]);
+    expect(vms.map(({ l3Domains: _l3, ...rest }) => rest)).toEqual(expect.arrayContaining(committed.vms));
   });
 });
