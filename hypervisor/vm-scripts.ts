@@ -216,7 +216,7 @@ make_volume() {
   elif ((want < have)); then
     die "$role disk $path is $((have / 1073741824)) GiB and the stack asks for \${gib} GiB: disks are never shrunk (its data would be cut off); set the size back to at least $((have / 1073741824))"
   else
-    s=$(state)
+    s=$(state || true)
     if [[ $s == running || $s == paused ]]; then
       v blockresize "$name" "$path" "\${gib}G" >/dev/null
     else
@@ -247,6 +247,15 @@ else
 fi
 mv -f "$iso_tmp" "$seed_iso"
 say "built seed ISO $seed_iso with $seed_tool"
+# A running QEMU keeps the replaced ISO open (the old inode): without a media change the guest's
+# next reboot would read the old seed. The CD-ROM is the domain XML's sda (topology/domain-xml.ts).
+s=$(state || true)
+if [[ $s == running || $s == paused ]]; then
+  # The same path again is a no-op for libvirt: eject, then insert, so QEMU opens the new file.
+  v change-media "$name" sda --eject --force --live >/dev/null
+  v change-media "$name" sda "$seed_iso" --insert --live >/dev/null
+  say "seed ISO re-inserted into the running guest"
+fi
 
 # 3. Define (re-defining an existing domain replaces its persistent config) and autostart.
 #    libvirt identifies a domain by its UUID: XML without one would get a fresh UUID and be

@@ -5,7 +5,7 @@
 // reports it, and as the kernel enforces it on QEMU's threads.
 import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { renderMetaData, renderNetworkConfig, renderUserData } from "../../guest/cloud-init";
 import { createScript, deleteScript, remoteCommand, updateScript, VmScriptParams } from "../../hypervisor/vm-scripts";
@@ -218,6 +218,22 @@ function vcpuTids(name: string): number[] {
     expect(qemuPid(name)).toBe(pid);
     expectPinnedAs(moved);
     expect(parseCpuset(virsh("iothreadinfo", name).trim().split(/\s+/).pop()!)).toEqual(moved.iothreadpin);
+  });
+
+  test("update rebuilds the seed ISO and the running QEMU reads the new one, not the replaced file", () => {
+    runScript(updateScript(params), xml);
+    const pid = qemuPid(name);
+    const seedFds = readdirSync(`/proc/${pid}/fd`)
+      .map((fd) => {
+        try {
+          return readlinkSync(`/proc/${pid}/fd/${fd}`);
+        } catch {
+          return "";
+        }
+      })
+      .filter((target) => target.includes("seed.iso"));
+    expect(seedFds.length).toBeGreaterThan(0);
+    for (const target of seedFds) expect(target).toBe(params.seed.isoPath);
   });
 
   test("update that changes the memory size restarts the domain cleanly with the new definition", () => {
