@@ -24,12 +24,12 @@ suite=bookworm
 # Virtual size of the image, and so the smallest osDiskGiB a VM on it may have.
 image_gib=2
 
-# The kernel: Debian's generic one by default. linux-image-cloud-amd64 (the kernel of Debian's
-# genericcloud images) has no AHCI driver at all, so on a q35 domain it never sees the SATA CD-ROM
-# that carries the product's NoCloud seed, and cloud-init boots with no datasource (no address, no
-# user, no data disks). NUMA_K3S_GUEST_KERNEL=linux-image-cloud-amd64 builds that image, to
-# reproduce it; it is a separate cache entry.
-kernel_package=${NUMA_K3S_GUEST_KERNEL:-linux-image-amd64}
+# The kernel: Debian's cloud kernel by default, the one of the genericcloud images the README
+# recommends as the base image. It has no AHCI driver at all: a SATA CD-ROM (what the domain XML
+# once used for the seed) is invisible to it, and cloud-init booted with no datasource; the seed is
+# on virtio-scsi now. NUMA_K3S_GUEST_KERNEL=linux-image-amd64 builds the generic kernel's image
+# instead (a separate cache entry).
+kernel_package=${NUMA_K3S_GUEST_KERNEL:-linux-image-cloud-amd64}
 
 # minbase plus what a cloud guest needs to boot and be reached, plus what the product's cloud-init
 # installs on first boot (stacks/vm-specs.ts BASE_PACKAGES: qemu-guest-agent numactl hwloc-nox):

@@ -305,10 +305,14 @@ export function renderDomainXml(placement: VmPlacement, spec: DomainSpec): strin
           "@_device": "cdrom",
           driver: { "@_name": "qemu", "@_type": "raw" },
           source: { "@_file": spec.cloudInitIso.path },
-          target: { "@_dev": "sda", "@_bus": "sata" },
+          // On virtio-scsi, not SATA: Debian's cloud kernel (linux-image-cloud-amd64, the kernel of
+          // the genericcloud images) has no AHCI driver, so a SATA CD-ROM is invisible to it and
+          // cloud-init boots without its seed (found by the booted-guest test).
+          target: { "@_dev": "sda", "@_bus": "scsi" },
           readonly: "",
         },
       ],
+      controller: { "@_type": "scsi", "@_index": 0, "@_model": "virtio-scsi" },
       interface: {
         "@_type": "bridge",
         mac: { "@_address": spec.network.mac.toLowerCase() },
