@@ -1,5 +1,5 @@
 // vmagent finds the model servers with the scrape configuration the pinned victoria-metrics-agent
-// chart ships (../shared/fixtures/charts/victoria-metrics-agent-0.46.0/values.yaml, job
+// chart ships (test/fixtures/charts/victoria-metrics-agent-0.46.0/values.yaml, a copy of the pinned chart's, job
 // kubernetes-pods): this evaluates that job's relabel rules on the targets Kubernetes pod discovery
 // would produce for each model pod (one per container port, init containers flagged), so the
 // VictoriaStack needs no SLM-specific scrape config.
@@ -10,7 +10,7 @@ import { deploymentOf } from "../../slm/manifests";
 import { LAYOUT_NAMES, defaultConfig, slmVms } from "./helpers";
 
 type Rule = { action?: string; source_labels?: string[]; regex?: string | boolean; target_label?: string; replacement?: string; separator?: string };
-const values = YAML.parse(readFileSync(join(__dirname, "../../../shared/fixtures/charts/victoria-metrics-agent-0.46.0/values.yaml"), "utf8")) as {
+const values = YAML.parse(readFileSync(join(__dirname, "../fixtures/charts/victoria-metrics-agent-0.46.0/values.yaml"), "utf8")) as {
   config: { scrape_configs: { job_name: string; kubernetes_sd_configs?: { role: string }[]; relabel_configs?: Rule[] }[] };
 };
 const podsJob = values.config.scrape_configs.find((j) => j.job_name === "kubernetes-pods")!;
