@@ -222,5 +222,12 @@ export function offlineAnswers(captures: Record<string, string>, names: { hostCh
   };
 }
 
+/** The recorded resource called `name`; throws naming the ones there are (a test's typo shows). */
+export function resourceNamed(resources: readonly RecordedResource[], name: string): RecordedResource {
+  const found = resources.find((r) => r.name === name);
+  if (!found) throw new Error(`no resource ${name} among ${resources.map((r) => r.name).join(", ")}`);
+  return found;
+}
+
 /** Alias of settle, under the name the tests of other components use. */
 export const waitForOutputs = settle;

@@ -11,7 +11,7 @@
 import type { AutoVm, NodeState } from "./node-assignment";
 
 /** A small deterministic PRNG (mulberry32): the same request gives the same plan every run. */
-function prng(seed: number): () => number {
+export function prng(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;

@@ -4,7 +4,7 @@
 import { readFileSync } from "fs";
 import { join } from "path";
 import { parse } from "yaml";
-import { OFFLINE_KUBECONFIG, RecordedResource, outputValue, recordedResources, settle, startMockRuntime, stdoutByName, unwrapSecrets } from "../../cli/mock-runtime";
+import { OFFLINE_KUBECONFIG, RecordedResource, outputValue, recordedResources, settle, startMockRuntime, stdoutByName, unwrapSecrets, resourceNamed } from "../../cli/mock-runtime";
 import { kubeletConfiguration, renderKubeletConfig } from "../../k3s/kubelet-config";
 import type { VmPlacement } from "../../topology/placement";
 
@@ -44,11 +44,7 @@ async function deploy(workers: Worker[]) {
   await Promise.all(agents.map((a) => outputValue(a.nodeName)));
   await settle();
   const resources = recordedResources();
-  const byName = (n: string): RecordedResource => {
-    const found = resources.find((r) => r.name === n);
-    if (!found) throw new Error(`no resource ${n} among ${resources.map((r) => r.name).join(", ")}`);
-    return found;
-  };
+  const byName = (n: string) => resourceNamed(resources, n);
   return { agents, resources, byName };
 }
 

@@ -2,7 +2,7 @@ import { readFileSync } from "fs";
 import { join } from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { parse } from "yaml";
-import { RecordedResource, outputValue, recordedResources, settle, startMockRuntime, stdoutByName, unwrapSecrets } from "../../cli/mock-runtime";
+import { RecordedResource, outputValue, recordedResources, settle, startMockRuntime, stdoutByName, unwrapSecrets, resourceNamed } from "../../cli/mock-runtime";
 import type { VmPlacement } from "../../topology/placement";
 import type { K3sControlPlaneArgs } from "../../components/K3sControlPlane";
 
@@ -42,11 +42,7 @@ async function deploy(args: K3sControlPlaneArgs) {
   await outputValue(cp.kubeconfig);
   await settle();
   const resources = recordedResources();
-  const byName = (n: string): RecordedResource => {
-    const found = resources.find((r) => r.name === n);
-    if (!found) throw new Error(`no resource ${n} among ${resources.map((r) => r.name).join(", ")}`);
-    return found;
-  };
+  const byName = (n: string) => resourceNamed(resources, n);
   return { cp, resources, byName };
 }
 

@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "fs
 import { tmpdir } from "os";
 import { join } from "path";
 import * as pulumi from "@pulumi/pulumi";
-import { RecordedResource, outputValue, recordedResources, settle, startMockRuntime, stdoutByName, unwrapSecrets } from "../../cli/mock-runtime";
+import { RecordedResource, outputValue, recordedResources, settle, startMockRuntime, stdoutByName, unwrapSecrets, resourceNamed } from "../../cli/mock-runtime";
 import { parseCapabilities } from "../../topology/capabilities";
 import { renderDomainXml } from "../../topology/domain-xml";
 import type { VmPlacement } from "../../topology/placement";
@@ -69,11 +69,7 @@ async function deploy(args: Args) {
   await outputValue(vm.address);
   await settle();
   const resources = recordedResources();
-  const byName = (n: string): RecordedResource => {
-    const found = resources.find((r) => r.name === n);
-    if (!found) throw new Error(`no resource ${n} among ${resources.map((r) => r.name).join(", ")}`);
-    return found;
-  };
+  const byName = (n: string) => resourceNamed(resources, n);
   return { vm, resources, byName };
 }
 

@@ -1,6 +1,6 @@
 import { join } from "node:path";
 import * as pulumi from "@pulumi/pulumi";
-import { RecordedResource, recordedResources, settle, startMockRuntime, unwrapSecrets } from "../../cli/mock-runtime";
+import { RecordedResource, recordedResources, settle, startMockRuntime, unwrapSecrets, resourceNamed } from "../../cli/mock-runtime";
 import type { SlmWorkerPoolArgs } from "../../components/SlmWorkerPool";
 import { memoryEstimate } from "../../slm/memory";
 import { LAYOUT_NAMES, defaultConfig, qosClass, slmVms, validateK8s } from "../slm/helpers";
@@ -16,11 +16,7 @@ async function deploy(layout: Layout, over: Partial<SlmWorkerPoolArgs> = {}) {
   const pool = new SlmWorkerPool("slm", { config: defaultConfig(layout), vms: slmVms(layout), provider, ...over });
   await settle();
   const resources = recordedResources();
-  const byName = (n: string): RecordedResource => {
-    const found = resources.find((r) => r.name === n);
-    if (!found) throw new Error(`no resource ${n} among ${resources.map((r) => r.name).join(", ")}`);
-    return found;
-  };
+  const byName = (n: string) => resourceNamed(resources, n);
   return { pool, resources, byName };
 }
 

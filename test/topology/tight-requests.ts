@@ -7,18 +7,10 @@ import { formatCpuset } from "../../topology/cpuset";
 import { parseCapabilities } from "../../topology/capabilities";
 import type { HostTopology } from "../../topology/host-topology";
 import { PlacementRequestSchema, type PlacementRequest } from "../../topology/request";
+import { prng } from "../../topology/local-search";
 
-/** mulberry32: a seed gives the same case on every machine. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** mulberry32 (the local search's own): a seed gives the same case on every machine. */
+export { prng };
 
 /**
  * - exact: every usable core of every node taken (100 %), memory loose;
