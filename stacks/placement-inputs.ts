@@ -26,7 +26,7 @@ export function readTopologies(request: PlacementRequest, baseDir: string, inste
   const topologies = new Map<string, HostTopology>();
   for (const h of request.hosts) {
     const given = instead.get(h.name);
-    topologies.set(h.name, { ...(given ?? readCapabilities(resolve(baseDir, h.capabilities))), source: h.capabilities });
+    topologies.set(h.name, { ...(given ?? readCapabilities(resolve(baseDir, h.capabilities), h.capabilities)), source: h.capabilities });
   }
   return topologies;
 }

@@ -24,17 +24,18 @@ export class CapabilitiesError extends UserError {
   }
 }
 
-/** Read a capture file; its path becomes `source` (and the prefix of every error). */
-export function readCapabilities(path: string): HostTopology {
+/** Read a capture file; `shownAs` (default: the path) becomes `source`, the prefix of every error:
+ * callers pass the path as the user wrote it. */
+export function readCapabilities(path: string, shownAs = path): HostTopology {
   let xml: string;
   try {
     xml = readFileSync(path, "utf8");
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
     const why = err.code === "ENOENT" ? "no such file" : err.code === "EISDIR" ? "is a directory" : err.code ?? err.message;
-    throw new CapabilitiesError(path, `cannot read the capture (${why}); create it with \`virsh capabilities > ${path}\``);
+    throw new CapabilitiesError(shownAs, `cannot read the capture (${why}); create it with \`virsh capabilities > ${shownAs}\``);
   }
-  return parseCapabilities(xml, path);
+  return parseCapabilities(xml, shownAs);
 }
 
 /**
