@@ -5,7 +5,7 @@ import YAML from "yaml";
 import { z } from "zod";
 import { PUBLIC_KEY } from "../guest/cloud-init";
 import { HostPrepSchema } from "../hostprep/config";
-import { K3S_VERSION } from "../k3s/version";
+import { K3S_VERSION, K3S_VERSION_PATTERN } from "../k3s/version";
 import { HostRequestSchema, PlacementRequest, PlacementRequestSchema, ReserveSchema, VmRequestSchema } from "../topology/request";
 import { UserError } from "../common/user-error";
 import { flag, positiveNumber, wholeNumber, wholeNumberIn } from "../common/config-values";
@@ -130,7 +130,7 @@ export const K3sServerSchema = z
 export const K3sSchema = z
   .object({
     /** The K3s release of every node. A change upgrades in place, the server first. */
-    version: z.string().default(K3S_VERSION),
+    version: z.string().regex(K3S_VERSION_PATTERN, `must be a stable K3s release tag of v1.30 or later, like ${K3S_VERSION}`).default(K3S_VERSION),
     /** Where the server runs when no VM has `k3sRole: server` (mac-numa, distributed). */
     server: K3sServerSchema.optional(),
   })
@@ -138,32 +138,33 @@ export const K3sSchema = z
 
 /** The platform on the cluster (components/DataLake.ts, VictoriaStack.ts, TemporalCluster.ts
  * document every setting; these are the ones a stack usually changes). */
+const PlatformLakeSchema = z
+  .object({
+    /** The lake PV's capacity, GiB (the HDD's filesystem). Default 7450 (an 8 TB disk). */
+    sizeGiB: wholeNumber(1).default(7450),
+    /** Days before objects under staging/ expire. */
+    stagingExpiryDays: wholeNumber(1).default(7),
+  })
+  .strict();
+const PlatformMonitoringSchema = z
+  .object({
+    /** VictoriaMetrics retention (`30d`, `12w`, `1y`). */
+    metricsRetention: z.string().default("30d"),
+    /** VictoriaLogs retention. */
+    logsRetention: z.string().default("14d"),
+  })
+  .strict();
+const PlatformTemporalSchema = z
+  .object({
+    /** The Temporal worker image beside the models (`registry/name:tag` or a digest). */
+    workerImage: z.string().min(1),
+  })
+  .strict();
 export const PlatformSchema = z
   .object({
-    lake: z
-      .object({
-        /** The lake PV's capacity, GiB (the HDD's filesystem). Default 7450 (an 8 TB disk). */
-        sizeGiB: wholeNumber(1).default(7450),
-        /** Days before objects under staging/ expire. */
-        stagingExpiryDays: wholeNumber(1).default(7),
-      })
-      .strict()
-      .default({ sizeGiB: 7450, stagingExpiryDays: 7 }),
-    monitoring: z
-      .object({
-        /** VictoriaMetrics retention (`30d`, `12w`, `1y`). */
-        metricsRetention: z.string().default("30d"),
-        /** VictoriaLogs retention. */
-        logsRetention: z.string().default("14d"),
-      })
-      .strict()
-      .default({ metricsRetention: "30d", logsRetention: "14d" }),
-    temporal: z
-      .object({
-        /** The Temporal worker image beside the models (`registry/name:tag` or a digest). */
-        workerImage: z.string().min(1),
-      })
-      .strict(),
+    lake: PlatformLakeSchema.default({ sizeGiB: 7450, stagingExpiryDays: 7 }),
+    monitoring: PlatformMonitoringSchema.default({ metricsRetention: "30d", logsRetention: "14d" }),
+    temporal: PlatformTemporalSchema,
   })
   .strict();
 
@@ -263,7 +264,7 @@ function editDistance(a: string, b: string): number {
 
 /** Every key a user may write, for "did you mean" on a misspelt one. */
 function knownKeys(): string[] {
-  const shapes = [StackConfigSchema, StackHostSchema, StackVmSchema, SshSchema, LibvirtSchema, DisksSchema, NetworkSchema, AdminSchema, ReserveSchema, HostPrepSchema, K3sSchema, K3sServerSchema, PlatformSchema];
+  const shapes = [StackConfigSchema, StackHostSchema, StackVmSchema, SshSchema, LibvirtSchema, DisksSchema, NetworkSchema, AdminSchema, ReserveSchema, HostPrepSchema, K3sSchema, K3sServerSchema, PlatformSchema, PlatformLakeSchema, PlatformMonitoringSchema, PlatformTemporalSchema];
   return [...new Set(shapes.flatMap((s) => Object.keys(s.shape)))];
 }
 

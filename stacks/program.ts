@@ -11,6 +11,7 @@ import { single } from "./single";
 import { StackInputs, stackInputsOf } from "./stack-inputs";
 import { CONFIG_NAMESPACE } from "./config";
 import { placeholdersIn } from "./placeholders";
+import { checkModels } from "./models";
 
 const layouts = { "mac-numa": macNuma, single, distributed } as const;
 
@@ -74,6 +75,7 @@ export function runProgram(projectDir = process.cwd(), prepared?: Prepared) {
   // host of another architecture) stops the same way: one line, no stack trace.
   const deployment = asUserStop(() => {
     const plan = lockedPlan(inputs, previewOnly, prepared?.placed);
+    checkModels(inputs, plan);
     return layouts[inputs.config.layout](inputs, plan, ctx);
   });
   return {

@@ -157,3 +157,18 @@ describe("how a NoFit is said", () => {
     );
   });
 });
+
+describe("typos in the newer keys are named like any other", () => {
+  it("a misspelt nested platform key gets its did-you-mean", () => {
+    const raw = rawOf("single");
+    const platform = raw.platform as { temporal: Record<string, unknown> };
+    platform.temporal = { workerimage: platform.temporal.workerImage };
+    expect(errorOf(raw)).toMatch(/^Pulumi\.single\.yaml: numa-k3s:platform\.temporal\.workerimage: unknown key; did you mean workerImage\?/);
+  });
+
+  it("a K3s version that is not a release tag is refused at its key", () => {
+    const raw = rawOf("single");
+    raw.k3s = { version: "v1.36.1" };
+    expect(errorOf(raw)).toBe('Pulumi.single.yaml: numa-k3s:k3s.version = "v1.36.1": must be a stable K3s release tag of v1.30 or later, like v1.36.1+k3s1');
+  });
+});

@@ -180,6 +180,17 @@ describe("the program, stack single, as pulumi up runs it", () => {
     expect(message).toMatch(/numa-k3s:admin\.sshAuthorizedKeys\[0\] = .*: the example key/);
   });
 
+  it("a misspelt slm key stops the program with one line naming the file and the key", async () => {
+    const error = await runSingle((config) => {
+      const slm = JSON.parse(config["numa-k3s:slm"]);
+      config["numa-k3s:slm"] = JSON.stringify({ checksum: slm.checksums });
+    }).catch((e: Error) => e);
+    // Checked before anything is registered: nothing is half-created.
+    expect(recordedResources()).toEqual([]);
+    expect((error as Error).constructor.name).toBe("RunError");
+    expect((error as Error).message).toMatch(/^Pulumi\.single\.yaml: numa-k3s:slm\.checksums = undefined: must map each model/);
+  });
+
   it("a capture that cannot be read stops the program with one line naming it", async () => {
     const error = await runSingle((config) => {
       const hosts = JSON.parse(config["numa-k3s:hosts"]);
