@@ -9,6 +9,13 @@ import { K3sArgsError } from "./version";
 
 /** Where the agent's config.yaml points the kubelet (`kubelet-arg: config=...`). */
 export const KUBELET_CONFIG_PATH = "/etc/rancher/k3s/kubelet.yaml";
+/**
+ * Where K3s copies the file `kubelet-arg: config=` names, at every agent start (pkg/daemons/agent
+ * extractConfigArgs: into the kubelet's --config-dir, the managed kubelet.conf.d, as
+ * 10-cli-config.conf). It never deletes the copy: when a node stops passing the file, the copy
+ * keeps applying the old settings until something removes it.
+ */
+export const KUBELET_CONFIG_COPY = "/var/lib/rancher/k3s/agent/etc/kubelet.conf.d/10-cli-config.conf";
 /** The kubelet's state files that remember a CPU / memory manager policy across restarts. */
 export const KUBELET_STATE_FILES = ["/var/lib/kubelet/cpu_manager_state", "/var/lib/kubelet/memory_manager_state"] as const;
 

@@ -3,7 +3,7 @@
 // a kubelet policy change. Values are quoted with shellQuote; files arrive on stdin.
 import { shellQuote } from "../hypervisor/shell-quote";
 import { CONFIG_FILE, TOKEN_FILE } from "./config-files";
-import { KUBELET_CONFIG_PATH, KUBELET_STATE_FILES } from "./kubelet-config";
+import { KUBELET_CONFIG_COPY, KUBELET_CONFIG_PATH, KUBELET_STATE_FILES } from "./kubelet-config";
 
 export type K3sRole = "server" | "agent";
 
@@ -38,7 +38,7 @@ export function installerUrl(version: string): string {
 
 export interface InstallScriptParams {
   role: K3sRole;
-  /** The pinned release, e.g. v1.36.1+k3s1. */
+  /** The pinned release, e.g. v1.36.3+k3s1. */
   version: string;
   /** The k8s node name (drained by the server itself on a policy change). */
   nodeName: string;
@@ -102,8 +102,8 @@ done
 for file in config.yaml cluster-token; do
   [[ -s $dir/$file ]] || { log "$dir/$file was not written"; exit 1; }
 done
-if ! $kubelet_seen && [[ -e $dir/kubelet.yaml ]]; then
-  rm -f "$dir/kubelet.yaml"
+if ! $kubelet_seen && [[ -e $dir/kubelet.yaml || -e ${KUBELET_CONFIG_COPY} ]]; then
+  rm -f "$dir/kubelet.yaml" ${KUBELET_CONFIG_COPY}
   changed+=(kubelet.yaml)
 fi
 

@@ -1,17 +1,19 @@
 // The K3s release every node installs, and the Kubernetes release inside it. A stack may pin another
 // one (`numa-k3s:k3s.version`); this is the default it starts from.
 //
-// Where it was read (2026-12-02): docs.k3s.io/release-notes/v1.36.X lists v1.36.1+k3s1 (May 20 2026,
-// Kubernetes v1.36.1) as the newest v1.36 release; the only later v1.36 tag seen, v1.36.2+k3s1, was
-// still marked "Pre-release" on its GitHub release page. Change it together with
-// test/fixtures/k3s/*.json (the flag and field lists the tests check against).
+// Where it was read (2026-12-04): k3s-io/k3s PR #14492 "[main] Update stable channel to
+// v1.36.3+k3s1" (merged 2026-08-04) makes v1.36.3+k3s1 the stable channel's release; v1.36.2+k3s1
+// (June 2026) is older. A later patch exists (PR #14545, v1.36.4-k3s1, merged 2026-08-20); the pin
+// stays on v1.36.3 because the tests that build real Kubernetes take k8s.io/kubernetes v1.36.3 and
+// k8s.io/kubelet v0.36.3 from the Go module proxy: move them together. Change it with
+// test/fixtures/k3s/*.json (the flag and field lists the tests check against, which name it).
 import { UserError } from "../common/user-error";
 
 /** The pinned K3s release, as INSTALL_K3S_VERSION and `k3s --version` spell it. */
-export const K3S_VERSION = "v1.36.1+k3s1";
+export const K3S_VERSION = "v1.36.3+k3s1";
 
 /** The Kubernetes release K3S_VERSION embeds (its KubeletConfiguration is the one rendered). */
-export const KUBERNETES_VERSION = "v1.36.1";
+export const KUBERNETES_VERSION = "v1.36.3";
 
 /** What a K3s release tag looks like: v1.<minor>.<patch>+k3s<n>. Release candidates are refused:
  * an install pinned to an rc would silently move when the final release replaces it. */

@@ -1,5 +1,5 @@
 import { spawnSync } from "child_process";
-import { readFileSync } from "fs";
+import { readFileSync, readdirSync } from "fs";
 import { join } from "path";
 import { parse } from "yaml";
 import type { VmPlacement } from "../../topology/placement";
@@ -9,11 +9,14 @@ import { firstCoreVcpus, kubeletConfiguration, kubeletPolicyDigest, renderKubele
 import { DEFAULT_LIMA_IMAGE, limaDeleteScript, limaProvisionScript, limaUpScript, renderLimaTemplate } from "../../k3s/lima";
 import { serverMarks, workerMarks } from "../../k3s/node-roles";
 import { drainScript, installScript, installerUrl, readKubeconfigScript, removeNodeScript, uncordonScript, uninstallScript } from "../../k3s/scripts";
-import { K3S_VERSION, checkK3sVersion } from "../../k3s/version";
+import { K3S_VERSION, KUBERNETES_VERSION, checkK3sVersion } from "../../k3s/version";
 
 const FIX = join(__dirname, "../fixtures/k3s");
-const flags = JSON.parse(readFileSync(join(FIX, "k3s-flags.json"), "utf8")) as { server: string[]; agent: string[]; disableItems: { values: string[] } };
+const flags = JSON.parse(readFileSync(join(FIX, "k3s-flags.json"), "utf8")) as { k3sVersion: string; server: string[]; agent: string[]; disableItems: { values: string[] } };
+const addons = JSON.parse(readFileSync(join(FIX, "packaged-addons.json"), "utf8")) as { k3sVersion: string };
 const kubelet = JSON.parse(readFileSync(join(FIX, "kubelet-config-fields.json"), "utf8")) as {
+  k3sVersion: string;
+  kubernetesVersion: string;
   fields: string[];
   enums: Record<string, string[]>;
   cpuManagerPolicyOptions: { values: string[] };
@@ -37,7 +40,21 @@ describe("pinned version", () => {
     expect(checkK3sVersion("version", K3S_VERSION)).toBe(K3S_VERSION);
     expect(() => checkK3sVersion("numa-k3s:k3s.version", "v1.36.2-rc1+k3s1")).toThrow(/^numa-k3s:k3s.version = "v1.36.2-rc1\+k3s1": a stable K3s release tag/);
     expect(() => checkK3sVersion("version", "1.36.1")).toThrow(/a stable K3s release tag/);
-    expect(installerUrl(K3S_VERSION)).toBe("https://raw.githubusercontent.com/k3s-io/k3s/v1.36.1%2Bk3s1/install.sh");
+    expect(installerUrl(K3S_VERSION)).toBe("https://raw.githubusercontent.com/k3s-io/k3s/v1.36.3%2Bk3s1/install.sh");
+  });
+
+  it("every upstream list the checks use was read for the pinned releases, and every shipped stack pins the same one", () => {
+    // A new pin needs its lists re-read (and their "source" updated): until then this fails.
+    expect({ flags: flags.k3sVersion, addons: addons.k3sVersion, kubelet: kubelet.k3sVersion }).toEqual({ flags: K3S_VERSION, addons: K3S_VERSION, kubelet: K3S_VERSION });
+    expect(kubelet.kubernetesVersion).toBe(KUBERNETES_VERSION);
+    expect(K3S_VERSION.startsWith(`${KUBERNETES_VERSION}+`)).toBe(true);
+    const root = join(__dirname, "../..");
+    const stacks = readdirSync(root).filter((f) => /^Pulumi\.[a-z0-9-]+\.yaml$/.test(f));
+    expect(stacks.length).toBeGreaterThan(0);
+    for (const file of stacks) {
+      const version = parse(readFileSync(join(root, file), "utf8")).config["numa-k3s:k3s"]?.version;
+      expect({ file, version }).toEqual({ file, version: K3S_VERSION });
+    }
   });
 });
 

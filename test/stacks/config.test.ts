@@ -169,6 +169,6 @@ describe("typos in the newer keys are named like any other", () => {
   it("a K3s version that is not a release tag is refused at its key", () => {
     const raw = rawOf("single");
     raw.k3s = { version: "v1.36.1" };
-    expect(errorOf(raw)).toBe('Pulumi.single.yaml: numa-k3s:k3s.version = "v1.36.1": must be a stable K3s release tag of v1.30 or later, like v1.36.1+k3s1');
+    expect(errorOf(raw)).toBe('Pulumi.single.yaml: numa-k3s:k3s.version = "v1.36.1": must be a stable K3s release tag of v1.30 or later, like v1.36.3+k3s1');
   });
 });
