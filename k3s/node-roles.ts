@@ -13,6 +13,9 @@ export const LABEL_WORKLOAD = "numa-k3s.io/workload";
 /** A k8s label value (RFC 1123-ish: what `kubectl label` accepts), for the workload names. */
 export const LABEL_VALUE = /^[a-z0-9]([-a-z0-9_.]{0,61}[a-z0-9])?$/;
 
+/** The taint Kubernetes' own control-plane nodes carry, and K3s's packaged add-ons tolerate. */
+export const CONTROL_PLANE_TAINT = "node-role.kubernetes.io/control-plane:NoSchedule";
+
 export interface NodeMarks {
   /** `key=value`, what config.yaml's node-label takes. */
   labels: string[];
@@ -24,16 +27,21 @@ export interface NodeMarks {
  * The server's labels and taints:
  * - mac-numa: the Mac's VM only runs the control plane and the pods that tolerate it (monitoring,
  *   Temporal), so it is tainted control-plane:NoSchedule and labelled role=master;
- * - single: the k3s-server-tasks VM also runs the ETL tasks, which tolerate workload=tasks;
+ * - single: the k3s-server-tasks VM also runs the ETL tasks (they select workload=tasks). Every
+ *   worker there carries its workload's taint, so the server is the one node K3s's packaged
+ *   add-ons (coredns, local-path-provisioner, metrics-server) can use: it gets the taint they
+ *   tolerate, control-plane:NoSchedule (test/fixtures/k3s/packaged-addons.json), not
+ *   workload=tasks, which none of them tolerates and would leave cluster DNS and the volume
+ *   provisioner Pending. The ETL tasks tolerate control-plane:NoSchedule;
  * - distributed: the bare-metal data server runs the lake, Temporal and data preparation, and is
  *   the only non-NUMA machine: nothing to keep off it, so no taint.
  */
 export function serverMarks(layout: Layout): NodeMarks {
   switch (layout) {
     case "mac-numa":
-      return { labels: ["role=master"], taints: ["node-role.kubernetes.io/control-plane:NoSchedule"] };
+      return { labels: ["role=master"], taints: [CONTROL_PLANE_TAINT] };
     case "single":
-      return { labels: ["role=master", "workload=tasks", `${LABEL_WORKLOAD}=tasks`], taints: ["workload=tasks:NoSchedule"] };
+      return { labels: ["role=master", "workload=tasks", `${LABEL_WORKLOAD}=tasks`], taints: [CONTROL_PLANE_TAINT] };
     case "distributed":
       return { labels: ["role=master", "workload=data", `${LABEL_WORKLOAD}=data`], taints: [] };
   }

@@ -240,11 +240,27 @@ export function alertValues(spec: VictoriaSpec): Record<string, unknown> {
   };
 }
 
+/**
+ * What the two per-node agents (the log collector and node-exporter) ask for. Memory only, no CPU
+ * request, on purpose: an SLM VM's allocatable CPUs are all handed out as whole exclusive cores
+ * (the models and the Temporal worker, slm/capacity.ts), so any CPU request, even 20m, leaves a
+ * model or the agent itself Pending. Without one they run in the shared pool, which always holds
+ * the reserved system core (reservedSystemCPUs), at the lowest CPU weight: scraping and shipping
+ * logs wait for the OS and the kubelet, never take a model's core.
+ */
+export const NODE_AGENT_RESOURCES = {
+  collector: { requests: { memory: "48Mi" }, limits: { memory: "192Mi" } },
+  nodeExporter: { requests: { memory: "32Mi" }, limits: { memory: "96Mi" } },
+} as const satisfies Record<string, IResourceRequirements>;
+
+/** The per-node agents as a neighbour of the models on every SLM VM (slm/capacity.ts NodeNeighbour). */
+export const NODE_AGENTS = { name: "monitoring agents", cpu: 0, memoryMiB: 48 + 32 };
+
 /** victoria-logs-collector: every k8s node's container logs into VictoriaLogs. */
 export function collectorValues(spec: VictoriaSpec): Record<string, unknown> {
   return {
     remoteWrite: [{ url: logsUrl(spec.namespace) }],
-    resources: { requests: { cpu: "20m", memory: "48Mi" }, limits: { memory: "192Mi" } },
+    resources: NODE_AGENT_RESOURCES.collector,
     nodeSelector: spec.everyNode.nodeSelector,
     tolerations: spec.everyNode.tolerations,
   };
@@ -278,7 +294,7 @@ export function nodeExporterDaemonSet(spec: VictoriaSpec): IDaemonSet {
               // No meminfo_numa here: a guest sees one NUMA node; NUMA misses are measured on the hosts.
               args: ["--path.rootfs=/host", `--web.listen-address=:${NODE_EXPORTER_PORT}`],
               ports: [{ name: "metrics", containerPort: NODE_EXPORTER_PORT }],
-              resources: { requests: { cpu: "20m", memory: "32Mi" }, limits: { memory: "96Mi" } },
+              resources: NODE_AGENT_RESOURCES.nodeExporter,
               volumeMounts: [{ name: "root", mountPath: "/host", readOnly: true, mountPropagation: "HostToContainer" }],
             },
           ],

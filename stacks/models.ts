@@ -3,7 +3,8 @@
 // models (with the Temporal worker beside them and the kubelet's reserve) do not fit is refused
 // by checkModels before the program registers anything, in one line.
 import { SlmWorkerPool } from "../components/SlmWorkerPool";
-import { SlmVm, checkCapacity, slmVmsOf } from "../slm/capacity";
+import { NODE_AGENTS } from "../platform/victoria";
+import { SlmVm, TEMPORAL_WORKER, checkCapacity, slmVmsOf } from "../slm/capacity";
 import { slmConfigOf } from "../slm/ensemble";
 import { SlmConfigError } from "../slm/errors";
 import { Plan } from "../topology/placement";
@@ -11,8 +12,8 @@ import { Cluster } from "./cluster";
 import { Platform } from "./platform";
 import { StackInputs } from "./stack-inputs";
 
-/** What the Temporal worker DaemonSet takes on every SLM VM (components/TemporalCluster.ts defaults). */
-const TEMPORAL_WORKER = { name: "Temporal worker", cpu: 2, memoryMiB: 4096 };
+/** Every pod that runs beside the models on each SLM VM. */
+const NEIGHBOURS = [TEMPORAL_WORKER, NODE_AGENTS];
 
 /** The pool's config with the lake at `lakeEndpoint`, and its VMs; SlmConfigErrors name the file. */
 function modelInputs(inputs: StackInputs, plan: Plan, lakeEndpoint: string): { config: ReturnType<typeof slmConfigOf>; vms: SlmVm[] } {
@@ -41,7 +42,7 @@ function modelInputs(inputs: StackInputs, plan: Plan, lakeEndpoint: string): { c
 export function checkModels(inputs: StackInputs, plan: Plan): void {
   const { config, vms } = modelInputs(inputs, plan, "http://lake.storage.svc:8333");
   try {
-    checkCapacity(config.models, vms, [TEMPORAL_WORKER]);
+    checkCapacity(config.models, vms, NEIGHBOURS);
   } catch (e) {
     if (e instanceof SlmConfigError) throw new SlmConfigError(`${inputs.file}: ${e.message}`);
     throw e;
@@ -52,7 +53,7 @@ export function modelServers(inputs: StackInputs, plan: Plan, cluster: Cluster, 
   const { config, vms } = modelInputs(inputs, plan, platform.lake.endpoint);
   return new SlmWorkerPool(
     "slm",
-    { config, vms, provider: cluster.controlPlane.provider, lakeCredentials: platform.lake.credentials, neighbours: [TEMPORAL_WORKER] },
+    { config, vms, provider: cluster.controlPlane.provider, lakeCredentials: platform.lake.credentials, neighbours: NEIGHBOURS },
     { dependsOn: [...cluster.agents, platform.lake, platform.temporal] },
   );
 }

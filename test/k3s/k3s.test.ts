@@ -83,7 +83,7 @@ describe("config.yaml", () => {
     for (const item of DEFAULT_DISABLED) expect(flags.disableItems.values).toContain(item);
   });
 
-  it("server: the single layout's tasks VM with its taint, secrets encryption, 0600 kubeconfig, no token text", () => {
+  it("server: the single layout's tasks VM with the control-plane taint K3s's add-ons tolerate, secrets encryption, 0600 kubeconfig, no token text", () => {
     const doc = parse(server);
     expect(doc).toEqual({
       "node-name": "k3s-server-tasks",
@@ -96,7 +96,7 @@ describe("config.yaml", () => {
       "secrets-encryption": true,
       disable: ["traefik", "servicelb"],
       "node-label": ["role=master", "workload=tasks", "numa-k3s.io/workload=tasks"],
-      "node-taint": ["workload=tasks:NoSchedule"],
+      "node-taint": ["node-role.kubernetes.io/control-plane:NoSchedule"],
       "kubelet-arg": ["config=/etc/rancher/k3s/kubelet.yaml"],
     });
     // The mode must reach K3s as the string "0600", not an octal or decimal number.
