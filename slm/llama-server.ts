@@ -15,7 +15,8 @@
 // ghcr.io/ggml-org/llama.cpp:server-b11176` must print this digest as the index's.
 import type { ModelSpec } from "./model-spec";
 
-/** The release this program's flags were checked for (test/fixtures/llama-server/server-flags.json). */
+/** The release this program's flags were checked for (test/fixtures/llama-server/server-flags.json
+ * records its build number: a new tag needs the list re-read). */
 export const LLAMA_SERVER_TAG = "server-b11176";
 export const LLAMA_SERVER_REPOSITORY = "ghcr.io/ggml-org/llama.cpp";
 /** The tag's multi-arch index digest. */
@@ -43,7 +44,7 @@ export const SERVER_FLAGS_USED = [
   "--parallel",
   "--threads",
   "--threads-batch",
-  "--mlock",
+  "--load-mode",
   "--metrics",
   "--flash-attn",
 ] as const;
@@ -61,9 +62,11 @@ export const SERVER_FLAGS_USED = [
  *   no thread of the pod ever waits for its sibling.
  * - --ctx-size = contextTokens x parallelSlots: the server's context is shared by its slots, so each
  *   slot gets contextTokens (and the KV cache is sized for all of them, slm/memory.ts).
- * - --mlock: weights stay resident (no page-out under a neighbour's pressure), with IPC_LOCK in the
- *   container so the lock is not capped by RLIMIT_MEMLOCK. mmap stays on: the locked pages are the
- *   file's page cache, not a second copy.
+ * - --load-mode mmap+mlock: the weights are memory-mapped and locked, so they stay resident (no
+ *   page-out under a neighbour's pressure); IPC_LOCK in the container keeps the lock from being
+ *   capped by RLIMIT_MEMLOCK. The locked pages are the file's page cache, not a second copy. (The
+ *   pinned build has no --mlock: PR #28334 removed it; `mlock` alone would read the file into
+ *   anonymous memory instead, PR #26135.)
  * - --flash-attn on: the attention scores are not materialised as a context x batch matrix, which
  *   keeps the compute buffer inside memory.ts's fixed margin at 25k-token contexts.
  * - --metrics: Prometheus text on /metrics for vmagent.
@@ -78,7 +81,7 @@ export function serverArgs(model: ModelSpec): string[] {
     "--parallel", String(model.parallelSlots),
     "--threads", String(model.cores),
     "--threads-batch", String(model.cores),
-    "--mlock",
+    "--load-mode", "mmap+mlock",
     "--metrics",
     "--flash-attn", "on",
   ];

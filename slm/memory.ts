@@ -1,4 +1,4 @@
-// The memory a llama.cpp server needs, computed, not guessed. With --mlock every byte of the
+// The memory a llama.cpp server needs, computed, not guessed. With --load-mode mmap+mlock every byte of the
 // weights stays resident, so the container's limit must hold all of it or the pod is OOM-killed
 // while loading.
 //

@@ -15,9 +15,10 @@ import { requireTools } from "../tools";
 import { CHECKSUMS, LAKE, LAYOUT_NAMES, TEST_IMAGE, defaultConfig, qosClass, slmVms, validateK8s } from "./helpers";
 
 const FLAGS = JSON.parse(readFileSync(join(__dirname, "../fixtures/llama-server/server-flags.json"), "utf8")) as {
+  build: number;
   image: string;
   flags: string[];
-  excludedFromServer: string[];
+  removed: { flags: string[] };
   values: Record<string, string[]>;
 };
 
@@ -177,7 +178,7 @@ describe("model servers", () => {
     expect(Number(value("--threads"))).toBe(grantedCores);
     expect(Number(value("--threads-batch"))).toBe(grantedCores);
     expect(Number(value("--ctx-size"))).toBe(model.contextTokens * model.parallelSlots);
-    expect(args).toContain("--mlock");
+    expect(value("--load-mode")).toBe("mmap+mlock");
     expect(args).toContain("--metrics");
     expect(pod.containers[0].securityContext!.capabilities!.add).toEqual(["IPC_LOCK"]);
     expect(pod.nodeSelector).toEqual({
@@ -192,17 +193,20 @@ describe("model servers", () => {
     expect(d.spec!.strategy).toEqual({ type: "Recreate" });
   });
 
-  it("passes only flags of the pinned llama.cpp server (test/fixtures/llama-server/server-flags.json)", () => {
+  it("the flag list was read for the pinned image's build (a new tag needs it re-read)", () => {
+    expect(`server-b${FLAGS.build}`).toBe(LLAMA_SERVER_TAG);
+  });
+
+  it("passes only flags of the pinned llama.cpp server (test/fixtures/llama-server/server-flags.json), none it removed", () => {
     const known = new Set(FLAGS.flags);
-    for (const flag of SERVER_FLAGS_USED) {
-      expect(known.has(flag)).toBe(true);
-      expect(FLAGS.excludedFromServer).not.toContain(flag);
-    }
+    for (const flag of SERVER_FLAGS_USED) expect({ flag, known: known.has(flag) }).toEqual({ flag, known: true });
     const args = serverArgs(defaultConfig("single").models[0]);
     const used = args.filter((a) => a.startsWith("-"));
     expect(used.every((f) => known.has(f))).toBe(true);
     expect([...new Set(used)].sort()).toEqual([...SERVER_FLAGS_USED].sort());
     expect(FLAGS.values["--flash-attn"]).toContain(args[args.indexOf("--flash-attn") + 1]);
+    expect(FLAGS.values["--load-mode"]).toContain(args[args.indexOf("--load-mode") + 1]);
+    expect(used.filter((f) => FLAGS.removed.flags.includes(f))).toEqual([]);
   });
 
   it("s3 sources read the lake's credentials from the Secret, never from the pod spec in the clear", () => {
