@@ -35,6 +35,10 @@ describe("chart values", () => {
       const meta = parse(require("node:fs").readFileSync(`${__dirname}/../fixtures/charts/${chart.chart}-${chart.version}/Chart.yaml`, "utf8"));
       expect([meta.name, meta.version]).toEqual([chart.chart, chart.version]);
     }
+    // Where each was read: one line per pinned chart version, with the repository commit.
+    const sources = require("node:fs").readFileSync(`${__dirname}/../fixtures/charts/SOURCES.txt`, "utf8") as string;
+    const named = Object.values(CHARTS).filter((c) => !new RegExp(`^${c.chart} ${c.version.replace(/\./g, "\\.")} \\S+@[0-9a-f]{40} `, "m").test(sources));
+    expect(named.map((c) => `${c.chart} ${c.version}`)).toEqual([]);
   });
 
   it("the checker finds a typo, a key under a scalar, and accepts the documented exceptions only where listed", () => {
