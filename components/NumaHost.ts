@@ -7,6 +7,7 @@ import * as command from "@pulumi/command";
 import { HostLibvirt, HostPrep, HostPrepSchema } from "../hostprep/config";
 import { HostSettings, hostSettings } from "../hostprep/settings";
 import { prepareScript } from "../hostprep/scripts";
+import { nodeExporterScript } from "../hostprep/node-exporter";
 import { hostDrift } from "../hostprep/drift";
 import { parseHostState, stateScript } from "../hostprep/host-state";
 import { remoteCommand } from "../hypervisor/vm-scripts";
@@ -92,6 +93,14 @@ export class NumaHost extends pulumi.ComponentResource implements HostGate {
         logging: "stdoutAndStderr",
       },
       { parent: this },
+    );
+    // The metrics VictoriaStack's hypervisor job scrapes (node_exporter, the pinning collector),
+    // after the packages and the VMs' plan are in place.
+    const monitoring = remoteCommand(nodeExporterScript(host, args.vms.filter((vm) => vm.host === host), args.libvirt.uri));
+    new command.remote.Command(
+      `${name}-node-exporter`,
+      { connection: args.hostCheck.gate(secretConnection(args.connection)), create: monitoring, update: monitoring, addPreviousOutputInEnv: false, logging: "stdoutAndStderr" },
+      { parent: this, dependsOn: [prepareCommand] },
     );
     this.rebootRequired = prepareCommand.stdout.apply(rebootNeeds);
     this.prepared = prepareCommand.id;
