@@ -58,7 +58,7 @@ describe.each(["mac-numa", "single", "distributed"])("the program, stack %s", (s
     expect(of("numa-k3s:libvirt:HostCheck")).toEqual(["numa-01-host-check"]);
     expect(of("numa-k3s:host:NumaHost")).toEqual(["numa-01-host"]);
     const vmCommands = of("command:remote:Command").filter((n) => /-(seed|domain)$/.test(n) || n.startsWith("numa-01-"));
-    expect(vmCommands).toEqual(["numa-01-drift", "numa-01-host-check-capabilities", "numa-01-host-prepare", ...vms.flatMap((v: string) => [`${v}-domain`, `${v}-seed`])].sort());
+    expect(vmCommands).toEqual(["numa-01-drift", "numa-01-host-check-capabilities", "numa-01-host-node-exporter", "numa-01-host-prepare", ...vms.flatMap((v: string) => [`${v}-domain`, `${v}-seed`])].sort());
     expect(outputs.layout).toBe(stack);
     // The host is checked, then prepared, then its VMs are touched: their commands wait for both.
     const at = (name: string) => resources.findIndex((r) => r.name === name);
