@@ -4,6 +4,7 @@ import { isIP } from "node:net";
 import YAML from "yaml";
 import { z } from "zod";
 import { PUBLIC_KEY } from "../guest/cloud-init";
+import { lanProblems } from "../guest/lan";
 import { HostPrepSchema } from "../hostprep/config";
 import { K3S_VERSION, K3S_VERSION_PATTERN } from "../k3s/version";
 import { HostRequestSchema, PlacementRequest, PlacementRequestSchema, ReserveSchema, VmRequestSchema } from "../topology/request";
@@ -47,10 +48,17 @@ export const StackHostSchema = HostRequestSchema.extend({
 }).strict();
 export type StackHost = z.infer<typeof StackHostSchema>;
 
+/** The smallest OS disk a k8s node works on: Debian's cloud image grows into it, and containerd's
+ * image store (the platform's and the model servers' images) lives there too. */
+export const MIN_OS_GIB = 10;
+
 export const DisksSchema = z
   .object({
-    /** OS disk (qcow2 overlay on the base image), GiB. */
-    osGiB: wholeNumber(1).default(40),
+    /** OS disk (qcow2 overlay on the base image), GiB. At least MIN_OS_GIB: it holds the cloud
+     * image's own system, K3s and every container image the k8s node pulls. */
+    osGiB: wholeNumber(1)
+      .refine((n) => n >= MIN_OS_GIB, `is too small: the OS disk holds the cloud image (2-3 GiB), K3s and the node's container images (several GiB with the platform's); use ${MIN_OS_GIB} or more (40 is the default)`)
+      .default(40),
     /** Local staging disk mounted at /data/local ("write local, sweep remote"), GiB. */
     stagingGiB: wholeNumber(1).optional(),
     /** Hot tier on the SSD mounted at /data/hot (data VM), GiB. A data disk: kept on delete. */
@@ -217,6 +225,12 @@ export const StackConfigSchema = z
       if (vm.disks.lakeDevice && vm.workload !== "data")
         ctx.addIssue({ code: "custom", path: ["vms", i, "disks", "lakeDevice"], message: `only the data VM (workload: data) holds the data lake` });
     });
+    const peers = [
+      ...cfg.hosts.map((h, i) => ({ key: `hosts[${i}].ssh.address`, what: `hypervisor ${h.name}`, address: h.ssh.address })),
+      ...(cfg.k3s.server ? [{ key: "k3s.server.address", what: "the K3s server", address: cfg.k3s.server.address }] : []),
+    ];
+    for (const problem of lanProblems({ prefixLength: cfg.network.prefixLength, gateway: cfg.network.gateway, vms: cfg.vms, peers }))
+      ctx.addIssue({ code: "custom", path: problem.path, message: problem.message });
   });
 export type StackConfig = z.infer<typeof StackConfigSchema>;
 

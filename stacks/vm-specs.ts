@@ -1,17 +1,11 @@
 // From a stack's config and one VM's placement to the VM's whole description (hypervisor/
 // vm-description.ts): its files, its hypervisor, its guest. Pure, so it is tested directly.
-import { createHash } from "node:crypto";
+import { macOf } from "../guest/lan";
 import { guestMachineOf } from "../hypervisor/guest-machine";
 import { VmDescription, guestMountsOf, vmFilesOf } from "../hypervisor/vm-description";
 import type { HostTopology } from "../topology/host-topology";
 import type { VmPlacement } from "../topology/placement";
 import { StackConfig, StackHost, StackVm } from "./config";
-
-/** Locally administered MAC under QEMU's 52:54:00 prefix, stable for a VM name. */
-export function macOf(vmName: string): string {
-  const h = createHash("sha256").update(vmName).digest();
-  return `52:54:00:${[h[0], h[1], h[2]].map((b) => b.toString(16).padStart(2, "0")).join(":")}`;
-}
 
 // Packages every VM needs whatever its role: the guest agent (the create script waits on it) and
 // the NUMA and CPU tools an operator reaches for when checking the pins from inside.

@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import YAML from "yaml";
 import { ConfigError, parseStackConfig, stackConfigEntries } from "../../stacks/config";
-import { macOf } from "../../stacks/vm-specs";
+import { macOf } from "../../guest/lan";
 import { vmDescriptions } from "../../stacks/numa-vms";
 import { placeRequest } from "../../stacks/place-stack";
 import { readStackInputs } from "../../stacks/stack-inputs";
@@ -19,6 +19,9 @@ function rawOf(stack: string): Record<string, unknown> {
   const file = resolve(projectDir, `Pulumi.${stack}.yaml`);
   return stackConfigEntries(readFileSync(file, "utf8"), file);
 }
+
+type Raw = Record<string, unknown>;
+const vmsOf = (raw: Raw) => raw.vms as Record<string, unknown>[];
 
 function errorOf(raw: Record<string, unknown>): string {
   try {
@@ -81,7 +84,37 @@ describe("mistakes in a stack file", () => {
     const raw = rawOf("single");
     const vms = raw.vms as Record<string, unknown>[];
     vms[3].address = vms[0].address;
-    expect(errorOf(raw)).toMatch(/numa-k3s:vms\[3\]\.address = "192\.168\.50\.11": .*k3s-worker-slm-heavy/);
+    expect(errorOf(raw)).toMatch(/numa-k3s:vms\[3\]\.address = "198\.51\.100\.11": .*k3s-worker-slm-heavy/);
+  });
+
+  // The network as a whole: each of these rendered a network-config the VM could not use, and
+  // plan, render and check all said nothing.
+  it.each([
+    ["an address outside the gateway's subnet", (raw: Raw) => (vmsOf(raw)[0].address = "10.9.9.9"), /numa-k3s:vms\[0\]\.address = "10\.9\.9\.9": is outside 198\.51\.100\.0\/24, the subnet of network\.gateway 198\.51\.100\.1/],
+    ["an address equal to the gateway", (raw: Raw) => (vmsOf(raw)[1].address = "198.51.100.1"), /numa-k3s:vms\[1\]\.address = "198\.51\.100\.1": is network\.gateway's address/],
+    ["the broadcast address", (raw: Raw) => (vmsOf(raw)[2].address = "198.51.100.255"), /numa-k3s:vms\[2\]\.address = "198\.51\.100\.255": is the broadcast address of 198\.51\.100\.0\/24/],
+    ["the gateway on a VM's address", (raw: Raw) => ((raw.network as Record<string, unknown>).gateway = "198.51.100.12"), /numa-k3s:vms\[1\]\.address = "198\.51\.100\.12": is network\.gateway's address/],
+    ["a gateway that is the network address", (raw: Raw) => ((raw.network as Record<string, unknown>).gateway = "198.51.100.0"), /numa-k3s:network\.gateway = "198\.51\.100\.0": is the network address/],
+    ["a prefix too long for the addresses", (raw: Raw) => ((raw.network as Record<string, unknown>).prefixLength = 30), /numa-k3s:vms\[0\]\.address = "198\.51\.100\.11": is outside 198\.51\.100\.0\/30/],
+    ["two VMs with one MAC", (raw: Raw) => { vmsOf(raw)[0].mac = "52:54:00:aa:bb:cc"; vmsOf(raw)[2].mac = "52:54:00:aa:bb:cc"; }, /numa-k3s:vms\[2\]\.mac = "52:54:00:aa:bb:cc": 52:54:00:aa:bb:cc is also k3s-worker-slm-heavy's MAC/],
+    ["a VM's MAC equal to another's derived one", (raw: Raw) => (vmsOf(raw)[1].mac = macOf("k3s-worker-slm-heavy")), /numa-k3s:vms\[1\]\.mac = .*is also k3s-worker-slm-heavy's MAC/],
+    ["the hypervisor's address on a VM", (raw: Raw) => ((raw.hosts as { ssh: Record<string, unknown> }[])[0].ssh.address = "198.51.100.13"), /numa-k3s:vms\[2\]\.address = "198\.51\.100\.13": is also hypervisor numa-01's address \(hosts\[0\]\.ssh\.address\)/],
+  ])("%s is refused at its key", (_what, edit, expected) => {
+    const raw = rawOf("single");
+    edit(raw);
+    expect(errorOf(raw)).toMatch(expected);
+  });
+
+  it("an OS disk too small for the image and K3s is refused", () => {
+    const raw = rawOf("single");
+    (vmsOf(raw)[0].disks as Record<string, unknown>).osGiB = 2;
+    expect(errorOf(raw)).toMatch(/numa-k3s:vms\[0\]\.disks\.osGiB = 2: is too small: .*use 10 or more/);
+  });
+
+  it("the K3s server's address on a VM is refused", () => {
+    const raw = rawOf("distributed");
+    vmsOf(raw)[1].address = ((raw.k3s as { server: { address: string } }).server.address);
+    expect(errorOf(raw)).toMatch(/numa-k3s:vms\[1\]\.address = "198\.51\.100\.40": is also the K3s server's address \(k3s\.server\.address\)/);
   });
 
   it("a VM on a host the stack does not have is refused", () => {

@@ -14,6 +14,8 @@ function ownValues(config: Record<string, string>): void {
   for (const [key, value] of Object.entries(config))
     config[key] = value
       .replace(/192\.0\.2\./g, "10.20.0.")
+      .replace(/198\.51\.100\./g, "10.30.0.")
+      .replace(/00:00:5e:00:53:01/g, "52:54:00:4d:61:63")
       .replace(/ReplaceThisPlaceholderWithYourOwnPublicKey0000/g, "TheProgramTestsKeyNotUsedAnywhereElse00000")
       .replace(/ata-REPLACE-WITH-YOUR-8TB-HDD/g, "ata-ST8000VN004-2M2101_WSD0TEST")
       .replace(/registry\.example\.org\/replace-me\/temporal-worker:0\.1\.0/g, "registry.lab.internal/finance/temporal-worker:0.1.0")
