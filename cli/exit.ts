@@ -21,7 +21,7 @@ export function run(main: () => number | Promise<number>): void {
       const err = e as Error & { code?: string };
       if (e instanceof UserError || err.code?.startsWith("ERR_PARSE_ARGS")) {
         console.error(err.message.split("\n")[0]);
-        process.exitCode = 2;
+        process.exitCode = e instanceof UserError ? e.exitCode : 2;
       } else if (OUTPUT_ERRORS.includes(err.code ?? "") && (err as NodeJS.ErrnoException).path) {
         // An output path the user gave (--lock, --svg, --out) that cannot be written.
         console.error(`${(err as NodeJS.ErrnoException).path}: cannot write it (${err.code})`);

@@ -11,7 +11,7 @@ import { l3DomainsOf } from "../topology/l3-domains";
 import { renderPicture } from "../topology/picture";
 import { PlacementRequestSchema } from "../topology/request";
 import { formatZodError } from "../stacks/config";
-import { placeRequest } from "../stacks/place-stack";
+import { placeRequest, placeStack } from "../stacks/place-stack";
 import { LoadedRequest, checkNodesExist, readLock, readTopologies } from "../stacks/placement-inputs";
 import { readStackInputs } from "../stacks/stack-inputs";
 import { BadInput, run } from "./exit";
@@ -29,7 +29,7 @@ export function loadRequestFile(path: string): LoadedRequest {
     throw new BadInput(err.code === "ENOENT" ? `${path}: no such file` : `${path}: not YAML or JSON: ${err.message.split("\n")[0]}`);
   }
   const parsed = PlacementRequestSchema.safeParse(raw);
-  if (!parsed.success) throw new BadInput(formatZodError(path, raw, parsed.error, ""));
+  if (!parsed.success) throw new BadInput(formatZodError(path, raw, parsed.error, PlacementRequestSchema, ""));
   const loaded = { file: path, keyPrefix: "", request: parsed.data, topologies: readTopologies(parsed.data, dirname(file)) };
   checkNodesExist(loaded);
   return loaded;
@@ -62,7 +62,7 @@ function main(argv: string[]): number {
   // The same planning and rules as the program's deploy gate: what this accepts (and locks), an up accepts.
   const seconds = values["search-seconds"] !== undefined ? Number(values["search-seconds"]) : stack?.config.searchSeconds;
   if (seconds !== undefined && !(seconds > 0)) throw new BadInput(`--search-seconds = ${JSON.stringify(values["search-seconds"])}: must be a number of seconds > 0`);
-  const placed = placeRequest(loaded, lock, lockFile, seconds);
+  const placed = stack ? placeStack(stack, lock, lockFile, seconds) : placeRequest(loaded, lock, lockFile, seconds);
   if (placed.kind === "no-fit") {
     for (const line of placed.lines) console.error(line);
     return placed.gaveUp ? 4 : 3;

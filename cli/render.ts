@@ -22,7 +22,7 @@ import { Plan } from "../topology/placement";
 import { CONFIG_NAMESPACE } from "../stacks/config";
 import { vmDescriptions } from "../stacks/numa-vms";
 import { CLUSTER_NAME } from "../stacks/cluster";
-import { placeRequest } from "../stacks/place-stack";
+import { placeStack } from "../stacks/place-stack";
 import { readStackEntries, readStackInputs } from "../stacks/stack-inputs";
 import { BadInput, run } from "./exit";
 import { RecordedResource, offlineAnswers, programErrors, recordedResources, redactSecrets, settle, startMockRuntime } from "./mock-runtime";
@@ -83,7 +83,7 @@ async function main(argv: string[]): Promise<number> {
   const inputs = readStackInputs(projectDir, stack);
   const lockFile = inputs.lockFile;
   const lock = inputs.lock;
-  const placed = placeRequest(inputs, lock, lockFile, inputs.config.searchSeconds);
+  const placed = placeStack(inputs, lock, lockFile, inputs.config.searchSeconds);
   if (placed.kind === "no-fit") {
     for (const line of placed.lines) console.error(line);
     return placed.gaveUp ? 4 : 3;

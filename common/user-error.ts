@@ -3,10 +3,18 @@
 // else is a bug of ours and keeps its stack trace. A new kind of user error extends this class, so
 // no list of classes can forget it.
 export class UserError extends Error {
+  /** What the offline commands exit with: 2, the input is wrong. */
+  readonly exitCode: number = 2;
   constructor(message: string) {
     super(message);
     this.name = new.target.name;
   }
+}
+
+/** The input is well formed but asks for more than the hardware has (a placement, the models on
+ * their VMs): exit 3, the same as a placement proved not to fit. */
+export class DoesNotFit extends UserError {
+  override readonly exitCode: number = 3;
 }
 
 /** `SUBJECT: FIELD = VALUE: WHY`, the shape every field check says its problem in. */

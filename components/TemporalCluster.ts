@@ -10,6 +10,7 @@ import type { PodPlacement } from "../platform/placement";
 import { CHARTS } from "../platform/versions";
 import {
   DB_SECRET,
+  TEMPORAL_WORKER_REQUESTS,
   TemporalSpec,
   WORKER_S3_SECRET,
   frontendAddress,
@@ -116,8 +117,8 @@ export function temporalSpec(name: string, args: Omit<TemporalClusterArgs, "prov
     },
     worker: {
       image: a.worker.image,
-      cpu: String(a.worker.cpus ?? 2),
-      memory: a.worker.memory ?? "4Gi",
+      cpu: String(a.worker.cpus ?? TEMPORAL_WORKER_REQUESTS.cpus),
+      memory: a.worker.memory ?? `${TEMPORAL_WORKER_REQUESTS.memoryMiB}Mi`,
       placement: a.worker.placement,
       hostPath: a.worker.hostPath ?? "/data/local",
       temporalNamespace,

@@ -11,6 +11,7 @@
 //   needed             = sum over its models (cores x threads per core, memoryEstimate)
 //                        + the Temporal worker DaemonSet's requests (2 CPU / 4 GiB, docs/reference-layouts.md)
 import { firstCoreVcpus, reservedMemoryMiB } from "../k3s/kubelet-config";
+import { TEMPORAL_WORKER_REQUESTS } from "../platform/temporal";
 import type { VmPlacement } from "../topology/placement";
 import { SlmConfigError } from "./errors";
 import { memoryEstimate, weightsBytes } from "./memory";
@@ -31,8 +32,8 @@ export interface NodeNeighbour {
   memoryMiB: number;
 }
 
-/** The Temporal worker DaemonSet of docs/reference-layouts.md: requests 2 CPU / 4Gi on every role=worker node. */
-export const TEMPORAL_WORKER: NodeNeighbour = { name: "Temporal worker", cpu: 2, memoryMiB: 4096 };
+/** The Temporal worker DaemonSet beside the models, on every SLM k8s node. */
+export const TEMPORAL_WORKER: NodeNeighbour = { name: "Temporal worker", cpu: TEMPORAL_WORKER_REQUESTS.cpus, memoryMiB: TEMPORAL_WORKER_REQUESTS.memoryMiB };
 
 export interface VmCapacity {
   vm: string;
@@ -64,6 +65,11 @@ export function vmCapacity(vm: SlmVm): VmCapacity {
     reservedMiB,
     allocatableMiB: memoryMiB - guestKernelMiB - reservedMiB,
   };
+}
+
+/** A model's GGUF on the staging disk, MiB: its weights (slm/memory.ts). */
+export function stagingFileMiB(model: Pick<ModelSpec, "parametersBillions" | "quantisation">): number {
+  return Math.ceil(weightsBytes(model) / 2 ** 20);
 }
 
 export interface VmFit {
@@ -116,7 +122,7 @@ export function checkCapacity(models: ModelSpec[], vms: SlmVm[], neighbours: Nod
     if (vm.stagingGiB !== undefined) {
       // The files (GGUF = the weights, slm/memory.ts), plus room for the largest one's .part while a
       // new version downloads beside the old one.
-      const files = mine.map((m) => Math.ceil(weightsBytes(m) / 2 ** 20));
+      const files = mine.map(stagingFileMiB);
       const diskMiB = files.reduce((s, f) => s + f, 0) + Math.max(...files);
       if (diskMiB > vm.stagingGiB * 1024)
         wrong.push(`staging disk: model files ${files.reduce((s, f) => s + f, 0)} MiB + one download in progress ${Math.max(...files)} MiB = ${diskMiB} MiB > ${vm.stagingGiB * 1024} MiB (stagingGiB ${vm.stagingGiB})`);

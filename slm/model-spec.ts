@@ -3,6 +3,7 @@
 // misspelt key is refused instead of ignored; every problem is one line naming the key, the
 // value and what fits.
 import { z } from "zod";
+import { problemLine } from "../common/config-errors";
 import { positiveNumber, wholeNumber, wholeNumberIn } from "../common/config-values";
 import { ARCHITECTURES, ARCHITECTURE_IDS, Architecture, ArchitectureId } from "./architectures";
 import { SlmConfigError } from "./errors";
@@ -14,7 +15,8 @@ export const SLM_CONFIG_KEY = "numa-k3s:slm";
 
 /** A DNS-1035 label short enough for `slm-<name>` (Deployment, Service) to stay within 63 characters. */
 const MODEL_NAME = /^[a-z]([-a-z0-9]{0,38}[a-z0-9])?$/;
-const SHA256 = /^[0-9a-f]{64}$/;
+export const SHA256 = /^[0-9a-f]{64}$/;
+export const SHA256_HINT = "must be the file's sha256, 64 lowercase hex digits (sha256sum FILE)";
 /** https://host/path, or s3://models/key (the lake's `models` bucket, DataLake.ts). */
 const HTTPS_URL = /^https:\/\/[A-Za-z0-9.-]+(:\d+)?\/\S+$/;
 const S3_MODELS_URL = /^s3:\/\/models\/[A-Za-z0-9._\/-]+$/;
@@ -37,7 +39,7 @@ export const ModelInputSchema = z
     /** The GGUF: an https URL, or s3://models/<key> in the lake's models bucket. */
     source: z.string().refine((s) => HTTPS_URL.test(s) || S3_MODELS_URL.test(s), "must be an https:// URL or s3://models/<key> (the lake's models bucket)"),
     /** The GGUF's sha256 (64 lowercase hex): the init container refuses any other file. */
-    sha256: z.string().regex(SHA256, "must be the file's sha256, 64 lowercase hex digits (sha256sum FILE)"),
+    sha256: z.string().regex(SHA256, SHA256_HINT),
     /** Parameter count in billions (7.25 for Mistral 7B). */
     parametersBillions: positiveNumber(),
     quantisation: z.enum(QUANTISATIONS, { error: `must be one of ${QUANTISATIONS.join(", ")}` }),
@@ -104,29 +106,9 @@ export function architectureOf(model: Pick<ModelSpec, "architecture">): Omit<Arc
   return typeof model.architecture === "string" ? ARCHITECTURES[model.architecture] : model.architecture;
 }
 
-function keyPath(path: readonly PropertyKey[]): string {
-  return path.map((p) => (typeof p === "number" ? `[${p}]` : `.${String(p)}`)).join("");
-}
-
-function valueAt(raw: unknown, path: readonly PropertyKey[]): unknown {
-  let v: unknown = raw;
-  for (const p of path) v = v !== null && typeof v === "object" ? (v as Record<PropertyKey, unknown>)[p] : undefined;
-  return v;
-}
-
-/** `numa-k3s:slm.models[2].cores = 0: must be a whole number >= 1`, and how many more problems. */
-export function formatSlmError(raw: unknown, error: z.ZodError, key = SLM_CONFIG_KEY): string {
-  const [first, ...rest] = error.issues;
-  const more = rest.length > 0 ? ` (and ${rest.length} more problem${rest.length > 1 ? "s" : ""})` : "";
-  if (first.code === "unrecognized_keys") return `${key}${keyPath([...first.path, first.keys[0]])}: unknown key${more}`;
-  const value = valueAt(raw, first.path);
-  const shown = value === undefined ? "" : ` = ${JSON.stringify(value)}`;
-  return `${key}${keyPath(first.path)}${shown}: ${first.message}${more}`;
-}
-
-/** The pool's config, checked; a problem is an SlmConfigError of one line. */
+/** The pool's config, checked; a problem is an SlmConfigError of one line naming `key`. */
 export function parseSlmConfig(raw: unknown, key = SLM_CONFIG_KEY): SlmConfig {
   const parsed = SlmConfigSchema.safeParse(raw);
-  if (!parsed.success) throw new SlmConfigError(formatSlmError(raw, parsed.error, key));
+  if (!parsed.success) throw new SlmConfigError(problemLine({ file: "", prefix: key }, raw, parsed.error, SlmConfigSchema));
   return parsed.data;
 }

@@ -5,10 +5,12 @@ import YAML from "yaml";
 import { z } from "zod";
 import { PUBLIC_KEY } from "../guest/cloud-init";
 import { lanProblems } from "../guest/lan";
+import { SlmSectionSchema } from "../slm/ensemble";
 import { HostPrepSchema } from "../hostprep/config";
 import { K3S_VERSION, K3S_VERSION_PATTERN } from "../k3s/version";
 import { HostRequestSchema, PlacementRequest, PlacementRequestSchema, ReserveSchema, VmRequestSchema } from "../topology/request";
 import { UserError } from "../common/user-error";
+import { nearest, problemLine } from "../common/config-errors";
 import { flag, positiveNumber, wholeNumber, wholeNumberIn } from "../common/config-values";
 import { BY_ID_DEVICE, BY_ID_DEVICE_HINT, DEFAULT_LIBVIRT_URI, DNS_LABEL, DNS_LABEL_HINT, LIBVIRT_URI, LIBVIRT_URI_HINT, LOGIN_NAME, MAC, MAC_HINT } from "../common/formats";
 
@@ -195,9 +197,9 @@ export const StackConfigSchema = z
     deleteDataDisks: flag().default(false),
     /** Seconds the planner may search for a placement before it gives up (not proved impossible). */
     searchSeconds: positiveNumber().optional(),
-    /** The SLM ensemble (slm/ checks it, with its own one-line errors: image, models or the
-     * default ensemble's checksums, lake). */
-    slm: z.unknown().optional(),
+    /** The SLM ensemble (slm/ensemble.ts): the default ensemble's checksums and overrides, or
+     * the whole model list; the image; the lake. */
+    slm: SlmSectionSchema.optional(),
     /** The platform: lake, monitoring, Temporal. */
     platform: PlatformSchema,
     /** K3s: version, and the server when it is not a VM of this stack. */
@@ -251,73 +253,9 @@ export function placementRequestOf(cfg: StackConfig): PlacementRequest {
 /** A config a user wrote that cannot be used: one line naming the file and the key. */
 export class ConfigError extends UserError {}
 
-/** "vms[2].cores" from a zod path. */
-export function keyPath(path: readonly PropertyKey[]): string {
-  return path.map((p, i) => (typeof p === "number" ? `[${p}]` : i === 0 ? String(p) : `.${String(p)}`)).join("");
-}
-
-function valueAt(raw: unknown, path: readonly PropertyKey[]): unknown {
-  let v: unknown = raw;
-  for (const p of path) v = v !== null && typeof v === "object" ? (v as Record<PropertyKey, unknown>)[p] : undefined;
-  return v;
-}
-
-function editDistance(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    let diagonal = row[0];
-    row[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const above = row[j];
-      row[j] = Math.min(row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] === b[j - 1] ? 0 : 1));
-      diagonal = above;
-    }
-  }
-  return row[b.length];
-}
-
-/** Every key a user may write, for "did you mean" on a misspelt one. */
-function knownKeys(): string[] {
-  const shapes = [StackConfigSchema, StackHostSchema, StackVmSchema, SshSchema, LibvirtSchema, DisksSchema, NetworkSchema, AdminSchema, ReserveSchema, HostPrepSchema, K3sSchema, K3sServerSchema, PlatformSchema, PlatformLakeSchema, PlatformMonitoringSchema, PlatformTemporalSchema];
-  return [...new Set(shapes.flatMap((s) => Object.keys(s.shape)))];
-}
-
-// Words from other tools for what this project calls a core, memory or node (the vocabulary of docs/architecture.md).
-const SYNONYMS: Record<string, string> = { cpus: "cores", vcpus: "cores", vcpu: "cores", memory: "memoryGiB", ram: "memoryGiB", cell: "node", numanode: "node", socket: "node" };
-
-function unknownKeyMessage(key: string): string {
-  const synonym = SYNONYMS[key.toLowerCase()];
-  if (synonym) return `unknown key; did you mean ${synonym}?`;
-  const near = knownKeys()
-    .map((k) => ({ k, d: editDistance(key.toLowerCase(), k.toLowerCase()) }))
-    .filter(({ d }) => d <= 2)
-    .sort((a, b) => a.d - b.d || a.k.localeCompare(b.k));
-  return `unknown key${near.length > 0 ? `; did you mean ${near[0].k}?` : ""}`;
-}
-
-/** A value as an error may print it: never a private key pasted in the wrong place, never a page. */
-function shownValue(value: unknown): string {
-  const text = JSON.stringify(value);
-  if (/PRIVATE KEY/.test(text)) return "(a private key: not shown)";
-  return text.length > 80 ? `${text.slice(0, 60)}...` : text;
-}
-
 /** The first problem as `FILE: numa-k3s:KEY = VALUE: message`, and how many more there are. */
-export function formatZodError(file: string, raw: unknown, error: z.ZodError, namespace = CONFIG_NAMESPACE): string {
-  // A misspelt key is the likeliest cause of every other complaint (a required key "missing"), so
-  // it is said first.
-  const issues = [...error.issues].sort((a, b) => Number(b.code === "unrecognized_keys") - Number(a.code === "unrecognized_keys"));
-  const [first, ...rest] = issues;
-  const more = rest.length > 0 ? ` (and ${rest.length} more problem${rest.length > 1 ? "s" : ""})` : "";
-  const prefix = namespace ? `${namespace}:` : "";
-  if (first.code === "unrecognized_keys") {
-    const path = [...first.path, first.keys[0]];
-    return `${file}: ${prefix}${keyPath(path)}: ${unknownKeyMessage(first.keys[0])}${more}`;
-  }
-  const key = first.path.length > 0 ? `${prefix}${keyPath(first.path)}` : prefix || "(top level)";
-  const value = valueAt(raw, first.path);
-  const shown = value === undefined ? "" : ` = ${shownValue(value)}`;
-  return `${file}: ${key}${shown}: ${first.message}${more}`;
+export function formatZodError(file: string, raw: unknown, error: z.ZodError, schema: z.ZodType = StackConfigSchema, prefix = `${CONFIG_NAMESPACE}:`): string {
+  return problemLine({ file, prefix }, raw, error, schema);
 }
 
 export function parseStackConfig(raw: Record<string, unknown>, file: string): StackConfig {
@@ -336,9 +274,22 @@ export function stackConfigEntries(yamlText: string, file: string): Record<strin
   }
   const config = (doc as { config?: Record<string, unknown> } | null)?.config;
   if (!config || typeof config !== "object") throw new ConfigError(`${file}: has no config: section`);
+  return ourEntries(config, file);
+}
+
+/** The `numa-k3s:` entries of a stack's config (all its keys, as Pulumi has them), without the
+ * prefix. Another project's or a provider's keys are theirs; a namespace off by a character or two
+ * is ours mistyped, and would otherwise surface as "missing" on the key the user did write. */
+export function ourEntries(config: Record<string, unknown>, file: string): Record<string, unknown> {
   const raw: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(config)) {
-    if (key.startsWith(`${CONFIG_NAMESPACE}:`)) raw[key.slice(CONFIG_NAMESPACE.length + 1)] = value;
+    if (key.startsWith(`${CONFIG_NAMESPACE}:`)) {
+      raw[key.slice(CONFIG_NAMESPACE.length + 1)] = value;
+      continue;
+    }
+    const [namespace, name] = key.split(":", 2);
+    if (name !== undefined && nearest(namespace, [CONFIG_NAMESPACE]))
+      throw new ConfigError(`${file}: ${key}: unknown namespace ${JSON.stringify(namespace)}; did you mean ${CONFIG_NAMESPACE}:${name}?`);
   }
   return raw;
 }

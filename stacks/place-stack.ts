@@ -6,6 +6,8 @@ import { Plan } from "../topology/placement";
 import { planPlacement } from "../topology/planner";
 import { LoadedRequest, formatNoFit } from "./placement-inputs";
 import { PlacementLock } from "../topology/lock";
+import { checkModels } from "./model-check";
+import { StackInputs } from "./stack-inputs";
 
 /** `gaveUp`: the search ran out of time without proving that nothing fits (exit 4, not 3); a
  * single proved problem makes the whole answer "does not fit". */
@@ -22,4 +24,12 @@ export function placeRequest(loaded: LoadedRequest, lock: PlacementLock | undefi
   const violations = checkPlan(outcome.plan, loaded.request, loaded.topologies);
   if (violations.length > 0) return { kind: "no-fit", lines: violations.map((v) => `${lockFile ?? loaded.file}: ${formatViolation(v)}`), gaveUp: false };
   return { kind: "placed", plan: outcome.plan };
+}
+
+/** A stack's placement and the checks that need it (the models on their VMs): what `plan --stack`
+ * and `render` run, so that they refuse what an up would. A model refusal is a DoesNotFit (exit 3). */
+export function placeStack(inputs: StackInputs, lock: PlacementLock | undefined, lockFile?: string, searchSeconds?: number): Placed {
+  const placed = placeRequest(inputs, lock, lockFile, searchSeconds);
+  if (placed.kind === "placed") checkModels(inputs, placed.plan);
+  return placed;
 }

@@ -53,7 +53,7 @@ export function readLock(path: string, baseDir = process.cwd()): PlacementLock |
     throw new ConfigError(`${path}: not JSON: ${(e as Error).message}`);
   }
   const parsed = PlacementLockSchema.safeParse(raw);
-  if (!parsed.success) throw new ConfigError(formatZodError(path, raw, parsed.error, ""));
+  if (!parsed.success) throw new ConfigError(formatZodError(path, raw, parsed.error, PlacementLockSchema, ""));
   return parsed.data;
 }
 

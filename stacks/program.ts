@@ -9,27 +9,25 @@ import { macNuma } from "./mac-numa";
 import { Placed } from "./place-stack";
 import { single } from "./single";
 import { StackInputs, stackInputsOf } from "./stack-inputs";
-import { CONFIG_NAMESPACE } from "./config";
+import { CONFIG_NAMESPACE, ourEntries } from "./config";
 import { placeholdersIn } from "./placeholders";
-import { checkModels } from "./models";
+import { checkModels } from "./model-check";
 
 const layouts = { "mac-numa": macNuma, single, distributed } as const;
 
 /** This stack's `numa-k3s:` config as plain values (objects arrive as JSON text). */
-function rawConfig(): Record<string, unknown> {
-  const raw: Record<string, unknown> = {};
+function rawConfig(file: string): Record<string, unknown> {
+  const all: Record<string, unknown> = {};
   for (const [key, text] of Object.entries(pulumi.runtime.allConfig())) {
-    if (!key.startsWith(`${CONFIG_NAMESPACE}:`)) continue;
-    const name = key.slice(CONFIG_NAMESPACE.length + 1);
     // The private key is read as a secret below and never enters plain values.
-    if (name === "sshPrivateKey") continue;
+    if (key === `${CONFIG_NAMESPACE}:sshPrivateKey`) continue;
     try {
-      raw[name] = JSON.parse(text);
+      all[key] = JSON.parse(text);
     } catch {
-      raw[name] = text;
+      all[key] = text;
     }
   }
-  return raw;
+  return ourEntries(all, file);
 }
 
 /** What `npm run render` has read and planned already, so that the program does not do it again. */
@@ -50,7 +48,7 @@ function asUserStop<T>(step: () => T): T {
 
 export function runProgram(projectDir = process.cwd(), prepared?: Prepared) {
   const stack = pulumi.getStack();
-  const inputs = prepared?.inputs ?? asUserStop(() => stackInputsOf(projectDir, stack, rawConfig()));
+  const inputs = prepared?.inputs ?? asUserStop(() => stackInputsOf(projectDir, stack, rawConfig(`Pulumi.${stack}.yaml`)));
   const config = new pulumi.Config(CONFIG_NAMESPACE);
   const sshPrivateKey = config.getSecret("sshPrivateKey");
   // `npm run render` is an offline preview: it shows unlocked VMs and must give the same output twice.

@@ -5,7 +5,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Layout } from "../../k3s/node-roles";
 import YAML from "yaml";
-import { SlmVm, StackVmRole, slmVmsOf } from "../../slm/capacity";
+import { SlmVm, StackVmRole, TEMPORAL_WORKER, slmVmsOf } from "../../slm/capacity";
 import { FINANCE_ENSEMBLE, slmConfigOf } from "../../slm/ensemble";
 import type { SlmConfig } from "../../slm/model-spec";
 import type { VmPlacement } from "../../topology/placement";
@@ -31,8 +31,9 @@ export function slmVms(layout: Layout): SlmVm[] {
 /** A fake but well-formed sha256 per model (the files are the user's). */
 export const CHECKSUMS = Object.fromEntries(FINANCE_ENSEMBLE.map((m, i) => [m.name, String(i).repeat(64)]));
 
+/** The default ensemble spread over a shipped stack's SLM VMs, as the program spreads it. */
 export function defaultConfig(layout: Layout): SlmConfig {
-  return slmConfigOf({ image: TEST_IMAGE, lake: LAKE, checksums: CHECKSUMS }, layout);
+  return slmConfigOf({ image: TEST_IMAGE, checksums: CHECKSUMS }, LAKE, slmVms(layout), [TEMPORAL_WORKER]);
 }
 
 type Resources = { requests?: Record<string, unknown>; limits?: Record<string, unknown> };

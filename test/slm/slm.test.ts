@@ -4,8 +4,8 @@ import { createHash } from "node:crypto";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { reservedMemoryMiB } from "../../k3s/kubelet-config";
-import { checkCapacity, vmCapacity } from "../../slm/capacity";
-import { ENSEMBLE_PLACEMENT, FINANCE_ENSEMBLE, withDefaultModels } from "../../slm/ensemble";
+import { TEMPORAL_WORKER, checkCapacity, vmCapacity } from "../../slm/capacity";
+import { FINANCE_ENSEMBLE, SlmSectionSchema, slmConfigOf } from "../../slm/ensemble";
 import { FETCH_SCRIPT } from "../../slm/fetch-script";
 import { DEFAULT_LLAMA_SERVER_IMAGE, LLAMA_SERVER_DIGEST, LLAMA_SERVER_TAG, SERVER_FLAGS_USED, serverArgs } from "../../slm/llama-server";
 import { deploymentOf, ensembleConfigMap, namespaceOf, serviceOf } from "../../slm/manifests";
@@ -79,10 +79,12 @@ describe("numa-k3s:slm schema", () => {
   });
 
   it("the default ensemble needs each GGUF's sha256, and names the key to set", () => {
-    expect(() => withDefaultModels({ image: TEST_IMAGE, lake: LAKE, checksums: { "gemma-7b": "0".repeat(64) } }, "single")).toThrow(
+    expect(() => slmConfigOf({ image: TEST_IMAGE, checksums: { "gemma-7b": "0".repeat(64) } }, LAKE, slmVms("single"), [TEMPORAL_WORKER])).toThrow(
       /^numa-k3s:slm\.checksums: no sha256 for mistral-7b, qwen-7b, gemma-4b, phi-3-mini, gemma-2b, qwen-3b: /,
     );
-    expect(() => withDefaultModels({ image: TEST_IMAGE, lake: LAKE, checksums: { ...CHECKSUMS, llama: "0".repeat(64) } }, "single")).toThrow(/checksums\.llama: not a model of the default ensemble/);
+    const unknown = SlmSectionSchema.safeParse({ checksums: { ...CHECKSUMS, llama: "0".repeat(64) } });
+    expect(unknown.success).toBe(false);
+    expect(unknown.error!.issues[0].message).toMatch(/^not a model of the default ensemble/);
   });
 });
 
@@ -110,7 +112,6 @@ describe("capacity against the kubelet's allocatable", () => {
       expect(f.neededCpu).toBeLessThanOrEqual(f.capacity.allocatableCpu);
       expect(f.neededMiB).toBeLessThanOrEqual(f.capacity.allocatableMiB);
     }
-    for (const m of cfg.models) expect(m.vm).toBe(ENSEMBLE_PLACEMENT[layout][m.name][0]);
   });
 
   it("allocatable is the kubelet's: vCPUs minus the first core, memory minus page map and k3s/kubelet-config.ts's reserve", () => {
@@ -123,7 +124,7 @@ describe("capacity against the kubelet's allocatable", () => {
 
   it("refuses a VM whose models do not fit, in one line naming the VM and the numbers", () => {
     const cfg = defaultConfig("single");
-    const models: ModelSpec[] = cfg.models.map((m) => (m.name === "qwen-3b" ? { ...m, cores: 2 } : m));
+    const models: ModelSpec[] = cfg.models.map((m) => (m.name === "gemma-4b" ? { ...m, cores: 3 } : m));
     let message = "";
     try {
       checkCapacity(models, slmVms("single"));
@@ -131,17 +132,17 @@ describe("capacity against the kubelet's allocatable", () => {
       message = (e as Error).message;
     }
     expect(message).toBe(
-      "numa-k3s:slm.models: VM k3s-worker-slm does not hold its models: CPU: models 6 (gemma-2b 2, qwen-3b 4) + Temporal worker 2 = 8 CPUs > allocatable 6 (8 vCPUs - 2 of the system core); at most 2 cores in all for its models",
+      "numa-k3s:slm.models: VM k3s-worker-slm does not hold its models: CPU: models 6 (gemma-4b 6) + Temporal worker 2 = 8 CPUs > allocatable 6 (8 vCPUs - 2 of the system core); at most 2 cores in all for its models",
     );
-    const huge = cfg.models.map((m) => (m.name === "qwen-3b" ? { ...m, parallelSlots: 32 } : m));
-    expect(() => checkCapacity(huge, slmVms("single"))).toThrow(/^numa-k3s:slm\.models: VM k3s-worker-slm does not hold its models: memory: models \d+ MiB \(gemma-2b 3712, qwen-3b \d+\) \+ Temporal worker 4096 MiB = \d+ MiB > allocatable 30776 MiB \(32768 - guest kernel 512 - kubelet reserve 1480\); at most 26680 MiB for its models$/);
+    const huge = cfg.models.map((m) => (m.name === "gemma-4b" ? { ...m, parallelSlots: 32 } : m));
+    expect(() => checkCapacity(huge, slmVms("single"))).toThrow(/^numa-k3s:slm\.models: VM k3s-worker-slm does not hold its models: memory: models \d+ MiB \(gemma-4b \d+\) \+ Temporal worker 4096 MiB = \d+ MiB > allocatable 30776 MiB \(32768 - guest kernel 512 - kubelet reserve 1480\); at most 26680 MiB for its models$/);
   });
 
   it("refuses models whose files do not fit the VM's staging disk (with room for one download)", () => {
     const cfg = defaultConfig("single");
-    const small = slmVms("single").map((v) => (v.placement.name === "k3s-worker-slm" ? { ...v, stagingGiB: 8 } : v));
+    const small = slmVms("single").map((v) => (v.placement.name === "k3s-worker-slm" ? { ...v, stagingGiB: 6 } : v));
     expect(() => checkCapacity(cfg.models, small)).toThrow(
-      /^numa-k3s:slm\.models: VM k3s-worker-slm does not hold its models: staging disk: model files 5676 MiB \+ one download in progress 3132 MiB = 8808 MiB > 8192 MiB \(stagingGiB 8\)$/,
+      /^numa-k3s:slm\.models: VM k3s-worker-slm does not hold its models: staging disk: model files 4358 MiB \+ one download in progress 4358 MiB = 8716 MiB > 6144 MiB \(stagingGiB 6\)$/,
     );
     expect(slmVms("single").find((v) => v.placement.name === "k3s-worker-slm")!.stagingGiB).toBe(40);
   });

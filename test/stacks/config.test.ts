@@ -117,6 +117,48 @@ describe("mistakes in a stack file", () => {
     expect(errorOf(raw)).toMatch(/numa-k3s:vms\[1\]\.address = "198\.51\.100\.40": is also the K3s server's address \(k3s\.server\.address\)/);
   });
 
+  // A misspelt key in any section gets the nearest key of that section.
+  it.each([
+    ["slm.checksum", (raw: Raw) => { const slm = raw.slm as Record<string, unknown>; slm.checksum = slm.checksums; delete slm.checksums; }, "numa-k3s:slm.checksum: unknown key; did you mean checksums?"],
+    ["slm.imge", (raw: Raw) => ((raw.slm as Record<string, unknown>).imge = "ghcr.io/x/y:1"), "numa-k3s:slm.imge: unknown key; did you mean image?"],
+    ["quantization", (raw: Raw) => ((raw.slm as Record<string, unknown>).overrides = { "gemma-7b": { quantization: "Q4_K_M" } }), "numa-k3s:slm.overrides.gemma-7b.quantization: unknown key; did you mean quantisation?"],
+    ["a model name", (raw: Raw) => ((raw.slm as Record<string, unknown>).overrides = { "gemma-7": { cores: 2 } }), /^Pulumi\.single\.yaml: numa-k3s:slm\.overrides\.gemma-7 = \{"cores":2\}: not a model of the default ensemble; did you mean gemma-7b\?/],
+    ["a nested platform key", (raw: Raw) => ((raw.platform as { temporal: Record<string, unknown> }).temporal.workerimage = "x"), "numa-k3s:platform.temporal.workerimage: unknown key; did you mean workerImage?"],
+  ])("%s", (_what, edit, expected) => {
+    const raw = rawOf("single");
+    edit(raw);
+    const message = errorOf(raw);
+    if (typeof expected === "string") expect(message).toBe(`Pulumi.single.yaml: ${expected}`);
+    else expect(message).toMatch(expected);
+  });
+
+  it("lima.macAdress gets its did-you-mean", () => {
+    const raw = rawOf("mac-numa");
+    const lima = (raw.k3s as { server: { lima: Record<string, unknown> } }).server.lima;
+    lima.macAdress = lima.macAddress;
+    delete lima.macAddress;
+    // The one more problem is macAddress missing, which the typo explains.
+    expect(errorOf(raw)).toBe("Pulumi.single.yaml: numa-k3s:k3s.server.lima.macAdress: unknown key; did you mean macAddress? (and 1 more problem)");
+  });
+
+  it("a key missing is said to be missing; .inf and 1e400 are shown as written, not as null", () => {
+    const raw = rawOf("single");
+    delete raw.layout;
+    expect(errorOf(raw)).toMatch(/^Pulumi\.single\.yaml: numa-k3s:layout: is missing: /);
+    const inf = rawOf("single");
+    vmsOf(inf)[0].cores = Infinity;
+    expect(errorOf(inf)).toMatch(/numa-k3s:vms\[0\]\.cores = Infinity: /);
+    const text = readFileSync(resolve(projectDir, "Pulumi.single.yaml"), "utf8").replace("cores: 16", "cores: 1e400");
+    expect(errorOf(stackConfigEntries(text, "Pulumi.single.yaml"))).toMatch(/numa-k3s:vms\[0\]\.cores = Infinity: /);
+  });
+
+  it("a namespace off by a character is ours mistyped, not another project's", () => {
+    const text = readFileSync(resolve(projectDir, "Pulumi.single.yaml"), "utf8").replace("numa-k3s:layout", "numa_k3s:layout");
+    expect(() => stackConfigEntries(text, "Pulumi.single.yaml")).toThrow(/^Pulumi\.single\.yaml: numa_k3s:layout: unknown namespace "numa_k3s"; did you mean numa-k3s:layout\?$/);
+    const other = readFileSync(resolve(projectDir, "Pulumi.single.yaml"), "utf8").replace("config:\n", "config:\n  kubernetes:context: lab\n");
+    expect(() => stackConfigEntries(other, "Pulumi.single.yaml")).not.toThrow();
+  });
+
   it("a VM on a host the stack does not have is refused", () => {
     const raw = rawOf("single");
     (raw.vms as Record<string, unknown>[])[0].host = "numa-02";
