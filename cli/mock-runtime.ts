@@ -176,7 +176,14 @@ export function unwrapSecrets(value: unknown): { value: unknown; secretPaths: st
 
 /** `value` with every secret replaced by `placeholder`: what a render may print. */
 export function redactSecrets(value: unknown, placeholder = "[secret]"): unknown {
-  if (isSecretWrapper(value)) return placeholder;
+  // A secret map (a Secret's stringData) keeps its keys: which keys a Secret holds is what a
+  // reviewer checks, and no key name is a credential.
+  if (isSecretWrapper(value)) {
+    const inner = value.value;
+    if (typeof inner === "object" && inner !== null && !Array.isArray(inner) && !isSecretWrapper(inner))
+      return Object.fromEntries(Object.keys(inner).map((k) => [k, placeholder]));
+    return placeholder;
+  }
   if (Array.isArray(value)) return value.map((x) => redactSecrets(x, placeholder));
   if (typeof value === "object" && value !== null) {
     return Object.fromEntries(Object.entries(value).map(([k, x]) => [k, redactSecrets(x, placeholder)]));

@@ -72,7 +72,10 @@ function main(argv: string[]): number {
   const withL3 = { ...plan, vms: plan.vms.map((vm) => ({ ...vm, l3Domains: l3DomainsOf(vm, loaded.topologies.get(vm.host)!) })) };
   if (values.json) process.stdout.write(JSON.stringify(withL3, null, 2) + "\n");
   else process.stdout.write(formatPlanTable(plan, loaded.topologies));
-  if (values.svg) writeFileSync(values.svg, renderPicture(plan.hosts.map((h) => loaded.topologies.get(h.name)!), plan));
+  if (values.svg) {
+    writeFileSync(values.svg, renderPicture(plan.hosts.map((h) => loaded.topologies.get(h.name)!), plan));
+    console.error(`wrote ${values.svg}`);
+  }
   if (values.lock) {
     writeFileSync(values.lock, formatLock(lockOf(plan)));
     console.error(`wrote ${values.lock}`);

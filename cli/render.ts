@@ -62,6 +62,14 @@ export function kubernetesDocument(r: RecordedResource): Record<string, unknown>
   return { apiVersion, kind, ...rest };
 }
 
+/** `Kind-namespace-name` of the object inside (cluster-scoped objects have no namespace part). */
+export function objectFileName(doc: Record<string, unknown>): string {
+  const meta = (doc.metadata ?? {}) as { name?: unknown; namespace?: unknown };
+  const name = meta.name ?? doc.name;
+  const namespace = meta.namespace ?? doc.namespace;
+  return [doc.kind, namespace, name].filter((p) => typeof p === "string" && p !== "").join("-").replace(/[^A-Za-z0-9_.-]/g, "_");
+}
+
 function commandScripts(r: RecordedResource): [string, string][] {
   const inputs = redactSecrets(r.inputs) as Record<string, unknown>;
   return (["create", "update", "delete"] as const).filter((k) => typeof inputs[k] === "string").map((k) => [k, inputs[k] as string]);
@@ -129,7 +137,7 @@ async function main(argv: string[]): Promise<number> {
   write(
     join(out, "plan.md"),
     [
-      `# ${stack}: ${outputs.layout}`,
+      stack === outputs.layout ? `# ${stack}` : `# ${stack} (layout ${outputs.layout})`,
       "",
       "![placement](plan.svg)",
       "",
@@ -169,7 +177,7 @@ async function main(argv: string[]): Promise<number> {
   // cannot expand) as its chart, repository, pinned version and values.
   for (const r of resources) {
     const doc = kubernetesDocument(r);
-    if (doc) write(join(out, "k8s", `${doc.kind}-${r.name}.yaml`.replace(/[^A-Za-z0-9_.-]/g, "_")), YAML.stringify(doc));
+    if (doc) write(join(out, "k8s", `${objectFileName(doc)}.yaml`), YAML.stringify(doc));
   }
   // What each remote command runs, as the engine receives it (secrets redacted).
   for (const r of resources) if (r.type === "command:remote:Command") for (const [verb, script] of commandScripts(r)) write(join(out, "commands", `${r.name}.${verb}.sh`), script);

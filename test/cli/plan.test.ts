@@ -162,7 +162,9 @@ describe("npm run plan", () => {
   it("--svg writes the host picture", () => {
     const dir = mkdtempSync(join(tmpdir(), "plan-"));
     const svg = join(dir, "plan.svg");
-    expect(plan("--request", join(requests, "single.yaml"), "--svg", svg).code).toBe(0);
+    const r = plan("--request", join(requests, "single.yaml"), "--svg", svg);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toBe(`wrote ${svg}\n`);
     const text = readFileSync(svg, "utf8");
     expect(text).toMatch(/^<svg/);
     for (const name of ["k3s-worker-slm-heavy", "k3s-worker-data", "k3s-worker-slm", "k3s-server-tasks"]) expect(text).toContain(name);

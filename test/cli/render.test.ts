@@ -4,6 +4,7 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, readdirSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import YAML from "yaml";
 
 const root = resolve(__dirname, "../..");
 const tsx = join(root, "node_modules/.bin/tsx");
@@ -38,7 +39,10 @@ describe.each(["mac-numa", "single", "distributed"])("npm run render -- --stack 
       for (const f of ["user-data", "meta-data", "network-config"]) expect(files).toContain(`cloud-init/${vm.name}/${f}`);
       for (const verb of ["create", "update", "delete"]) expect(files).toContain(`commands/${vm.name}-domain.${verb}.sh`);
     }
-    expect(readFileSync(join(out, "plan.md"), "utf8")).toContain(`Every VM is locked in hosts/${stack}.lock.json`);
+    const planMd = readFileSync(join(out, "plan.md"), "utf8");
+    expect(planMd).toContain(`Every VM is locked in hosts/${stack}.lock.json`);
+    // The shipped stacks are named after their layout: the title says it once.
+    expect(planMd.split("\n")[0]).toBe(`# ${stack}`);
     // K3s: every k8s node's config.yaml; a kubelet configuration for every pinned VM.
     const planned = JSON.parse(readFileSync(join(out, "plan.json"), "utf8"));
     for (const vm of planned.vms) for (const f of ["config.yaml", "kubelet.yaml"]) expect(files).toContain(`k3s/${vm.name}/${f}`);
@@ -65,6 +69,19 @@ describe.each(["mac-numa", "single", "distributed"])("npm run render -- --stack 
       expect(text).not.toMatch(/offline-k3s-token|client-key-data: T0ZG/);
       expect(text).not.toContain("0.0.0.0'");
       expect(text).not.toMatch(/listen=["']0\.0\.0\.0/);
+    }
+  });
+
+  it("names each k8s/ file after the object inside, and shows a Secret's keys with their values redacted", () => {
+    for (const f of filesUnder(out).filter((f) => f.startsWith("k8s/"))) {
+      const doc = YAML.parse(readFileSync(join(out, f), "utf8"));
+      const meta = doc.metadata ?? doc;
+      expect(f).toBe(`k8s/${[doc.kind, meta.namespace, meta.name].filter(Boolean).join("-")}.yaml`);
+      if (doc.kind === "Secret") {
+        const data = doc.stringData ?? doc.data;
+        expect(Object.keys(data).length).toBeGreaterThan(0);
+        for (const value of Object.values(data)) expect(value).toBe("[secret]");
+      }
     }
   });
 
