@@ -115,13 +115,13 @@ describe("SlmWorkerPool (mock runtime)", () => {
 
   it("refuses at construction (preview), in one line, a VM whose models do not fit, and creates nothing", async () => {
     const config = defaultConfig("single");
-    const tooBig = { ...config, models: config.models.map((m) => (m.name === "gemma-2b" ? { ...m, cores: 3 } : m)) };
+    const tooBig = { ...config, models: config.models.map((m) => (m.name === "gemma-4b" ? { ...m, cores: 3 } : m)) };
     startMockRuntime({ project: "numa-k3s", stack: "single" });
     const k8s = await import("@pulumi/kubernetes");
     const { SlmWorkerPool } = await import("../../components/SlmWorkerPool");
     const provider = new k8s.Provider("k8s", { kubeconfig: KUBECONFIG });
     expect(() => new SlmWorkerPool("slm", { config: tooBig, vms: slmVms("single"), provider })).toThrow(
-      /^numa-k3s:slm\.models: VM k3s-worker-slm does not hold its models: CPU: models 8 \(gemma-2b 6, qwen-3b 2\) \+ Temporal worker 2 = 10 CPUs > allocatable 6 \(8 vCPUs - 2 of the system core\); at most 2 cores in all for its models$/,
+      /^numa-k3s:slm\.models: VM k3s-worker-slm does not hold its models: CPU: models 6 \(gemma-4b 6\) \+ Temporal worker 2 = 8 CPUs > allocatable 6 \(8 vCPUs - 2 of the system core\); at most 2 cores in all for its models$/,
     );
     await settle();
     expect(recordedResources().filter((r) => r.type.startsWith("numa-k3s:slm") || r.type.startsWith("kubernetes:apps"))).toEqual([]);
