@@ -64,10 +64,40 @@ function checkLockIsOwn(projectDir: string, stack: string, lockFile: string): vo
   }
 }
 
+/**
+ * A stack that grows from one host to two keeps its VMs where they are: a VM that names its node
+ * but not its host (which needed no host while there was one) takes the host its lock holds it on,
+ * so adding the second host is one edit, not one per existing VM. A VM the lock does not hold still
+ * has to name its host (the schema says so).
+ */
+function withLockedHosts(projectDir: string, stack: string, entries: Record<string, unknown>): Record<string, unknown> {
+  const hosts = entries.hosts;
+  const vms = entries.vms;
+  if (!Array.isArray(hosts) || hosts.length < 2 || !Array.isArray(vms)) return entries;
+  const named = entries.placementLock;
+  let lock: PlacementLock | undefined;
+  try {
+    lock = readLock(lockFileOf(stack, { placementLock: typeof named === "string" ? named : undefined }), projectDir);
+  } catch {
+    return entries; // a lock that does not read is refused, with its own message, below
+  }
+  if (!lock) return entries;
+  const lockedHost = new Map(lock.vms.map((vm) => [vm.name, vm.host]));
+  return {
+    ...entries,
+    vms: vms.map((vm: unknown) => {
+      if (vm === null || typeof vm !== "object") return vm;
+      const v = vm as Record<string, unknown>;
+      const host = typeof v.name === "string" ? lockedHost.get(v.name) : undefined;
+      return v.host === undefined && v.node !== undefined && v.node !== "auto" && host !== undefined ? { ...v, host } : v;
+    }),
+  };
+}
+
 /** The inputs of stack `stack` from its config entries (keys without the `numa-k3s:` prefix). */
 export function stackInputsOf(projectDir: string, stack: string, entries: Record<string, unknown>, topologiesInstead?: ReadonlyMap<string, HostTopology>): StackInputs {
   const file = `Pulumi.${stack}.yaml`;
-  const config = parseStackConfig(entries, file);
+  const config = parseStackConfig(withLockedHosts(projectDir, stack, entries), file);
   const request = placementRequestOf(config);
   const lockFile = lockFileOf(stack, config);
   checkLockIsOwn(projectDir, stack, lockFile);

@@ -1,6 +1,6 @@
 // The three committed stacks are valid, and a user's mistake in a stack file is one line naming
 // the file, the key and the value.
-import { cpSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import YAML from "yaml";
@@ -245,5 +245,35 @@ describe("typos in the newer keys are named like any other", () => {
     const raw = rawOf("single");
     raw.k3s = { version: "v1.36.1" };
     expect(errorOf(raw)).toBe('Pulumi.single.yaml: numa-k3s:k3s.version = "v1.36.1": must be a stable K3s release tag of v1.30 or later, like v1.36.3+k3s1');
+  });
+});
+
+describe("growing to a second host", () => {
+  /** The single stack in a project of its own, with a second host and a VM on it. */
+  function grown() {
+    const dir = mkdtempSync(join(tmpdir(), "grow-"));
+    cpSync(join(projectDir, "hosts"), join(dir, "hosts"), { recursive: true });
+    cpSync(join(projectDir, "hosts/reference-2x-e5-2697v4.capabilities.xml"), join(dir, "hosts/numa-02.capabilities.xml"));
+    const doc = YAML.parse(readFileSync(join(projectDir, "Pulumi.single.yaml"), "utf8"));
+    const hosts = doc.config["numa-k3s:hosts"] as Record<string, unknown>[];
+    hosts.push({ ...hosts[0], name: "numa-02", capabilities: "hosts/numa-02.capabilities.xml", ssh: { address: "192.0.2.11" } });
+    (doc.config["numa-k3s:vms"] as Record<string, unknown>[]).push({ name: "k3s-worker-slm-3", host: "numa-02", node: 0, cores: 8, memoryGiB: 32, workload: "slm", address: "198.51.100.14" });
+    writeFileSync(join(dir, "Pulumi.single.yaml"), YAML.stringify(doc));
+    return dir;
+  }
+
+  it("the VMs the lock holds stay on their host without naming it: adding the host is one edit", () => {
+    const inputs = readStackInputs(grown(), "single");
+    const placed = placeRequest(inputs, inputs.lock, inputs.lockFile);
+    expect(placed.kind).toBe("placed");
+    if (placed.kind !== "placed") return;
+    for (const vm of inputs.lock!.vms) expect(placed.plan.vms.find((p) => p.name === vm.name)).toEqual(vm);
+    expect(placed.plan.vms.find((p) => p.name === "k3s-worker-slm-3")!.host).toBe("numa-02");
+  });
+
+  it("without a lock, a VM with a node must name its host, and the message says so", () => {
+    const dir = grown();
+    rmSync(join(dir, "hosts/single.lock.json"));
+    expect(() => readStackInputs(dir, "single")).toThrow(/numa-k3s:vms\[0\]\.host: is missing: .*required with node: 0 when there are several hosts/);
   });
 });
