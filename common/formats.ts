@@ -21,3 +21,19 @@ export const LOGIN_NAME = /^[a-z_][a-z0-9_-]{0,31}$/;
 export const DEFAULT_LIBVIRT_URI = "qemu:///system";
 export const LIBVIRT_URI = /^[a-z][a-z0-9+]*:\/\/[^\s'"]*$/;
 export const LIBVIRT_URI_HINT = "must be a libvirt URI such as qemu:///system";
+
+/** A Linux network interface name (IFNAMSIZ: at most 15 bytes): a bridge, flannel's NIC. The
+ * kernel refuses '/', whitespace and ':' in a name; we keep to the characters tools print unquoted. */
+export const INTERFACE_NAME = /^[a-zA-Z0-9_.-]{1,15}$/;
+export const INTERFACE_NAME_HINT = "must be a Linux interface name (1-15 letters, digits, '_', '.', '-')";
+
+/** A Debian package name, optionally `=version` (what cloud-init's `packages:` passes to apt). */
+export const PACKAGE_NAME = /^[a-z0-9][a-z0-9+.-]*(=[A-Za-z0-9.+:~-]+)?$/;
+export const PACKAGE_NAME_HINT = "is not a Debian package name (optionally name=version)";
+
+/** A container image reference: repository, optional tag, optional @sha256 digest. */
+export const IMAGE_REFERENCE = /^[a-z0-9]([a-z0-9._/-]*[a-z0-9])?(:\d+)?(\/[a-z0-9]([a-z0-9._-]*[a-z0-9])?)*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[0-9a-f]{64})?$/;
+/** Pinned: a tag other than `latest`, or a digest (an image that moves under a running cluster is
+ * a deployment nobody reviewed). */
+export const isPinnedImage = (image: string) => (/:[^/]+$/.test(image) || /@sha256:/.test(image)) && !/:latest$/.test(image);
+export const PINNED_IMAGE_HINT = "must be an image reference with a tag (not latest) or a digest, e.g. registry.lab/team/worker:1.2.0";

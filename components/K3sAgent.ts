@@ -14,6 +14,7 @@ import { drainScript, installScript, removeNodeScript, uncordonScript, uninstall
 import { K3S_VERSION, K3sArgsError, checkK3sVersion } from "../k3s/version";
 import { ConnectionArgs, secretConnection } from "./HostCheck";
 import { K3sControlPlane, marker, payload } from "./K3sControlPlane";
+import { INTERFACE_NAME, INTERFACE_NAME_HINT } from "../common/formats";
 
 export interface K3sAgentArgs {
   /** The VM as the planner placed it (the lock's entry): node name (= placement.name), host and
@@ -46,7 +47,7 @@ const ArgsSchema = z
     workload: z.string().regex(LABEL_VALUE, "a label value such as slm or data"),
     layout: z.enum(LAYOUTS),
     version: z.string().optional(),
-    flannelIface: z.string().regex(/^[a-zA-Z0-9_.-]{1,15}$/, "a Linux interface name").optional(),
+    flannelIface: z.string().regex(INTERFACE_NAME, INTERFACE_NAME_HINT).optional(),
     readyTimeoutSeconds: z.number().int().min(30).optional(),
   })
   .passthrough();

@@ -20,6 +20,7 @@ import { LAYOUTS, Layout, serverMarks } from "../k3s/node-roles";
 import { K3sFile, filesPayload, installScript, readKubeconfigScript, uninstallScript } from "../k3s/scripts";
 import { K3S_VERSION, K3sArgsError, checkK3sVersion } from "../k3s/version";
 import { ConnectionArgs, secretConnection } from "./HostCheck";
+import { INTERFACE_NAME, INTERFACE_NAME_HINT } from "../common/formats";
 
 /** A Lima VM on the Mac as the server (mac-numa). */
 export interface LimaServerArgs {
@@ -86,7 +87,7 @@ const ArgsSchema = z
     address: z.union([z.ipv4(), z.ipv6()]),
     version: z.string().optional(),
     tlsSans: z.array(z.string().min(1)).optional(),
-    flannelIface: z.string().regex(/^[a-zA-Z0-9_.-]{1,15}$/, "a Linux interface name").optional(),
+    flannelIface: z.string().regex(INTERFACE_NAME, INTERFACE_NAME_HINT).optional(),
     disable: z.array(z.enum(DISABLE_ITEMS)).optional(),
     readyTimeoutSeconds: z.number().int().min(30).optional(),
   })

@@ -8,6 +8,7 @@ import { z } from "zod";
 import { K8S_NAME, NodePortSchema, PodPlacementSchema, ResourcesSchema, argsError, parseArgs } from "../platform/args";
 import type { PodPlacement } from "../platform/placement";
 import { CHARTS } from "../platform/versions";
+import { IMAGE_REFERENCE, PINNED_IMAGE_HINT, isPinnedImage } from "../common/formats";
 import {
   DB_SECRET,
   TEMPORAL_WORKER_REQUESTS,
@@ -62,7 +63,6 @@ export interface TemporalClusterArgs {
   s3: { endpoint: string; credentials: pulumi.Input<{ accessKeyId: string; secretAccessKey: string }> };
 }
 
-const IMAGE = /^[a-z0-9]([a-z0-9._/-]*[a-z0-9])?(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[0-9a-f]{64})?$/;
 const ArgsSchema = z
   .object({
     placement: PodPlacementSchema,
@@ -75,8 +75,8 @@ const ArgsSchema = z
       .object({
         image: z
           .string()
-          .regex(IMAGE, "an image reference")
-          .refine((i) => /:[^/]+$|@sha256:/.test(i) && !/:latest$/.test(i), "pin a tag or digest (not latest)"),
+          .regex(IMAGE_REFERENCE, PINNED_IMAGE_HINT)
+          .refine(isPinnedImage, PINNED_IMAGE_HINT),
         cpus: z.number().int().min(1).optional(),
         memory: z.string().regex(/^[0-9]+(Mi|Gi)$/, "Mi or Gi, e.g. 4Gi").optional(),
         placement: PodPlacementSchema,

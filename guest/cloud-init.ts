@@ -7,7 +7,7 @@ import { isIP } from "node:net";
 import { stringify } from "yaml";
 import { DataDisk, dataDiskScript } from "./data-disks";
 import { UserError, fieldProblem } from "../common/user-error";
-import { DNS_LABEL, DNS_LABEL_HINT, LOGIN_NAME, MAC, MAC_HINT } from "../common/formats";
+import { DNS_LABEL, DNS_LABEL_HINT, LOGIN_NAME, MAC, MAC_HINT, PACKAGE_NAME, PACKAGE_NAME_HINT } from "../common/formats";
 
 /** A data disk of the guest (guest/data-disks.ts says how it is formatted and mounted). */
 export type GuestMount = DataDisk;
@@ -68,7 +68,7 @@ export function checkGuestSpec(spec: GuestSpec): GuestSpec {
       fail(spec, `sshAuthorizedKeys[${i}]`, key.slice(0, 24) + (key.length > 24 ? "..." : ""), "is not an OpenSSH public key line (ssh-ed25519 AAAA... comment)");
   });
   spec.packages.forEach((p, i) => {
-    if (!/^[a-z0-9][a-z0-9+.:=~-]*$/.test(p)) fail(spec, `packages[${i}]`, p, "is not a package name (optionally name=version)");
+    if (!PACKAGE_NAME.test(p)) fail(spec, `packages[${i}]`, p, PACKAGE_NAME_HINT);
   });
   if (spec.timezone !== undefined && !/^[A-Za-z0-9_+-]+(\/[A-Za-z0-9_+-]+)*$/.test(spec.timezone))
     fail(spec, "timezone", spec.timezone, "must be an IANA zone name such as Europe/Berlin or UTC");

@@ -12,7 +12,7 @@ import { HostRequestSchema, PlacementRequest, PlacementRequestSchema, ReserveSch
 import { UserError } from "../common/user-error";
 import { nearest, problemLine } from "../common/config-errors";
 import { flag, positiveNumber, wholeNumber, wholeNumberIn } from "../common/config-values";
-import { BY_ID_DEVICE, BY_ID_DEVICE_HINT, DEFAULT_LIBVIRT_URI, DNS_LABEL, DNS_LABEL_HINT, LIBVIRT_URI, LIBVIRT_URI_HINT, LOGIN_NAME, MAC, MAC_HINT } from "../common/formats";
+import { BY_ID_DEVICE, BY_ID_DEVICE_HINT, DEFAULT_LIBVIRT_URI, DNS_LABEL, DNS_LABEL_HINT, IMAGE_REFERENCE, INTERFACE_NAME, INTERFACE_NAME_HINT, LIBVIRT_URI, LIBVIRT_URI_HINT, LOGIN_NAME, MAC, MAC_HINT, PACKAGE_NAME, PACKAGE_NAME_HINT, PINNED_IMAGE_HINT, isPinnedImage } from "../common/formats";
 
 export const CONFIG_NAMESPACE = "numa-k3s";
 
@@ -35,7 +35,7 @@ export const LibvirtSchema = z
     poolDir: absolutePath.default("/var/lib/libvirt/images/numa-k3s"),
     /** The cloud image every VM's OS disk is an overlay of (qcow2, already on the hypervisor). */
     baseImage: absolutePath,
-    bridge: z.string().min(1).default("br0"),
+    bridge: z.string().regex(INTERFACE_NAME, INTERFACE_NAME_HINT).default("br0"),
     /** kvm on real hosts; qemu (TCG) where /dev/kvm is absent, e.g. in CI. */
     domainType: z.enum(["kvm", "qemu"]).default("kvm"),
   })
@@ -120,7 +120,7 @@ export const K3sServerSchema = z
     user: z.string().regex(LOGIN_NAME, "must be a lowercase login name").optional(),
     port: wholeNumberIn(1, 65535).default(22),
     /** flannel's NIC on the server (a bare-metal host's, e.g. eno1). Default eth0, lima0 with lima. */
-    flannelIface: z.string().regex(/^[a-zA-Z0-9_.-]{1,15}$/, "must be a Linux interface name").optional(),
+    flannelIface: z.string().regex(INTERFACE_NAME, INTERFACE_NAME_HINT).optional(),
     /** Create the server as a Lima VM on the Mac (docs/reference-layouts.md option 1). */
     lima: z
       .object({
@@ -167,7 +167,7 @@ const PlatformMonitoringSchema = z
 const PlatformTemporalSchema = z
   .object({
     /** The Temporal worker image beside the models (`registry/name:tag` or a digest). */
-    workerImage: z.string().min(1),
+    workerImage: z.string().regex(IMAGE_REFERENCE, PINNED_IMAGE_HINT).refine(isPinnedImage, PINNED_IMAGE_HINT),
   })
   .strict();
 export const PlatformSchema = z
@@ -190,7 +190,7 @@ export const StackConfigSchema = z
     network: NetworkSchema,
     admin: AdminSchema,
     /** Extra distribution packages for every VM. */
-    packages: z.array(z.string()).default([]),
+    packages: z.array(z.string().regex(PACKAGE_NAME, PACKAGE_NAME_HINT)).default([]),
     /** Wait until each VM's guest agent answers before a create counts as done. */
     waitForGuest: flag().default(true),
     /** Deleting a VM (or the stack) also deletes its hot-tier disk. The lake HDD is never touched. */

@@ -6,6 +6,7 @@ import { formatCpuset, MAX_CPUSET_ID } from "./cpuset";
 import type { VmPlacement } from "./placement";
 import { UserError, fieldProblem } from "../common/user-error";
 import { BY_ID_DEVICE, BY_ID_DEVICE_HINT, MAC, MAC_HINT } from "../common/formats";
+import { INTERFACE_NAME, INTERFACE_NAME_HINT } from "../common/formats";
 
 /** A disk image file on the hypervisor. */
 export interface FileDisk {
@@ -135,8 +136,7 @@ function check(p: VmPlacement, spec: DomainSpec, iothreads: number): void {
   if (!MAC.test(mac)) fail(vm, "spec.network.mac", mac, MAC_HINT);
   // The low bit of the first octet marks a multicast address, which no NIC may own.
   if ((parseInt(mac.slice(0, 2), 16) & 1) === 1) fail(vm, "spec.network.mac", mac, "is multicast; use a unicast one such as 52:54:00:xx:xx:xx");
-  if (spec.network.bridge !== undefined && !/^[^\s/]{1,15}$/.test(spec.network.bridge))
-    fail(vm, "spec.network.bridge", spec.network.bridge, "must be a Linux interface name (1-15 characters, no '/' or spaces)");
+  if (spec.network.bridge !== undefined && !INTERFACE_NAME.test(spec.network.bridge)) fail(vm, "spec.network.bridge", spec.network.bridge, INTERFACE_NAME_HINT);
   const port = spec.vnc?.port;
   if (port !== undefined && (!Number.isInteger(port) || port < 5900 || port > 65535))
     fail(vm, "spec.vnc.port", port, "must be an integer in 5900-65535, or unset for a free one");

@@ -90,7 +90,7 @@ describe("TemporalCluster", () => {
   it("refuses what a user could mistype, in one line naming the field", async () => {
     const { temporalSpec } = await import("../../components/TemporalCluster");
     const a = argsFor("mac-numa");
-    expect(() => temporalSpec("t", { ...a, worker: { ...a.worker, image: "ghcr.io/example/worker:latest" } })).toThrow(/^TemporalCluster 't': worker.image = "ghcr.io\/example\/worker:latest": pin a tag/);
+    expect(() => temporalSpec("t", { ...a, worker: { ...a.worker, image: "ghcr.io/example/worker:latest" } })).toThrow(/^TemporalCluster 't': worker.image = "ghcr.io\/example\/worker:latest": must be an image reference with a tag \(not latest\)/);
     expect(() => temporalSpec("t", { ...a, worker: { ...a.worker, cpus: 1.5 } })).toThrow(/^TemporalCluster 't': worker.cpus = 1.5: /);
     expect(() => temporalSpec("t", { ...a, worker: { ...a.worker, env: { TEMPORAL_ADDRESS: "x" } } })).toThrow(/worker.env.TEMPORAL_ADDRESS = "x": set by the component/);
     expect(() => temporalSpec("t", { ...a, worker: { ...a.worker, temporalNamespace: "finance" } })).toThrow(/worker.temporalNamespace = "finance": not a registered namespace \(default\)/);
