@@ -8,10 +8,10 @@ import { z } from "zod";
 import { K8S_NAME, NodePortSchema, PodPlacementSchema, ResourcesSchema, argsError, parseArgs } from "../platform/args";
 import type { PodPlacement } from "../platform/placement";
 import { CHARTS } from "../platform/versions";
+import { TEMPORAL_WORKER_REQUESTS } from "../platform/temporal-worker";
 import { IMAGE_REFERENCE, PINNED_IMAGE_HINT, isPinnedImage } from "../common/formats";
 import {
   DB_SECRET,
-  TEMPORAL_WORKER_REQUESTS,
   TemporalSpec,
   WORKER_S3_SECRET,
   frontendAddress,

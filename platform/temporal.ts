@@ -32,11 +32,6 @@ export interface TemporalSpec {
   };
 }
 
-/** What the Temporal worker beside the models asks on every SLM k8s node (docs/reference-layouts.md:
- * 2 CPUs, 4 GiB), requests == limits. The one owner of these numbers: the models' capacity check
- * (slm/capacity.ts) counts them against each SLM VM's allocatable. */
-export const TEMPORAL_WORKER_REQUESTS = { cpus: 2, memoryMiB: 4096 } as const;
-
 export const FRONTEND_PORT = 7233;
 export const POSTGRES_PORT = 5432;
 export const POSTGRES_SERVICE = "postgres";

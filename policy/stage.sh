@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # policy/stage.sh DIR: a self-contained copy of the numa-guard pack in DIR, for
-# `pulumi policy publish`. The pack imports the project's topology/, k3s/ and stacks/ code by
+# `pulumi policy publish`. The pack imports the project's topology/, k3s/ and stacks/ code (and what the stack schema imports: slm/, platform/) by
 # relative path (../topology/...), and `pulumi policy publish` uploads only the pack's own folder:
 # DIR holds both, with the pack's PulumiPolicy.yaml, package.json and lock file at its root.
 set -euo pipefail
@@ -13,7 +13,7 @@ mkdir -p "$out/policy"
 cp -r "$here/index.ts" "$here/modules.ts" "$here/secret-aware.ts" "$here/rules" "$out/policy/"
 cp "$here/PulumiPolicy.yaml" "$here/package-lock.json" "$out/"
 # What policy/rules imports from the project, and what those files import in turn.
-for d in topology common k3s stacks guest hostprep hypervisor; do cp -r "$project/$d" "$out/$d"; done
+for d in topology common k3s stacks guest hostprep hypervisor slm platform; do cp -r "$project/$d" "$out/$d"; done
 # The same package, its entry one folder down; the same compiler options, for that entry.
 node -e '
   const fs = require("fs");

@@ -11,7 +11,7 @@
 //   needed             = sum over its models (cores x threads per core, memoryEstimate)
 //                        + the Temporal worker DaemonSet's requests (2 CPU / 4 GiB, docs/reference-layouts.md)
 import { firstCoreVcpus, reservedMemoryMiB } from "../k3s/kubelet-config";
-import { TEMPORAL_WORKER_REQUESTS } from "../platform/temporal";
+import { TEMPORAL_WORKER_REQUESTS } from "../platform/temporal-worker";
 import type { VmPlacement } from "../topology/placement";
 import { SlmConfigError } from "./errors";
 import { memoryEstimate, weightsBytes } from "./memory";

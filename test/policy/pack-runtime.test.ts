@@ -15,7 +15,7 @@ const ROOT = resolve(__dirname, "../..");
 const PACK_MODULES = join(ROOT, "policy/node_modules");
 const installed = existsSync(join(PACK_MODULES, "@pulumi/policy"));
 // What the pack imports by relative path, and what its stack reading needs.
-const PROJECT = ["topology", "common", "k3s", "stacks", "guest", "hostprep", "hypervisor", "hosts", "Pulumi.yaml", "Pulumi.single.yaml"];
+const PROJECT = ["topology", "common", "k3s", "stacks", "guest", "hostprep", "hypervisor", "slm", "platform", "hosts", "Pulumi.yaml", "Pulumi.single.yaml"];
 const PACK = ["index.ts", "modules.ts", "secret-aware.ts", "rules", "package.json", "tsconfig.json", "PulumiPolicy.yaml"];
 
 /* eslint-disable @typescript-eslint/no-require-imports */
