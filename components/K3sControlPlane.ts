@@ -15,7 +15,7 @@ import type { VmPlacement } from "../topology/placement";
 import { DEFAULT_DISABLED, DISABLE_ITEMS, DisableItem, renderServerConfig, serverUrl } from "../k3s/config-files";
 import { KUBECONFIG_FILE, rewriteKubeconfigServer } from "../k3s/kubeconfig";
 import { kubeletConfiguration, kubeletPolicyDigest, renderKubeletConfig } from "../k3s/kubelet-config";
-import { DEFAULT_LIMA_IMAGE, LIMA_INTERFACE, LimaImage, limaDeleteScript, limaUpScript, renderLimaTemplate } from "../k3s/lima";
+import { DEFAULT_LIMA_IMAGE, DEFAULT_LIMA_NETWORK, LIMA_INTERFACE, LimaImage, limaDeleteScript, limaUpScript, renderLimaTemplate } from "../k3s/lima";
 import { LAYOUTS, Layout, serverMarks } from "../k3s/node-roles";
 import { K3sFile, filesPayload, installScript, readKubeconfigScript, uninstallScript } from "../k3s/scripts";
 import { K3S_VERSION, K3sArgsError, checkK3sVersion } from "../k3s/version";
@@ -220,12 +220,14 @@ export class K3sControlPlane extends pulumi.ComponentResource {
 
   private limaVm(name: string, lima: LimaServerArgs, template: string): command.remote.Command {
     const instance = lima.instance ?? "k3s-server";
+    // The up script checks the Mac's socket_vmnet and sudoers setup before limactl create or start.
+    const up = remoteCommand(limaUpScript(instance, lima.network ?? DEFAULT_LIMA_NETWORK));
     return new command.remote.Command(
       `${name}-lima`,
       {
         connection: secretConnection(lima.macConnection),
-        create: remoteCommand(limaUpScript(instance)),
-        update: remoteCommand(limaUpScript(instance)),
+        create: up,
+        update: up,
         delete: remoteCommand(limaDeleteScript(instance)),
         stdin: template,
         triggers: [instance],
@@ -244,7 +246,7 @@ export function limaTemplate(lima: LimaServerArgs): string {
     memoryGiB: lima.memoryGiB ?? 4,
     diskGiB: lima.diskGiB ?? 20,
     image: lima.image ?? DEFAULT_LIMA_IMAGE,
-    network: lima.network ?? "bridged",
+    network: lima.network ?? DEFAULT_LIMA_NETWORK,
     macAddress: lima.macAddress,
     adminUser: lima.adminUser,
     sshAuthorizedKeys: lima.sshAuthorizedKeys,

@@ -6,7 +6,7 @@ import type { VmPlacement } from "../../topology/placement";
 import { DEFAULT_DISABLED, TOKEN_FILE, renderAgentConfig, renderServerConfig, serverUrl } from "../../k3s/config-files";
 import { rewriteKubeconfigServer } from "../../k3s/kubeconfig";
 import { firstCoreVcpus, kubeletConfiguration, kubeletPolicyDigest, renderKubeletConfig, reservedMemoryMiB } from "../../k3s/kubelet-config";
-import { DEFAULT_LIMA_IMAGE, limaDeleteScript, limaProvisionScript, limaUpScript, renderLimaTemplate } from "../../k3s/lima";
+import { DEFAULT_LIMA_IMAGE, limaDeleteScript, limaPreflightScript, limaProvisionScript, limaUpScript, renderLimaTemplate } from "../../k3s/lima";
 import { serverMarks, workerMarks } from "../../k3s/node-roles";
 import { drainScript, installScript, installerUrl, readKubeconfigScript, removeNodeScript, uncordonScript, uninstallScript } from "../../k3s/scripts";
 import { K3S_VERSION, KUBERNETES_VERSION, checkK3sVersion } from "../../k3s/version";
@@ -197,7 +197,8 @@ describe("scripts", () => {
     uncordon: uncordonScript("k3s-worker-slm", 600),
     "remove node": removeNodeScript("k3s-worker-slm"),
     "read kubeconfig": readKubeconfigScript("/etc/rancher/k3s/k3s.yaml"),
-    "lima up": limaUpScript("k3s-server"),
+    "lima up": limaUpScript("k3s-server", "bridged"),
+    "lima preflight": limaPreflightScript("bridged"),
     "lima delete": limaDeleteScript("k3s-server"),
     "lima provision": limaProvisionScript("k3s-admin", [KEY]),
   };
