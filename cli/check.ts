@@ -1,19 +1,21 @@
-// npm run check -- DIR
-// The policy pack's rules (policy/rules/) on a `npm run render` directory, offline: exit 0 when
-// every rule holds, 1 with one line per violation (`rule resource: why`), 2 when DIR is no render.
-// The layout it reads is policy/README.md's "Render layout"; what render does not write yet
-// (k3s/, k8s/) is simply nothing to check.
+// npm run check -- DIR [--stack NAME] [--project DIR]
+// The policy pack's rules (policy/rules/) on a `npm run render` directory, offline, against what
+// the stack decided (its stack file, lock and captures in the project): exit 0 when every rule
+// holds, 1 with one line per violation (`rule resource: why`), 2 when DIR is no render or the
+// stack cannot be read. The layout it reads is policy/README.md's "Render layout"; what is absent
+// is simply nothing to check.
 import { existsSync, readFileSync, readdirSync, statSync } from "node:fs";
 import { basename, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import YAML from "yaml";
 import type { Plan } from "../topology/placement";
 import { checkAll, formatFinding } from "../policy/rules/check-all";
-import { contextFromPlan } from "../policy/rules/context";
+import { contextFromStack } from "../policy/rules/context";
+import type { PolicyContext } from "../policy/rules/model";
 import { CommandInput, Inputs, KubeletInput, ObjectInput, emptyInputs } from "../policy/rules/model";
 import { BadInput, run } from "./exit";
 
-const USAGE = "usage: npm run check -- DIR [--project DIR]   (DIR: a render, e.g. out/single)";
+const USAGE = "usage: npm run check -- DIR [--stack NAME] [--project DIR]   (DIR: a render, e.g. out/single; NAME: its stack, by default DIR's name)";
 
 function files(dir: string, ext: string): string[] {
   return existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith(ext) && statSync(join(dir, f)).isFile()).sort() : [];
@@ -49,11 +51,13 @@ export function readRender(dir: string): { plan: Plan; inputs: Inputs } {
       const config = join(nodeDir, "config.yaml");
       if (!existsSync(kubelet) && !existsSync(config)) continue;
       let role: KubeletInput["role"] = "agent";
+      let labels: string[] = [];
       if (existsSync(config)) {
         const doc = YAML.parse(readFileSync(config, "utf8")) as Record<string, unknown> | null;
         role = doc && "server" in doc ? "agent" : "server";
+        labels = Array.isArray(doc?.["node-label"]) ? (doc["node-label"] as unknown[]).map(String) : [];
       }
-      inputs.kubelets.push({ resource: `k3s/${node}/kubelet.yaml`, node, role, yaml: existsSync(kubelet) ? readFileSync(kubelet, "utf8") : null });
+      inputs.kubelets.push({ resource: `k3s/${node}/kubelet.yaml`, node, role, yaml: existsSync(kubelet) ? readFileSync(kubelet, "utf8") : null, labels });
     }
 
   // k8s/<kind>-<name>.yaml: objects, one per document; a Helm release as {kind: HelmRelease, ...}.
@@ -82,22 +86,26 @@ export function readRender(dir: string): { plan: Plan; inputs: Inputs } {
   return { plan, inputs };
 }
 
+/** The context of the stack a render was made of: `--stack`, or the stack named like DIR (what
+ * `npm run render -- --stack NAME` writes by default: out/NAME). */
+export function renderContext(dir: string, projectDir: string, stack?: string): PolicyContext {
+  const name = stack ?? basename(resolve(dir));
+  if (stack === undefined && !existsSync(join(projectDir, `Pulumi.${name}.yaml`)))
+    throw new BadInput(`${dir}: which stack is it a render of? No Pulumi.${name}.yaml in ${projectDir}: pass --stack NAME`);
+  // A stack, lock or capture that cannot be read is a UserError: one line, exit 2 (cli/exit.ts).
+  return contextFromStack(projectDir, name);
+}
+
 async function main(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({ args: argv, options: { project: { type: "string" }, help: { type: "boolean", short: "h" } }, allowPositionals: true, strict: true });
+  const { values, positionals } = parseArgs({ args: argv, options: { stack: { type: "string" }, project: { type: "string" }, help: { type: "boolean", short: "h" } }, allowPositionals: true, strict: true });
   if (values.help) {
     console.log(USAGE);
     return 0;
   }
   if (positionals.length !== 1) throw new BadInput(USAGE);
   const dir = resolve(positionals[0]);
-  const { plan, inputs } = readRender(dir);
-  // Captures in plan.json are relative to the project, as in the stack config.
-  let ctx;
-  try {
-    ctx = contextFromPlan(resolve(values.project ?? process.cwd()), plan);
-  } catch (e) {
-    throw new BadInput(`${positionals[0]}: ${(e as Error).message.split("\n")[0]}`);
-  }
+  const { inputs } = readRender(dir);
+  const ctx = renderContext(positionals[0], resolve(values.project ?? process.cwd()), values.stack);
   const findings = checkAll(inputs, ctx);
   for (const f of findings) console.log(formatFinding(f));
   if (findings.length > 0) {

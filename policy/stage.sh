@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # policy/stage.sh DIR: a self-contained copy of the numa-guard pack in DIR, for
-# `pulumi policy publish`. The pack imports the project's topology/, k3s/ and stacks/ code (and what the stack schema imports: slm/, platform/) by
+# `pulumi policy publish`. The pack imports the project's pure topology/, common/ and k3s/ code by
 # relative path (../topology/...), and `pulumi policy publish` uploads only the pack's own folder:
-# DIR holds both, with the pack's PulumiPolicy.yaml, package.json and lock file at its root.
+# DIR holds both, with the pack's PulumiPolicy.yaml, package.json and lock file at its root. The
+# stack files, locks and captures it judges against stay in the project (NUMA_K3S_PROJECT_DIR).
 set -euo pipefail
 [[ $# -eq 1 ]] || { echo "usage: bash policy/stage.sh DIR" >&2; exit 2; }
 here=$(cd "$(dirname "$0")" && pwd)
@@ -12,8 +13,9 @@ out=$1
 mkdir -p "$out/policy"
 cp -r "$here/index.ts" "$here/modules.ts" "$here/secret-aware.ts" "$here/rules" "$out/policy/"
 cp "$here/PulumiPolicy.yaml" "$here/package-lock.json" "$out/"
-# What policy/rules imports from the project, and what those files import in turn.
-for d in topology common k3s stacks guest hostprep hypervisor slm platform; do cp -r "$project/$d" "$out/$d"; done
+# What policy/rules imports from the project, and what those files import in turn
+# (test/policy/pack-runtime.test.ts checks this list against the imports).
+for d in topology common k3s; do cp -r "$project/$d" "$out/$d"; done
 # The same package, its entry one folder down; the same compiler options, for that entry.
 node -e '
   const fs = require("fs");

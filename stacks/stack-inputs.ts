@@ -6,6 +6,7 @@ import { resolve } from "node:path";
 import YAML from "yaml";
 import { HostTopology } from "../topology/host-topology";
 import { PlacementLock } from "../topology/lock";
+import { lockFileOf } from "../topology/stack-placement";
 import { ConfigError, StackConfig, parseStackConfig, placementRequestOf, stackConfigEntries } from "./config";
 import { LoadedRequest, checkNodesExist, readLock, readTopologies } from "./placement-inputs";
 
@@ -16,11 +17,6 @@ export interface StackInputs extends LoadedRequest {
   lockFile: string;
   /** undefined before the first `npm run plan -- --stack NAME --lock FILE`. */
   lock: PlacementLock | undefined;
-}
-
-/** `hosts/<stack>.lock.json` unless the stack names one: a copied stack file gets a lock of its own. */
-export function lockFileOf(stack: string, config: { placementLock?: string }): string {
-  return config.placementLock ?? `hosts/${stack}.lock.json`;
 }
 
 /** The stack file's `numa-k3s:` entries, as Pulumi would hand them to the program. */

@@ -1,5 +1,10 @@
 // libvirt's cpuset syntax (`0-3,8,^2`), as used by <vcpupin cpuset>, <emulatorpin>, <numatune
 // nodeset> and the `siblings` attribute of `virsh capabilities`, to and from sorted id arrays.
+import { UserError } from "../common/user-error";
+
+/** A cpuset that is not one: callers (the capture reader, the policy pack reading a domain) catch
+ * it by type and say where it was. */
+export class CpusetError extends UserError {}
 
 /**
  * The largest thread id accepted. Linux caps NR_CPUS at 8192 today; the bound is generous so that
@@ -16,7 +21,7 @@ export const MAX_CPUSET_ID = 65535;
  */
 export function parseCpuset(text: string): number[] {
   function refuse(why: string): never {
-    throw new Error(`cpuset '${text}': ${why}`);
+    throw new CpusetError(`cpuset '${text}': ${why}`);
   }
   if (text.trim() === "") refuse("is empty; expected ids and ranges such as 0-3,8");
   const selected = new Set<number>();
@@ -59,7 +64,7 @@ function toId(digits: string, refuse: (why: string) => never): number {
 export function formatCpuset(ids: readonly number[]): string {
   for (const id of ids) {
     if (!Number.isInteger(id) || id < 0 || id > MAX_CPUSET_ID) {
-      throw new Error(`cpuset id ${id} is not a whole number from 0 to ${MAX_CPUSET_ID}`);
+      throw new CpusetError(`cpuset id ${id} is not a whole number from 0 to ${MAX_CPUSET_ID}`);
     }
   }
   const sorted = [...new Set(ids)].sort((a, b) => a - b);

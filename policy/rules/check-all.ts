@@ -2,12 +2,13 @@
 // the pack's stack policies run on a preview's resources.
 import { Finding, Inputs, PolicyContext, RULES } from "./model";
 import { checkConsoles, checkPlacements } from "./placement-rules";
-import { checkKubelets, checkModelServers, checkSecrets } from "./workload-rules";
+import { checkSecrets } from "./secrets";
+import { checkKubelets, checkModelServers } from "./workload-rules";
 
 export function checkAll(inputs: Inputs, ctx: PolicyContext): Finding[] {
   const findings = [
     ...checkPlacements(inputs.domains, ctx),
-    ...checkKubelets(inputs.kubelets, inputs.domains, ctx),
+    ...checkKubelets(inputs.kubelets, ctx),
     ...checkModelServers(inputs.objects, ctx),
     ...checkConsoles(inputs.domains, ctx),
     ...checkSecrets(inputs.commands, inputs.objects),

@@ -1,58 +1,55 @@
-// Where the rules get the hardware from: the committed captures the stack names, with each host's
-// reserve. For a preview, from the stack's own config file (read as the program reads it); for a
-// render directory, from its plan.json (the hosts and captures it was planned on).
+// What the rules judge against: the placement the stack decided, read from the project's committed
+// files (topology/stack-placement.ts: the stack file, the lock, the captures), the same for a
+// preview (the pack) and a render directory (`npm run check`). Each VM's place is the plan's: the
+// lock's placement, or for a VM not locked yet the planner's, planned here with the lock exactly
+// as the program plans it (a locked VM keeps its threads, so this is the lock wherever there is one).
+import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
-import { readCapabilities } from "../../topology/capabilities";
-import { hostBudgets } from "../../topology/node-budget";
-import type { HostPlan, Plan } from "../../topology/placement";
-import { hostOf } from "../../topology/request";
-import { readStackInputs } from "../../stacks/stack-inputs";
-import type { PolicyContext } from "./model";
+import YAML from "yaml";
+import { unlockedVms } from "../../topology/lock";
+import { planPlacement } from "../../topology/planner";
+import { readStackPlacement } from "../../topology/stack-placement";
+import type { DecidedVm, PolicyContext } from "./model";
 
-/** The stack of a resource URN (`urn:pulumi:<stack>::<project>::<type>::<name>`). */
-export function stackOfUrn(urn: string): string | undefined {
-  return /^urn:pulumi:([^:]+)::/.exec(urn)?.[1];
+/** The stack and project of a resource URN (`urn:pulumi:<stack>::<project>::<type>::<name>`). */
+export function stackOfUrn(urn: string): { stack: string; project: string } | undefined {
+  const m = /^urn:pulumi:([^:]+)::([^:]+)::/.exec(urn);
+  return m ? { stack: m[1], project: m[2] } : undefined;
 }
 
-/** The context of stack `stack` from Pulumi.<stack>.yaml in `projectDir`: the same reading as
- * `npm run plan -- --stack` (captures relative to the project, reserves with their defaults). */
-export function contextFromStack(projectDir: string, stack: string): PolicyContext {
-  const inputs = readStackInputs(projectDir, stack);
-  return {
-    hosts: inputs.request.hosts.map((h) => ({ name: h.name, topology: inputs.topologies.get(h.name)!, reserve: h.reserve })),
-    hostOfVm: new Map(inputs.request.vms.map((vm) => [vm.name, hostOf(inputs.request, vm)])),
-    numaOfVm: new Map(inputs.request.vms.map((vm) => [vm.name, vm.numa])),
-  };
+/** The project's name in its Pulumi.yaml: the prefix of its config keys. */
+function projectName(projectDir: string): string {
+  const doc = YAML.parse(readFileSync(resolve(projectDir, "Pulumi.yaml"), "utf8")) as { name?: unknown } | null;
+  if (typeof doc?.name !== "string") throw new Error(`${resolve(projectDir, "Pulumi.yaml")}: has no name`);
+  return doc.name;
 }
 
-/**
- * The reserve a host was planned with, from what plan.json says it kept: the fewest cores per node
- * whose reserved threads are exactly the plan's on every node, and the node's reserveKiB. Read
- * back rather than trusted as a number, so that a capture and a plan that disagree are an error.
- */
-function reserveOf(host: HostPlan, topology: ReturnType<typeof readCapabilities>): { coresPerNode: number; memoryGiBPerNode: number } {
-  const memoryGiBPerNode = (host.nodes[0]?.reserveKiB ?? 0) / 1048576;
-  const most = Math.max(0, ...topology.nodes.map((n) => n.cores.length));
-  for (let coresPerNode = 0; coresPerNode <= most; coresPerNode++) {
-    const budgets = hostBudgets(topology, { coresPerNode, memoryGiBPerNode });
-    const same = budgets.every((b) => {
-      const want = host.nodes.find((n) => n.id === b.node.id)?.reservedThreads ?? [];
-      const got = b.reservedCores.flatMap((c) => c.threads).sort((x, y) => x - y);
-      return got.join(",") === [...want].sort((x, y) => x - y).join(",");
-    });
-    if (same) return { coresPerNode, memoryGiBPerNode };
+/** The context of stack `stack` of the project in `projectDir` (its config keys under `project:`). */
+export function contextFromStack(projectDir: string, stack: string, project = projectName(projectDir)): PolicyContext {
+  const s = readStackPlacement(projectDir, stack, project);
+  const outcome = planPlacement({ request: s.request, topologies: s.topologies, lock: s.lock, searchSeconds: s.searchSeconds });
+  const lockVms = s.lock?.vms ?? [];
+  const vms = new Map<string, DecidedVm>();
+  let undecided: string | null = null;
+  if (outcome.kind === "placed") {
+    const unlocked = new Set(unlockedVms(outcome.plan, s.lock).map((p) => p.name));
+    for (const p of outcome.plan.vms) vms.set(p.name, { name: p.name, placement: p, locked: !unlocked.has(p.name), workload: "", role: "agent" });
+  } else {
+    undecided = `${s.file}: its VMs do not fit (${outcome.problems[0].message.split("\n")[0]}; npm run plan -- --stack ${stack} says more)`;
   }
-  throw new Error(`plan.json: host ${host.name}: its reserved threads match no reserve of ${topology.source}`);
-}
-
-/** The context of a render from its plan.json; captures are relative to `projectDir`. */
-export function contextFromPlan(projectDir: string, plan: Plan): PolicyContext {
+  // The lock's VMs that are not planned (the stack dropped them, or it did not fit) keep their place.
+  for (const p of lockVms) if (!vms.has(p.name)) vms.set(p.name, { name: p.name, placement: p, locked: true, workload: "", role: "agent" });
+  for (const vm of s.request.vms) {
+    const entry = s.vmEntries.get(vm.name) ?? {};
+    const known = vms.get(vm.name) ?? { name: vm.name, placement: null, locked: false, workload: "", role: "agent" as const };
+    vms.set(vm.name, { ...known, workload: String(entry.workload ?? ""), role: entry.k3sRole === "server" ? "server" : "agent" });
+  }
   return {
-    hosts: plan.hosts.map((h) => {
-      const topology = readCapabilities(resolve(projectDir, h.capabilities));
-      return { name: h.name, topology, reserve: reserveOf(h, topology) };
-    }),
-    hostOfVm: new Map(plan.vms.map((vm) => [vm.name, vm.host])),
-    numaOfVm: new Map(plan.vms.map((vm) => [vm.name, vm.node === null ? "floating" : "strict"])),
+    stackFile: s.file,
+    lockFile: s.lockFile,
+    hosts: s.request.hosts.map((h) => ({ name: h.name, topology: s.topologies.get(h.name)!, reserve: h.reserve })),
+    request: s.request,
+    vms,
+    undecided,
   };
 }

@@ -4,7 +4,8 @@
 // objects and Helm releases, and every remote command's text. Secrets are "[secret]" here, as in a
 // render: a value that is a Pulumi secret never reaches a rule that judges what is in the clear.
 import type { HostTopology } from "../../topology/host-topology";
-import type { Reserve } from "../../topology/request";
+import type { VmPlacement } from "../../topology/placement";
+import type { PlacementRequest, Reserve } from "../../topology/request";
 
 /** The rules of the pack, in the order they are listed (README, PulumiPolicy). */
 export const RULES = [
@@ -14,6 +15,7 @@ export const RULES = [
   "emulator-isolated",
   "no-shared-pcpu",
   "node-capacity",
+  "domain-matches-plan",
   "kubelet-matches-plan",
   "slm-guaranteed",
   "no-public-console",
@@ -45,6 +47,8 @@ export interface KubeletInput {
   role: "server" | "agent";
   /** kubelet.yaml as the node receives it; null when the node runs K3s without one. */
   yaml: string | null;
+  /** config.yaml's node-label entries (`key=value`). */
+  labels: string[];
 }
 
 export interface ObjectInput {
@@ -74,14 +78,32 @@ export interface HostContext {
   reserve: Reserve;
 }
 
-/** What the rules check against: each host's committed capture and reserve, and which host each
- * VM of the stack is on. */
+/** One VM as the stack decided it. */
+export interface DecidedVm {
+  name: string;
+  /** Where the plan puts it: the lock's placement, or the planner's for a VM not locked yet; null
+   * when the stack's VMs could not be planned (then `undecided` says why). */
+  placement: VmPlacement | null;
+  /** In the lock (an up deploys only these), or only planned (a preview shows it, an up refuses it). */
+  locked: boolean;
+  /** What runs on it (`numa-k3s:vms[i].workload`); "" for a VM only the lock still holds. */
+  workload: string;
+  role: "server" | "agent";
+}
+
+/** What the rules check against: what the stack decided (its lock, its VMs, its hosts' committed
+ * captures and reserves), never what the artefacts themselves say. */
 export interface PolicyContext {
+  /** `Pulumi.<stack>.yaml` and the lock file, as messages name them. */
+  stackFile: string;
+  lockFile: string;
   hosts: HostContext[];
-  hostOfVm: ReadonlyMap<string, string>;
-  /** What the stack asks of each VM's memory: strict (one node) or floating (interleaved). A
-   * domain alone cannot say which it was meant to be. */
-  numaOfVm: ReadonlyMap<string, "strict" | "floating">;
+  /** The hosts and VMs the stack asks for (the planner's request). */
+  request: PlacementRequest;
+  /** Every VM of the stack or of its lock, by name. */
+  vms: ReadonlyMap<string, DecidedVm>;
+  /** Why VMs not in the lock have no placement (the stack's request does not fit); else null. */
+  undecided: string | null;
 }
 
 export function emptyInputs(): Inputs {

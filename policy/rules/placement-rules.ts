@@ -1,87 +1,71 @@
-// The placement rules of the pack, judged by topology/invariants.ts itself: every domain is read
-// back into a VmPlacement (domain-placement.ts), the stack's VMs become one Plan, and checkPlan's
-// violations are named by the pack's rule ids. No rule about cores, nodes or memory is written here.
+// The placement rules of the pack. Every domain is compared with what the plan decided for its VM
+// (domain-diff.ts), and judged by topology/invariants.ts itself next to the plan's other VMs: the
+// plan with these domains in place of their VMs, against the stack's hosts, captures and reserves.
+// No rule about cores, nodes or memory is written here; this file names what is found.
 import { checkPlan, Violation } from "../../topology/invariants";
-import { hostBudgets } from "../../topology/node-budget";
-import type { Plan, VmPlacement } from "../../topology/placement";
-import type { PlacementRequest, VmRequest } from "../../topology/request";
-import { Console, DomainReadError, nodeOfThread, readDomain } from "./domain-placement";
-import { DomainInput, Finding, HostContext, PolicyContext, RuleName } from "./model";
+import type { VmPlacement } from "../../topology/placement";
+import { differences } from "./domain-diff";
+import { Console, DomainRead, DomainReadError, nodeOfThread, placementOf, readDomain } from "./domain-placement";
+import { DecidedVm, DomainInput, Finding, PolicyContext, RuleName } from "./model";
 
 export interface ReadDomains {
-  /** Each domain that could be read, with the resource that sends it. */
-  vms: { resource: string; placement: VmPlacement; consoles: Console[] }[];
-  /** Domains that could not be read as a pinned VM of the stack. */
+  /** Each domain that could be read, with the resource that sends it and its VM as decided (null
+   * for a domain the plan does not know). */
+  vms: { resource: string; read: DomainRead; decided: (DecidedVm & { placement: VmPlacement }) | null }[];
+  /** Domains that could not be read, or are of no VM the plan placed. */
   findings: Finding[];
 }
 
-function reservedThreads(host: HostContext): Set<number> {
-  return new Set(hostBudgets(host.topology, host.reserve).flatMap((b) => b.reservedCores.flatMap((c) => c.threads)));
-}
-
-/** The domains as placements on their hosts (the stack config says which host; a stack with one
- * host needs no saying). */
+/** The domains, each matched with its VM in the plan by name. */
 export function readDomains(domains: readonly DomainInput[], ctx: PolicyContext): ReadDomains {
   const vms: ReadDomains["vms"] = [];
   const findings: Finding[] = [];
-  const reserved = new Map(ctx.hosts.map((h) => [h.name, reservedThreads(h)]));
+  const f = (rule: RuleName, resource: string, message: string) => findings.push({ rule, resource, message: `${resource}: ${message}` });
+  const seen = new Map<string, string>();
   for (const d of domains) {
+    let read: DomainRead;
     try {
-      const name = /<name>\s*([^<]*?)\s*<\/name>/.exec(d.xml)?.[1];
-      const host = (name !== undefined ? ctx.hostOfVm.get(name) : undefined) ?? (ctx.hosts.length === 1 ? ctx.hosts[0].name : undefined);
-      if (host === undefined || !reserved.has(host)) {
-        findings.push({ rule: "vcpu-single-node", resource: d.resource, message: `${d.resource}: domain ${name ?? "(no name)"} is not a VM of the stack, so no host capture can tell its nodes` });
-        continue;
-      }
-      const read = readDomain(d.xml, host, ctx.hosts.find((h) => h.name === host)!.topology, reserved.get(host)!);
-      vms.push({ resource: d.resource, ...read });
+      read = readDomain(d.xml);
     } catch (e) {
-      if (!(e instanceof DomainReadError) && !(e instanceof Error && e.message.startsWith("cpuset"))) throw e;
-      findings.push({ rule: "whole-cores", resource: d.resource, message: `${d.resource}: the domain XML ${e.message}` });
+      if (!(e instanceof DomainReadError)) throw e;
+      f("whole-cores", d.resource, `the domain XML ${e.message}`);
+      continue;
     }
+    const decided = ctx.vms.get(read.name);
+    const other = seen.get(read.name);
+    seen.set(read.name, d.resource);
+    if (other !== undefined) {
+      f("domain-matches-plan", d.resource, `domain ${read.name} is also defined by ${other}: the plan has one VM of that name`);
+      vms.push({ resource: d.resource, read, decided: null });
+    } else if (!decided) {
+      f("domain-matches-plan", d.resource, `domain ${read.name} is a VM of neither ${ctx.stackFile} nor ${ctx.lockFile}: nothing decided where it runs`);
+      vms.push({ resource: d.resource, read, decided: null });
+    } else if (!ctx.request.vms.some((vm) => vm.name === read.name)) {
+      f("domain-matches-plan", d.resource, `VM ${read.name} is in ${ctx.lockFile} but no longer in ${ctx.stackFile}: the program deletes it, it defines no domain for it`);
+      vms.push({ resource: d.resource, read, decided: null });
+    } else if (!decided.placement) {
+      f("domain-matches-plan", d.resource, `VM ${read.name} is not in ${ctx.lockFile}, and ${ctx.undecided ?? "the plan does not place it"}`);
+      vms.push({ resource: d.resource, read, decided: null });
+    } else vms.push({ resource: d.resource, read, decided: { ...decided, placement: decided.placement } });
   }
   return { vms, findings };
 }
 
-/** The request the placements are judged against: the stack's hosts and reserves, and each VM as
- * its domain describes it, so that checkPlan judges the XML against the hardware, not the XML
- * against the config (a cores change is a config change, not a violation). */
-function requestOf(vms: readonly VmPlacement[], ctx: PolicyContext): PlacementRequest {
-  const T = new Map(ctx.hosts.map((h) => [h.name, h.topology.threadsPerCore]));
-  const sizes: Record<number, VmRequest["hugepages"]> = { 2048: "2M", 1048576: "1G" };
-  return {
-    hosts: ctx.hosts.map((h) => ({ name: h.name, capabilities: h.topology.source, reserve: h.reserve })),
-    vms: vms.map((p) => ({
-      name: p.name,
-      host: p.host,
-      node: p.node ?? "auto",
-      cores: p.vcpus / (T.get(p.host) ?? 1),
-      memoryGiB: p.memoryKiB / 1048576,
-      hugepages: p.hugepages ? sizes[p.hugepages.sizeKiB] : undefined,
-      emulator: p.emulator,
-      numa: ctx.numaOfVm.get(p.name) ?? (p.node === null ? "floating" : "strict"),
-    })),
-  };
-}
-
 /**
- * The pack's name for an invariant's violation. invariants.ts's `single-node` covers vCPUs,
- * emulator threads, iothreads and numatune at once; the pack tells them apart by what is off the
- * node (vCPUs first: a VM whose vCPUs cross nodes is that problem, whatever else is wrong).
+ * The pack's name for an invariant's violation of VM `vm` (null for a node's totals), or null for
+ * what the comparison with the plan says better (domain-diff.ts): the request, which the plan
+ * meets, and numatune, which the plan binds. The plan gives each judged domain its node, so
+ * `single-node` is told apart by which threads are off it: vCPUs first (a VM whose vCPUs cross
+ * nodes is that problem), then emulator/iothreads; a thread on no node is whole-cores' (below).
  */
-function ruleOf(v: Violation, vm: VmPlacement | undefined, nodeOf: Map<number, number> | undefined): RuleName {
+function ruleOf(v: Violation, vm: VmPlacement | undefined, nodeOf: Map<number, number> | undefined): RuleName | null {
+  const off = (threads: number[]) => vm !== undefined && nodeOf !== undefined && threads.some((t) => nodeOf.has(t) && nodeOf.get(t) !== vm.node);
   switch (v.rule) {
     case "whole-cores":
     case "online-threads":
       return "whole-cores";
     case "requested":
-      // The request is made from the domains: only a vCPU count that is not whole cores, a second
-      // domain of the same name, or a page size the planner does not offer can differ.
-      if (v.detail.startsWith("placed")) return "no-shared-pcpu";
-      if (v.detail.startsWith("has huge pages")) return "node-capacity";
-      // "is floating; requested numa: strict": interleaved memory for a VM the stack keeps strict.
-      if (v.detail.includes("requested numa")) return "memory-strict-local";
-      return "whole-cores";
+      return null;
     case "exclusive-vcpus":
       return "no-shared-pcpu";
     case "reserve-respected":
@@ -89,8 +73,10 @@ function ruleOf(v: Violation, vm: VmPlacement | undefined, nodeOf: Map<number, n
     case "hugepages":
       return "node-capacity";
     case "single-node":
-      if (v.detail.startsWith("numatune")) return "memory-strict-local";
-      return vm && nodeOf && vm.vcpupin.some((t) => nodeOf.get(t) !== vm.node) ? "vcpu-single-node" : "emulator-isolated";
+      if (v.detail.startsWith("numatune")) return null;
+      if (vm && off(vm.vcpupin)) return "vcpu-single-node";
+      if (vm && off([...vm.emulatorpin, ...vm.iothreadpin])) return "emulator-isolated";
+      return "whole-cores";
     case "emulator-isolated":
     case "shared-emulator":
       return "emulator-isolated";
@@ -99,24 +85,45 @@ function ruleOf(v: Violation, vm: VmPlacement | undefined, nodeOf: Map<number, n
   }
 }
 
+/** The rules that can explain a difference in the vCPUs' shape. */
+const HARDWARE: RuleName[] = ["vcpu-single-node", "whole-cores", "no-shared-pcpu", "node-capacity"];
+
 /** Every placement rule over these domains (one domain for a per-resource policy, all of them
- * for a stack policy). */
+ * for a stack policy): the plan's other VMs stand where the plan puts them either way. */
 export function checkPlacements(domains: readonly DomainInput[], ctx: PolicyContext): Finding[] {
   const read = readDomains(domains, ctx);
-  const placements = read.vms.map((v) => v.placement);
-  const plan: Plan = { hosts: [], vms: placements };
-  const topologies = new Map(ctx.hosts.map((h) => [h.name, h.topology]));
-  const hostsInUse = new Set(placements.map((p) => p.host));
-  const request = requestOf(placements, ctx);
-  // Hosts without a VM here have nothing to judge (and a per-resource check sees one VM only).
-  request.hosts = request.hosts.filter((h) => hostsInUse.has(h.name));
+  // Domains as the plan has them first: what two VMs claim is then said of the one that moved.
+  const judged = (read.vms.filter((v) => v.decided !== null) as (ReadDomains["vms"][number] & { decided: DecidedVm & { placement: VmPlacement } })[])
+    .map((j) => ({ j, moved: differences(j.read, j.decided.placement).length > 0 }))
+    .sort((a, b) => Number(a.moved) - Number(b.moved))
+    .map(({ j }) => j);
+  const names = new Set(judged.map((v) => v.read.name));
+  const placed = new Map(judged.map((v) => [v.read.name, placementOf(v.read, v.decided.placement)]));
+  // The plan's VMs first, then the judged domains: a thread two VMs claim is said of the domain.
+  const others = ctx.request.vms.flatMap((r) => (names.has(r.name) ? [] : (ctx.vms.get(r.name)?.placement ?? [])));
+  const plan = { hosts: [], vms: [...others, ...placed.values()] };
   const nodeOf = new Map(ctx.hosts.map((h) => [h.name, nodeOfThread(h.topology)]));
+  const topologies = new Map(ctx.hosts.map((h) => [h.name, h.topology]));
+
   const findings = [...read.findings];
-  for (const v of checkPlan(plan, request, topologies)) {
-    const vm = read.vms.find((x) => x.placement.name === v.vm && x.placement.host === v.host);
-    const rule = ruleOf(v, vm?.placement, nodeOf.get(v.host));
-    const resource = vm?.resource ?? v.host;
-    findings.push({ rule, resource, message: `${resource}: ${v.vm ? `VM ${v.vm} ` : ""}${v.detail}` });
+  const byVm = new Map<string, Finding[]>();
+  for (const v of checkPlan(plan, ctx.request, topologies)) {
+    if (v.vm !== null && !names.has(v.vm)) continue;
+    const vm = v.vm === null ? undefined : placed.get(v.vm);
+    const rule = ruleOf(v, vm, nodeOf.get(v.host));
+    if (rule === null) continue;
+    const resource = v.vm === null ? v.host : judged.find((j) => j.read.name === v.vm)!.resource;
+    const finding = { rule, resource, message: `${resource}: ${v.vm ? `VM ${v.vm} ` : ""}${v.detail}` };
+    findings.push(finding);
+    if (v.vm !== null) byVm.set(v.vm, [...(byVm.get(v.vm) ?? []), finding]);
+  }
+  // What differs from the plan, unless a hardware rule said it already.
+  for (const j of judged) {
+    const said = new Set((byVm.get(j.read.name) ?? []).map((f) => f.rule));
+    for (const diff of differences(j.read, j.decided.placement)) {
+      if (said.has(diff.rule) || (diff.shape && HARDWARE.some((r) => said.has(r)))) continue;
+      findings.push({ rule: diff.rule, resource: j.resource, message: `${j.resource}: VM ${j.read.name} ${diff.detail}` });
+    }
   }
   return dedupe(findings);
 }
@@ -128,7 +135,7 @@ const LOCAL_LISTENS = new Set(["127.0.0.1", "::1", "localhost", "socket", "none"
 export function checkConsoles(domains: readonly DomainInput[], ctx: PolicyContext): Finding[] {
   const out: Finding[] = [];
   for (const vm of readDomains(domains, ctx).vms)
-    for (const c of vm.consoles)
+    for (const c of vm.read.consoles as Console[])
       for (const l of c.listens)
         if (!LOCAL_LISTENS.has(l))
           out.push({

@@ -10,7 +10,8 @@ import { contextFromStack, stackOfUrn } from "./context";
 import { Finding, PolicyContext, RuleName } from "./model";
 import { checkConsoles, checkPlacements } from "./placement-rules";
 import { inputsOfResources, ResourceLike } from "./pulumi-resources";
-import { checkModelServers, checkSecrets } from "./workload-rules";
+import { checkSecrets } from "./secrets";
+import { checkKubelets, checkModelServers } from "./workload-rules";
 
 export type EnforcementLevel = "advisory" | "mandatory" | "remediate" | "disabled";
 type Report = (message: string, urn?: string) => void;
@@ -50,27 +51,28 @@ export function projectDirOf(config: PackConfig): string {
 
 const contexts = new Map<string, PolicyContext>();
 
-/** The stack's context, read once per project and stack. */
+/** The stack's context, read once per project directory, project and stack. */
 function contextOf(urn: string, config: PackConfig): PolicyContext {
-  const stack = stackOfUrn(urn);
-  if (!stack) throw new Error(`numa-guard: cannot tell the stack from URN ${urn}`);
+  const of = stackOfUrn(urn);
+  if (!of) throw new Error(`numa-guard: cannot tell the stack from URN ${urn}`);
   const dir = projectDirOf(config);
-  const key = `${dir}\0${stack}`;
-  if (!contexts.has(key)) contexts.set(key, contextFromStack(dir, stack));
+  const key = `${dir}\0${of.project}\0${of.stack}`;
+  if (!contexts.has(key)) contexts.set(key, contextFromStack(dir, of.stack, of.project));
   return contexts.get(key)!;
 }
 
 const DESCRIPTIONS: Record<RuleName, string> = {
-  "vcpu-single-node": "A strict VM's vCPUs are all on one host NUMA node",
-  "memory-strict-local": "numatune is strict to the VM's own node (interleave only for floating VMs)",
+  "vcpu-single-node": "A strict VM's vCPUs are all on the plan's host NUMA node",
+  "memory-strict-local": "numatune memory and every memnode are bound as the plan binds them: strict to the VM's node (interleave only for floating VMs)",
   "whole-cores": "vCPUs take whole cores, sibling threads adjacent, guest topology matching",
-  "emulator-isolated": "Emulator threads and iothreads on the VM's node, never on any VM's vCPU",
+  "emulator-isolated": "Emulator threads and every iothread pinned as the plan pins them, on the VM's node, never on any VM's vCPU",
   "no-shared-pcpu": "No host thread is a vCPU of two VMs",
-  "node-capacity": "Per node, cores, memory and huge pages within what the host has after its reserve",
-  "kubelet-matches-plan": "Each k8s node's kubelet configuration is the one derived from its VM's placement",
-  "slm-guaranteed": "Every model server pod is Guaranteed, on whole cores, and selects its node",
+  "node-capacity": "Memory and huge pages as the plan sizes them, and per node within what the host has after its reserve",
+  "domain-matches-plan": "Every domain is a VM of the plan, pinned as the plan says, with nothing the pack cannot judge",
+  "kubelet-matches-plan": "Each k8s node's role, placement labels and kubelet configuration are the ones derived from its VM's planned placement",
+  "slm-guaranteed": "Every model server pod is Guaranteed, on whole cores, and selects an SLM VM of the plan",
   "no-public-console": "No VNC/SPICE console listens beyond 127.0.0.1",
-  "secrets-stay-secret": "The K3s token, kubeconfig, S3 keys and SSH key appear only as secrets",
+  "secrets-stay-secret": "No token, password or key in the clear in a command, environment, ConfigMap, annotation or chart value",
 };
 
 function report(findings: Finding[], rule: RuleName, reportViolation: Report, urnOf?: (resource: string) => string | undefined): void {
@@ -100,8 +102,7 @@ function stackPolicy(rule: RuleName) {
     configSchema,
     validateStack: (args: StackArgs, reportViolation: Report): void => {
       const inputs = inputsOfResources(args.resources);
-      const ofRule = rule === "kubelet-matches-plan" ? inputs.kubelets.length : inputs.domains.length;
-      if (ofRule === 0) args.notApplicable(`the stack has nothing ${rule} judges`);
+      if (inputs.domains.length === 0) args.notApplicable(`the stack has nothing ${rule} judges`);
       const ctx = contextOf(args.resources[0].urn, args.getConfig<PackConfig>());
       const urns = new Map(args.resources.map((r) => [r.name, r.urn]));
       report(checkAll(inputs, ctx), rule, reportViolation, (resource) => urns.get(resource));
@@ -116,12 +117,18 @@ export const policies = [
   resourcePolicy("vcpu-single-node", isDomain, domainCheck),
   resourcePolicy("memory-strict-local", isDomain, domainCheck),
   resourcePolicy("whole-cores", isDomain, domainCheck),
-  // Emulator threads must avoid every VM's vCPUs, not only their own VM's: a stack rule.
+  resourcePolicy("domain-matches-plan", isDomain, domainCheck),
+  // Each domain is judged next to the plan's other VMs either way; a stack rule also sees two
+  // domains that both moved onto one core.
   stackPolicy("emulator-isolated"),
   stackPolicy("no-shared-pcpu"),
   stackPolicy("node-capacity"),
-  // The kubelet is in the K3s install's stdin, its placement in the VM's domain: a stack rule.
-  stackPolicy("kubelet-matches-plan"),
+  // The kubelet is in the K3s install's stdin; the placement it derives from is the plan's.
+  resourcePolicy(
+    "kubelet-matches-plan",
+    (r) => inputsOfResources([r]).kubelets.length > 0,
+    (r) => checkKubelets(inputsOfResources([r]).kubelets, contextOf(r.urn, r.getConfig<PackConfig>())),
+  ),
   resourcePolicy(
     "slm-guaranteed",
     (r) => r.type.startsWith("kubernetes:") && !r.type.startsWith("kubernetes:helm"),

@@ -60,7 +60,7 @@ export function payloadFiles(stdin: string): Record<string, string> {
 }
 
 const COMMAND_TYPES = new Set(["command:remote:Command", "command:local:Command"]);
-const COMMAND_FIELDS = ["create", "update", "delete", "environment", "triggers"];
+const COMMAND_FIELDS = ["create", "update", "delete", "environment", "triggers", "stdin"];
 
 export function inputsOfResources(resources: readonly ResourceLike[]): Inputs {
   const inputs = emptyInputs();
@@ -73,7 +73,8 @@ export function inputsOfResources(resources: readonly ResourceLike[]): Inputs {
         if (files["config.yaml"] !== undefined) {
           const config = (YAML.parse(files["config.yaml"]) ?? {}) as Record<string, unknown>;
           const node = typeof config["node-name"] === "string" ? config["node-name"] : r.name.replace(/-k3s$/, "");
-          inputs.kubelets.push({ resource: r.name, node, role: "server" in config ? "agent" : "server", yaml: files["kubelet.yaml"] ?? null });
+          const labels = Array.isArray(config["node-label"]) ? config["node-label"].map(String) : [];
+          inputs.kubelets.push({ resource: r.name, node, role: "server" in config ? "agent" : "server", yaml: files["kubelet.yaml"] ?? null, labels });
         }
       }
       const c: CommandInput = { resource: r.name, fields: {} };
@@ -81,6 +82,8 @@ export function inputsOfResources(resources: readonly ResourceLike[]): Inputs {
         const v = redacted(read(r.props, f));
         if (v !== undefined) c.fields[f] = v;
       }
+      // A stdin in the clear is judged file by file, as the script on the other end reads it.
+      if (typeof c.fields.stdin === "string") for (const [file, text] of Object.entries(payloadFiles(c.fields.stdin))) c.fields[`stdin ${file}`] = text;
       inputs.commands.push(c);
     } else if (r.type.startsWith("kubernetes:")) {
       const o: ObjectInput = { resource: r.name, type: r.type, props: redacted(r.props) as Record<string, unknown> };

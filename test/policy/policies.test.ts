@@ -10,6 +10,9 @@ import { placeRequest } from "../../stacks/place-stack";
 import { readStackInputs } from "../../stacks/stack-inputs";
 import { policies } from "../../policy/rules/policies";
 import { RULES } from "../../policy/rules/model";
+import { tempProject } from "./projects";
+import { readdirSync, readFileSync as readText, rmSync } from "node:fs";
+import { join } from "node:path";
 
 const ROOT = resolve(__dirname, "../..");
 
@@ -70,14 +73,15 @@ function byName(name: string) {
   return policies.find((p) => p.name === name)!;
 }
 
-/** Messages a policy reports on `rs` (all of them for a stack policy, one at a time otherwise). */
-function run(name: string, rs: Res[]): string[] {
+/** Messages a policy reports on `rs` (all of them for a stack policy, one at a time otherwise),
+ * with the pack configured by `config`. */
+function run(name: string, rs: Res[], config: object = {}): string[] {
   // Called as the SDK calls them: with the full 1.21 args, of which the policies read a few.
   type Validate = (args: unknown, report: (message: string) => void) => void;
   const p = byName(name) as unknown as { validateResource?: Validate; validateStack?: Validate };
   const out: string[] = [];
   const report = (message: string) => out.push(message);
-  const common = { getConfig: <T extends object>() => ({}) as T, notApplicable, stackTags: new Map<string, string>() };
+  const common = { getConfig: <T extends object>() => config as T, notApplicable, stackTags: new Map<string, string>() };
   const attempt = (f: () => void) => {
     try {
       f();
@@ -109,7 +113,10 @@ test("the program's own resources break no rule (the kubelet is read from the in
 
 test("a domain command whose XML puts memory on the other node is refused by memory-strict-local, naming it", () => {
   const rs = replaced("k3s-worker-slm-domain", (p) => ({ ...p, stdin: String(p.stdin).replace(/nodeset="1"/g, 'nodeset="0"') }));
-  expect(run("memory-strict-local", rs)).toEqual(["k3s-worker-slm-domain: VM k3s-worker-slm numatune strict 0 is not strict to node 1"]);
+  expect(run("memory-strict-local", rs)).toEqual([
+    "k3s-worker-slm-domain: VM k3s-worker-slm numatune strict 0; the plan binds its memory strict to node 1",
+    "k3s-worker-slm-domain: VM k3s-worker-slm memnode of guest cell 0 is strict 0; the plan binds its memory strict to node 1",
+  ]);
   expect(run("vcpu-single-node", rs)).toEqual([]);
 });
 
@@ -179,4 +186,80 @@ test("a resource a per-resource policy does not judge is marked not applicable",
   const p = byName("whole-cores") as unknown as { validateResource: (args: unknown, report: () => void) => void };
   const seed = resources.find((r) => r.name.endsWith("-seed"))!;
   expect(() => p.validateResource({ ...seed, opts: {}, getConfig: () => ({}), notApplicable, stackTags: new Map() }, () => undefined)).toThrow(NotApplicable);
+});
+
+/** Every policy's messages on `rs`, as `rule: message`. */
+function all(rs: Res[], config: object = {}): string[] {
+  return policies.flatMap((p) => run(p.name, rs, config).map((m) => `${p.name}: ${m}`));
+}
+
+const replaceIn = (name: string, from: string | RegExp, to: string) =>
+  replaced(name, (p) => {
+    const text = p.stdin instanceof Secret ? String(p.stdin.value) : String(p.stdin);
+    const next = text.replace(from, to);
+    if (next === text) throw new Error(`${name}: ${from} not found`);
+    return { ...p, stdin: p.stdin instanceof Secret ? new Secret(next) : next };
+  });
+const withCreate = (name: string, create: string) => replaced(name, (p) => ({ ...p, create }));
+const added = (r: Omit<Res, "urn">): Res[] => [...resources, { ...r, urn: `urn:pulumi:single::numa-k3s::${r.type}::${r.name}` }];
+
+/** The eight the pack once missed, through the policies as a preview hands them the resources. */
+const MISSED: [string, () => Res[], string][] = [
+  ["memnode on another node than the vCPUs", () => replaceIn("k3s-worker-slm-domain", '<memnode cellid="0" mode="strict" nodeset="1"/>', '<memnode cellid="0" mode="strict" nodeset="0"/>'), "memory-strict-local"],
+  ["<hugepages/> without <page>", () => replaceIn("k3s-worker-slm-domain", "<vcpu ", "<memoryBacking><hugepages/></memoryBacking><vcpu "), "node-capacity"],
+  ["a second iothread left unpinned", () => replaceIn("k3s-worker-slm-domain", "<iothreads>1</iothreads>", "<iothreads>2</iothreads>"), "emulator-isolated"],
+  [
+    "a model server pinned to the data VM",
+    () =>
+      replaced("slm-gemma-2b", (p) => {
+        const copy = JSON.parse(JSON.stringify(p)) as { spec: { template: { spec: { nodeSelector: Record<string, string> } } } };
+        copy.spec.template.spec.nodeSelector = { "kubernetes.io/hostname": "k3s-worker-data" };
+        return copy as unknown as Record<string, unknown>;
+      }),
+    "slm-guaranteed",
+  ],
+  [
+    "an extra domain the plan does not know",
+    () => {
+      const slm = resources.find((r) => r.name === "k3s-worker-slm-domain")!;
+      return added({ type: slm.type, name: "rogue-domain", props: { ...slm.props, stdin: String(slm.props.stdin).replace("<name>k3s-worker-slm</name>", "<name>rogue</name>") } });
+    },
+    "domain-matches-plan",
+  ],
+  ["K3S_TOKEN='...' in a command", () => withCreate("k3s-worker-slm-seed", "K3S_TOKEN='s3cr3t-t0ken' k3s agent"), "secrets-stay-secret"],
+  ["k3s agent --token ... in a command", () => withCreate("k3s-worker-slm-seed", "k3s agent --token s3cr3t-t0ken"), "secrets-stay-secret"],
+  [
+    "an S3 secret key in a ConfigMap",
+    () => added({ type: "kubernetes:core/v1:ConfigMap", name: "lake-client", props: { metadata: { name: "lake-client" }, data: { AWS_SECRET_ACCESS_KEY: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY" } } }),
+    "secrets-stay-secret",
+  ],
+];
+
+test.each(MISSED)("%s is refused by exactly its rule, through the pack's policies", (_what, broken, rule) => {
+  const found = all(broken());
+  expect(found.length).toBeGreaterThan(0);
+  expect(new Set(found.map((m) => m.slice(0, m.indexOf(":"))))).toEqual(new Set([rule]));
+});
+
+describe("a multi-host stack whose VMs leave out `host`", () => {
+  let project: ReturnType<typeof tempProject>;
+  let domains: Res[];
+  beforeAll(() => {
+    project = tempProject("hostless", "single-two-hosts", (text) => text.replace(/^ {6}(host|node): [^\n]*\n/gm, ""));
+    domains = readdirSync(join(project.render, "domains")).map((f) => {
+      const name = `${f.replace(/\.xml$/, "")}-domain`;
+      return { type: "command:remote:Command", name, urn: `urn:pulumi:hostless::numa-k3s::command:remote:Command::${name}`, props: { create: "true", stdin: readText(join(project.render, "domains", f), "utf8") } };
+    });
+  }, 120000);
+  afterAll(() => rmSync(project.dir, { recursive: true, force: true }));
+
+  test("every policy runs (each VM's host from the plan) and finds its domains as planned", () => {
+    expect(domains).toHaveLength(6);
+    expect(all(domains, { projectDir: project.dir })).toEqual([]);
+  });
+
+  test("a domain of it pinned elsewhere is still refused", () => {
+    const broken = domains.map((d, i) => (i === 0 ? { ...d, props: { ...d.props, stdin: String(d.props.stdin).replace(/<emulatorpin cpuset="[^"]*"\/>/, '<emulatorpin cpuset="0"/>') } } : d));
+    expect(new Set(all(broken, { projectDir: project.dir }).map((m) => m.slice(0, m.indexOf(":"))))).toEqual(new Set(["emulator-isolated"]));
+  });
 });

@@ -1,0 +1,113 @@
+// The placement a stack has decided, read from the project's committed files alone: the stack
+// file's hosts (captures, reserves) and VMs, its lock, the captures. What the numa-guard policy
+// pack and `npm run check` judge a deployment against, without the program's own stack reader
+// (stacks/stack-inputs.ts, which also reads and checks everything else a stack says).
+import { readFileSync } from "node:fs";
+import { resolve } from "node:path";
+import YAML from "yaml";
+import { z } from "zod";
+import { UserError } from "../common/user-error";
+import { positiveNumber } from "../common/config-values";
+import { readCapabilities } from "./capabilities";
+import type { HostTopology } from "./host-topology";
+import { PlacementLock, PlacementLockSchema } from "./lock";
+import { HostRequestSchema, PlacementRequest, PlacementRequestSchema, VmRequestSchema } from "./request";
+
+export interface StackPlacement {
+  stack: string;
+  /** `Pulumi.<stack>.yaml`, as messages name it. */
+  file: string;
+  /** The lock, relative to the project (the stack's placementLock, or its default). */
+  lockFile: string;
+  /** undefined before the stack's first `npm run plan -- --stack NAME --lock FILE`. */
+  lock: PlacementLock | undefined;
+  /** The hosts and VMs as the planner reads them (the keys of topology/request.ts only). */
+  request: PlacementRequest;
+  topologies: Map<string, HostTopology>;
+  /** Each VM entry as the stack file writes it, by name: what it says beyond the request. */
+  vmEntries: Map<string, Record<string, unknown>>;
+  /** Every `<project>:` key of the stack file, without the prefix. */
+  entries: Record<string, unknown>;
+  searchSeconds: number | undefined;
+}
+
+/** `hosts/<stack>.lock.json` unless the stack names one: a copied stack file gets a lock of its own. */
+export function lockFileOf(stack: string, config: { placementLock?: string }): string {
+  return config.placementLock ?? `hosts/${stack}.lock.json`;
+}
+
+function refuse(message: string): never {
+  throw new UserError(message);
+}
+
+function readText(projectDir: string, file: string, what: string): string | undefined {
+  try {
+    return readFileSync(resolve(projectDir, file), "utf8");
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    refuse(`${file}: cannot read the ${what} (${(e as Error).message})`);
+  }
+}
+
+/** `FILE: KEY = VALUE: why` for the first zod issue, the shape of every config message. */
+function zodProblem(file: string, prefix: string, raw: unknown, error: z.ZodError): string {
+  const issue = error.issues[0];
+  let value: unknown = raw;
+  for (const p of issue.path) value = value !== null && typeof value === "object" ? (value as Record<PropertyKey, unknown>)[p] : undefined;
+  const key = issue.path.map((p, i) => (typeof p === "number" ? `[${p}]` : i === 0 ? String(p) : `.${String(p)}`)).join("");
+  return `${file}: ${prefix}${key}${value === undefined ? "" : ` = ${JSON.stringify(value)}`}: ${issue.message}`;
+}
+
+const pick = (entry: unknown, keys: string[]) =>
+  entry !== null && typeof entry === "object" ? Object.fromEntries(keys.filter((k) => k in entry).map((k) => [k, (entry as Record<string, unknown>)[k]])) : entry;
+
+/**
+ * Stack `stack` of the project in `projectDir`, config keys under `namespace:` (Pulumi's rule: the
+ * project's name). Only the keys that place VMs are judged here, with topology/request.ts's own
+ * schema; a stack the program refuses for another key is the program's to say.
+ */
+export function readStackPlacement(projectDir: string, stack: string, namespace: string): StackPlacement {
+  const file = `Pulumi.${stack}.yaml`;
+  const text = readText(projectDir, file, "stack file") ?? refuse(`${file}: no such stack file in ${projectDir}`);
+  let doc: unknown;
+  try {
+    doc = YAML.parse(text);
+  } catch (e) {
+    refuse(`${file}: not YAML: ${(e as Error).message.split("\n")[0]}`);
+  }
+  const config = (doc as { config?: unknown } | null)?.config;
+  if (!config || typeof config !== "object") refuse(`${file}: has no config: section`);
+  const entries: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(config)) if (key.startsWith(`${namespace}:`)) entries[key.slice(namespace.length + 1)] = value;
+  const prefix = `${namespace}:`;
+
+  const raw = {
+    hosts: Array.isArray(entries.hosts) ? entries.hosts.map((h) => pick(h, Object.keys(HostRequestSchema.shape))) : entries.hosts,
+    vms: Array.isArray(entries.vms) ? entries.vms.map((vm) => pick(vm, Object.keys(VmRequestSchema.shape))) : (entries.vms ?? []),
+  };
+  const parsed = PlacementRequestSchema.safeParse(raw);
+  if (!parsed.success) refuse(zodProblem(file, prefix, raw, parsed.error));
+  const request = parsed.data;
+  const more = z
+    .object({ searchSeconds: positiveNumber().optional(), placementLock: z.string().min(1, "must be a path relative to the project").optional() })
+    .safeParse({ searchSeconds: entries.searchSeconds, placementLock: entries.placementLock });
+  if (!more.success) refuse(zodProblem(file, prefix, entries, more.error));
+  const lockFile = lockFileOf(stack, more.data);
+  const lockText = readText(projectDir, lockFile, "lock");
+  let lock: PlacementLock | undefined;
+  if (lockText !== undefined) {
+    let json: unknown;
+    try {
+      json = JSON.parse(lockText);
+    } catch (e) {
+      refuse(`${lockFile}: not JSON: ${(e as Error).message}`);
+    }
+    const locked = PlacementLockSchema.safeParse(json);
+    if (!locked.success) refuse(zodProblem(lockFile, "", json, locked.error));
+    lock = locked.data;
+  }
+
+  const topologies = new Map(request.hosts.map((h) => [h.name, { ...readCapabilities(resolve(projectDir, h.capabilities), h.capabilities), source: h.capabilities }]));
+  const vmEntries = new Map((entries.vms as Record<string, unknown>[]).map((vm) => [String(vm.name), vm]));
+  return { stack, file, lockFile, lock, request, topologies, vmEntries, entries, searchSeconds: more.data.searchSeconds };
+}
