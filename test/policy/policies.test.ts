@@ -229,8 +229,8 @@ const MISSED: [string, () => Res[], string][] = [
   ["K3S_TOKEN='...' in a command", () => withCreate("k3s-worker-slm-seed", "K3S_TOKEN='s3cr3t-t0ken' k3s agent"), "secrets-stay-secret"],
   ["k3s agent --token ... in a command", () => withCreate("k3s-worker-slm-seed", "k3s agent --token s3cr3t-t0ken"), "secrets-stay-secret"],
   [
-    "an S3 secret key in a ConfigMap",
-    () => added({ type: "kubernetes:core/v1:ConfigMap", name: "lake-client", props: { metadata: { name: "lake-client" }, data: { AWS_SECRET_ACCESS_KEY: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY" } } }),
+    "an S3 secret key in a ConfigMap, under a name that does not say so",
+    () => added({ type: "kubernetes:core/v1:ConfigMap", name: "lake-client", props: { metadata: { name: "lake-client" }, data: { lake: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY" } } }),
     "secrets-stay-secret",
   ],
 ];
