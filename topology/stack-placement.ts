@@ -26,8 +26,6 @@ export interface StackPlacement {
   topologies: Map<string, HostTopology>;
   /** Each VM entry as the stack file writes it, by name: what it says beyond the request. */
   vmEntries: Map<string, Record<string, unknown>>;
-  /** Every `<project>:` key of the stack file, without the prefix. */
-  entries: Record<string, unknown>;
   searchSeconds: number | undefined;
 }
 
@@ -108,6 +106,6 @@ export function readStackPlacement(projectDir: string, stack: string, namespace:
   }
 
   const topologies = new Map(request.hosts.map((h) => [h.name, { ...readCapabilities(resolve(projectDir, h.capabilities), h.capabilities), source: h.capabilities }]));
-  const vmEntries = new Map((entries.vms as Record<string, unknown>[]).map((vm) => [String(vm.name), vm]));
-  return { stack, file, lockFile, lock, request, topologies, vmEntries, entries, searchSeconds: more.data.searchSeconds };
+  const vmEntries = new Map(((entries.vms ?? []) as Record<string, unknown>[]).map((vm) => [String(vm.name), vm]));
+  return { stack, file, lockFile, lock, request, topologies, vmEntries, searchSeconds: more.data.searchSeconds };
 }

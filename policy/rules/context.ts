@@ -6,6 +6,7 @@
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import YAML from "yaml";
+import { UserError } from "../../common/user-error";
 import { unlockedVms } from "../../topology/lock";
 import { planPlacement } from "../../topology/planner";
 import { readStackPlacement } from "../../topology/stack-placement";
@@ -19,8 +20,14 @@ export function stackOfUrn(urn: string): { stack: string; project: string } | un
 
 /** The project's name in its Pulumi.yaml: the prefix of its config keys. */
 function projectName(projectDir: string): string {
-  const doc = YAML.parse(readFileSync(resolve(projectDir, "Pulumi.yaml"), "utf8")) as { name?: unknown } | null;
-  if (typeof doc?.name !== "string") throw new Error(`${resolve(projectDir, "Pulumi.yaml")}: has no name`);
+  const file = resolve(projectDir, "Pulumi.yaml");
+  let doc: { name?: unknown } | null;
+  try {
+    doc = YAML.parse(readFileSync(file, "utf8")) as { name?: unknown } | null;
+  } catch (e) {
+    throw new UserError(`${file}: cannot read the project file (${(e as Error).message.split("\n")[0]}); run from the project directory or name it (--project DIR, projectDir)`);
+  }
+  if (typeof doc?.name !== "string") throw new UserError(`${file}: has no name: the prefix of the stack's config keys`);
   return doc.name;
 }
 

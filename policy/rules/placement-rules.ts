@@ -94,9 +94,8 @@ export function checkPlacements(domains: readonly DomainInput[], ctx: PolicyCont
   const read = readDomains(domains, ctx);
   // Domains as the plan has them first: what two VMs claim is then said of the one that moved.
   const judged = (read.vms.filter((v) => v.decided !== null) as (ReadDomains["vms"][number] & { decided: DecidedVm & { placement: VmPlacement } })[])
-    .map((j) => ({ j, moved: differences(j.read, j.decided.placement).length > 0 }))
-    .sort((a, b) => Number(a.moved) - Number(b.moved))
-    .map(({ j }) => j);
+    .map((j) => ({ ...j, diffs: differences(j.read, j.decided.placement) }))
+    .sort((a, b) => Number(a.diffs.length > 0) - Number(b.diffs.length > 0));
   const names = new Set(judged.map((v) => v.read.name));
   const placed = new Map(judged.map((v) => [v.read.name, placementOf(v.read, v.decided.placement)]));
   // The plan's VMs first, then the judged domains: a thread two VMs claim is said of the domain.
@@ -120,7 +119,7 @@ export function checkPlacements(domains: readonly DomainInput[], ctx: PolicyCont
   // What differs from the plan, unless a hardware rule said it already.
   for (const j of judged) {
     const said = new Set((byVm.get(j.read.name) ?? []).map((f) => f.rule));
-    for (const diff of differences(j.read, j.decided.placement)) {
+    for (const diff of j.diffs) {
       if (said.has(diff.rule) || (diff.shape && HARDWARE.some((r) => said.has(r)))) continue;
       findings.push({ rule: diff.rule, resource: j.resource, message: `${j.resource}: VM ${j.read.name} ${diff.detail}` });
     }

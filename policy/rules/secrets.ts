@@ -47,6 +47,7 @@ function isLiteral(value: string, quote: string): boolean {
 
 /** The value at `text[i]`: $'...', '...', "..." or a bare word, and how it is quoted. */
 function valueAt(text: string, i: number): { value: string; quote: string } {
+  if (text.startsWith(SECRET, i)) return { value: SECRET, quote: "" };
   const ansi = text.startsWith("$'", i);
   const q = ansi ? "'" : text[i];
   if (q === "'" || q === '"') {
