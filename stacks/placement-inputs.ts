@@ -1,14 +1,12 @@
 // What planning reads besides the request itself: the host captures and the placement lock; the
 // checks that need both (a node the host does not have); and how a NoFit is said in terms of the
 // file the user edits. Shared by request files (`npm run plan -- --request`) and stacks.
-import { existsSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { readCapabilities } from "../topology/capabilities";
 import { HostTopology } from "../topology/host-topology";
-import { PlacementLock, PlacementLockSchema } from "../topology/lock";
 import { NoFit } from "../topology/planner";
 import { PlacementRequest, hostOf } from "../topology/request";
-import { ConfigError, formatZodError } from "./config";
+import { ConfigError } from "./config";
 
 /** Where a request came from: the file and the key prefix that errors should name. */
 export interface LoadedRequest {
@@ -42,20 +40,8 @@ export function checkNodesExist(loaded: LoadedRequest): void {
   });
 }
 
-/** The lock at `path` (as the user wrote it, resolved against `baseDir`), or undefined if none yet. */
-export function readLock(path: string, baseDir = process.cwd()): PlacementLock | undefined {
-  const full = resolve(baseDir, path);
-  if (!existsSync(full)) return undefined;
-  let raw: unknown;
-  try {
-    raw = JSON.parse(readFileSync(full, "utf8"));
-  } catch (e) {
-    throw new ConfigError(`${path}: not JSON: ${(e as Error).message}`);
-  }
-  const parsed = PlacementLockSchema.safeParse(raw);
-  if (!parsed.success) throw new ConfigError(formatZodError(path, raw, parsed.error, PlacementLockSchema, ""));
-  return parsed.data;
-}
+// The lock is read where the policy pack reads it too.
+export { readLock } from "../topology/lock";
 
 /** `Pulumi.single.yaml: numa-k3s:vms[2].cores = 20: k3s-worker-slm: node 1 of numa-01 has ...` */
 export function formatNoFit(loaded: LoadedRequest, p: NoFit, lockFile?: string): string {

@@ -6,7 +6,7 @@ import { resolve } from "node:path";
 import YAML from "yaml";
 import { HostTopology } from "../topology/host-topology";
 import { PlacementLock } from "../topology/lock";
-import { lockFileOf } from "../topology/stack-placement";
+import { lockFileOf, withLockedHosts as lockedHostsFilled } from "../topology/stack-placement";
 import { ConfigError, StackConfig, parseStackConfig, placementRequestOf, stackConfigEntries } from "./config";
 import { LoadedRequest, checkNodesExist, readLock, readTopologies } from "./placement-inputs";
 
@@ -60,16 +60,9 @@ function checkLockIsOwn(projectDir: string, stack: string, lockFile: string): vo
   }
 }
 
-/**
- * A stack that grows from one host to two keeps its VMs where they are: a VM that names its node
- * but not its host (which needed no host while there was one) takes the host its lock holds it on,
- * so adding the second host is one edit, not one per existing VM. A VM the lock does not hold still
- * has to name its host (the schema says so).
- */
+/** The stack's entries with each VM's host filled in from its lock (topology/stack-placement.ts
+ * says when). */
 function withLockedHosts(projectDir: string, stack: string, entries: Record<string, unknown>): Record<string, unknown> {
-  const hosts = entries.hosts;
-  const vms = entries.vms;
-  if (!Array.isArray(hosts) || hosts.length < 2 || !Array.isArray(vms)) return entries;
   const named = entries.placementLock;
   let lock: PlacementLock | undefined;
   try {
@@ -77,17 +70,7 @@ function withLockedHosts(projectDir: string, stack: string, entries: Record<stri
   } catch {
     return entries; // a lock that does not read is refused, with its own message, below
   }
-  if (!lock) return entries;
-  const lockedHost = new Map(lock.vms.map((vm) => [vm.name, vm.host]));
-  return {
-    ...entries,
-    vms: vms.map((vm: unknown) => {
-      if (vm === null || typeof vm !== "object") return vm;
-      const v = vm as Record<string, unknown>;
-      const host = typeof v.name === "string" ? lockedHost.get(v.name) : undefined;
-      return v.host === undefined && v.node !== undefined && v.node !== "auto" && host !== undefined ? { ...v, host } : v;
-    }),
-  };
+  return lockedHostsFilled(entries, lock);
 }
 
 /** The inputs of stack `stack` from its config entries (keys without the `numa-k3s:` prefix). */

@@ -1,6 +1,10 @@
 // The placement lock: the plan a deployment was made from, committed next to the host capture.
 // With it, the planner keeps every unchanged VM exactly where it is (DESIGN.md: "Stable").
+import { existsSync, readFileSync } from "node:fs";
+import { resolve } from "node:path";
 import { z } from "zod";
+import { problemLine } from "../common/config-errors";
+import { UserError } from "../common/user-error";
 import { Plan, VmPlacement, VmPlacementSchema } from "./placement";
 
 export const PlacementLockSchema = z
@@ -28,4 +32,19 @@ export function formatLock(lock: PlacementLock): string {
 export function unlockedVms(plan: Plan, lock: PlacementLock | undefined): VmPlacement[] {
   const held = new Set((lock?.vms ?? []).map((l) => JSON.stringify(l)));
   return plan.vms.filter((vm) => !held.has(JSON.stringify(vm)));
+}
+
+/** The lock at `path` (as the user wrote it, resolved against `baseDir`), or undefined if none yet. */
+export function readLock(path: string, baseDir = process.cwd()): PlacementLock | undefined {
+  const full = resolve(baseDir, path);
+  if (!existsSync(full)) return undefined;
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(full, "utf8"));
+  } catch (e) {
+    throw new UserError(`${path}: not JSON: ${(e as Error).message}`);
+  }
+  const parsed = PlacementLockSchema.safeParse(raw);
+  if (!parsed.success) throw new UserError(problemLine({ file: path, prefix: "" }, raw, parsed.error, PlacementLockSchema));
+  return parsed.data;
 }

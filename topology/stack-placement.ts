@@ -8,9 +8,10 @@ import YAML from "yaml";
 import { z } from "zod";
 import { UserError } from "../common/user-error";
 import { positiveNumber } from "../common/config-values";
+import { problemLine } from "../common/config-errors";
 import { readCapabilities } from "./capabilities";
 import type { HostTopology } from "./host-topology";
-import { PlacementLock, PlacementLockSchema } from "./lock";
+import { PlacementLock, readLock } from "./lock";
 import { HostRequestSchema, PlacementRequest, PlacementRequestSchema, VmRequestSchema } from "./request";
 
 export interface StackPlacement {
@@ -34,26 +35,38 @@ export function lockFileOf(stack: string, config: { placementLock?: string }): s
   return config.placementLock ?? `hosts/${stack}.lock.json`;
 }
 
+/**
+ * A stack that grows from one host to two keeps its VMs where they are: a VM that names its node
+ * but not its host (which needed no host while there was one) takes the host its lock holds it on,
+ * so adding the second host is one edit, not one per existing VM. A VM the lock does not hold still
+ * has to name its host (the schema says so). `entries` are the stack's config keys.
+ */
+export function withLockedHosts(entries: Record<string, unknown>, lock: PlacementLock | undefined): Record<string, unknown> {
+  const { hosts, vms } = entries;
+  if (!lock || !Array.isArray(hosts) || hosts.length < 2 || !Array.isArray(vms)) return entries;
+  const lockedHost = new Map(lock.vms.map((vm) => [vm.name, vm.host]));
+  return {
+    ...entries,
+    vms: vms.map((vm: unknown) => {
+      if (vm === null || typeof vm !== "object") return vm;
+      const v = vm as Record<string, unknown>;
+      const host = typeof v.name === "string" ? lockedHost.get(v.name) : undefined;
+      return v.host === undefined && v.node !== undefined && v.node !== "auto" && host !== undefined ? { ...v, host } : v;
+    }),
+  };
+}
+
 function refuse(message: string): never {
   throw new UserError(message);
 }
 
-function readText(projectDir: string, file: string, what: string): string | undefined {
+function readText(projectDir: string, file: string): string | undefined {
   try {
     return readFileSync(resolve(projectDir, file), "utf8");
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === "ENOENT") return undefined;
-    refuse(`${file}: cannot read the ${what} (${(e as Error).message})`);
+    refuse(`${file}: cannot read the stack file (${(e as Error).message})`);
   }
-}
-
-/** `FILE: KEY = VALUE: why` for the first zod issue, the shape of every config message. */
-function zodProblem(file: string, prefix: string, raw: unknown, error: z.ZodError): string {
-  const issue = error.issues[0];
-  let value: unknown = raw;
-  for (const p of issue.path) value = value !== null && typeof value === "object" ? (value as Record<PropertyKey, unknown>)[p] : undefined;
-  const key = issue.path.map((p, i) => (typeof p === "number" ? `[${p}]` : i === 0 ? String(p) : `.${String(p)}`)).join("");
-  return `${file}: ${prefix}${key}${value === undefined ? "" : ` = ${JSON.stringify(value)}`}: ${issue.message}`;
 }
 
 const pick = (entry: unknown, keys: string[]) =>
@@ -66,7 +79,7 @@ const pick = (entry: unknown, keys: string[]) =>
  */
 export function readStackPlacement(projectDir: string, stack: string, namespace: string): StackPlacement {
   const file = `Pulumi.${stack}.yaml`;
-  const text = readText(projectDir, file, "stack file") ?? refuse(`${file}: no such stack file in ${projectDir}`);
+  const text = readText(projectDir, file) ?? refuse(`${file}: no such stack file in ${projectDir}`);
   let doc: unknown;
   try {
     doc = YAML.parse(text);
@@ -79,31 +92,20 @@ export function readStackPlacement(projectDir: string, stack: string, namespace:
   for (const [key, value] of Object.entries(config)) if (key.startsWith(`${namespace}:`)) entries[key.slice(namespace.length + 1)] = value;
   const prefix = `${namespace}:`;
 
+  const More = z.object({ searchSeconds: positiveNumber().optional(), placementLock: z.string().min(1, "must be a path relative to the project").optional() });
+  const more = More.safeParse({ searchSeconds: entries.searchSeconds, placementLock: entries.placementLock });
+  if (!more.success) refuse(problemLine({ file, prefix }, entries, more.error, More));
+  const lockFile = lockFileOf(stack, more.data);
+  const lock = readLock(lockFile, projectDir);
+
+  const placed = withLockedHosts(entries, lock);
   const raw = {
-    hosts: Array.isArray(entries.hosts) ? entries.hosts.map((h) => pick(h, Object.keys(HostRequestSchema.shape))) : entries.hosts,
-    vms: Array.isArray(entries.vms) ? entries.vms.map((vm) => pick(vm, Object.keys(VmRequestSchema.shape))) : (entries.vms ?? []),
+    hosts: Array.isArray(placed.hosts) ? placed.hosts.map((h) => pick(h, Object.keys(HostRequestSchema.shape))) : placed.hosts,
+    vms: Array.isArray(placed.vms) ? placed.vms.map((vm) => pick(vm, Object.keys(VmRequestSchema.shape))) : (placed.vms ?? []),
   };
   const parsed = PlacementRequestSchema.safeParse(raw);
-  if (!parsed.success) refuse(zodProblem(file, prefix, raw, parsed.error));
+  if (!parsed.success) refuse(problemLine({ file, prefix }, raw, parsed.error, PlacementRequestSchema));
   const request = parsed.data;
-  const more = z
-    .object({ searchSeconds: positiveNumber().optional(), placementLock: z.string().min(1, "must be a path relative to the project").optional() })
-    .safeParse({ searchSeconds: entries.searchSeconds, placementLock: entries.placementLock });
-  if (!more.success) refuse(zodProblem(file, prefix, entries, more.error));
-  const lockFile = lockFileOf(stack, more.data);
-  const lockText = readText(projectDir, lockFile, "lock");
-  let lock: PlacementLock | undefined;
-  if (lockText !== undefined) {
-    let json: unknown;
-    try {
-      json = JSON.parse(lockText);
-    } catch (e) {
-      refuse(`${lockFile}: not JSON: ${(e as Error).message}`);
-    }
-    const locked = PlacementLockSchema.safeParse(json);
-    if (!locked.success) refuse(zodProblem(lockFile, "", json, locked.error));
-    lock = locked.data;
-  }
 
   const topologies = new Map(request.hosts.map((h) => [h.name, { ...readCapabilities(resolve(projectDir, h.capabilities), h.capabilities), source: h.capabilities }]));
   const vmEntries = new Map(((entries.vms ?? []) as Record<string, unknown>[]).map((vm) => [String(vm.name), vm]));

@@ -76,7 +76,7 @@ export function credentialIn(text: string): string | null {
     if (isLiteral(value, quote)) return `${name} set to a literal value`;
   }
   // --NAME VALUE, --NAME=VALUE; and K3s's -t after `k3s`.
-  for (const m of text.matchAll(/(?:^|[\s;&|(])--([A-Za-z][\w-]*)(=|[ \t]+)/g)) {
+  for (const m of text.matchAll(/(?<=^|[\s;&|(])--([A-Za-z][\w-]*)(=|[ \t]+)/g)) {
     if (!isCredentialName(m[1]) && !K3S_CREDENTIAL_FLAGS.includes(m[1])) continue;
     const { value, quote } = valueAt(text, m.index! + m[0].length);
     if (!value.startsWith("-") && isLiteral(value, quote)) return `--${m[1]} given a literal value`;

@@ -13,7 +13,7 @@ import { contextFromStack } from "../../policy/rules/context";
 import { stackNames } from "../../stacks/stack-inputs";
 import { renderDomainXml } from "../../topology/domain-xml";
 import { TestDriver } from "../libvirt-test-driver";
-import { tempProject, TempProject } from "../policy/projects";
+import { modelServerOf, tempProject, TempProject } from "../policy/projects";
 import { requireTools } from "../tools";
 
 const ROOT = resolve(__dirname, "../..");
@@ -184,14 +184,15 @@ const BREAKS: Break[] = [
     "single",
     "a shipped model server pinned (nodeSelector) to the data VM",
     (dir) => {
-      edit(join(dir, "k8s/Deployment-slm-gemma-2b.yaml"), "kubernetes.io/hostname: k3s-worker-slm\n", "kubernetes.io/hostname: k3s-worker-data\n");
-      edit(join(dir, "k8s/Deployment-slm-gemma-2b.yaml"), "numa-k3s.io/workload: slm\n      terminationGracePeriodSeconds", "numa-k3s.io/workload: data\n      terminationGracePeriodSeconds");
+      const { file, vm } = modelServerOf(dir);
+      edit(file, `kubernetes.io/hostname: ${vm}\n`, "kubernetes.io/hostname: k3s-worker-data\n");
+      edit(file, /numa-k3s.io\/workload: slm\n( +)terminationGracePeriodSeconds/, "numa-k3s.io/workload: data\n$1terminationGracePeriodSeconds");
     },
   ],
   ["slm-guaranteed", "single", "a model server pinned by node affinity to the data VM", (dir) => write(join(dir, "k8s/Deployment-slm-extra.yaml"), modelServer("2", null, { "kubernetes.io/hostname": ["k3s-worker-data"] }))],
   ["slm-guaranteed", "single", "a model server on 3 CPUs (not whole cores)", (dir) => write(join(dir, "k8s/Deployment-slm-extra.yaml"), modelServer("3", { "kubernetes.io/hostname": "k3s-worker-slm-heavy" }))],
   ["slm-guaranteed", "single", "a model server that selects no node", (dir) => write(join(dir, "k8s/Deployment-slm-extra.yaml"), modelServer("2", { "numa-k3s.io/workload": "slm" }))],
-  ["slm-guaranteed", "single", "an init container asking less than its limit", (dir) => edit(join(dir, "k8s/Deployment-slm-gemma-2b.yaml"), /requests:\n( +)cpu: "2"\n +memory: 512Mi/, 'requests:\n$1cpu: "1"\n$1memory: 512Mi')],
+  ["slm-guaranteed", "single", "an init container asking less than its limit", (dir) => edit(modelServerOf(dir).file, /requests:\n( +)cpu: "(\d+)"\n( +)memory: 512Mi/, 'requests:\n$1cpu: "$2"\n$3memory: 256Mi')],
   // no-public-console.
   ["no-public-console", "single", "VNC on every address", inDomain("k3s-worker-data", "<memballoon", '<graphics type="vnc" port="-1" autoport="yes" listen="0.0.0.0">\n      <listen type="address" address="0.0.0.0"/>\n    </graphics>\n    <memballoon')],
   ["no-public-console", "distributed", "SPICE with no listen address of its own", inDomain("k3s-worker-1", "<memballoon", '<graphics type="spice" autoport="yes"/>\n    <memballoon')],
@@ -207,10 +208,10 @@ const BREAKS: Break[] = [
   ["secrets-stay-secret", "single", "an S3 secret key in a ConfigMap, by its key's name", (dir) => write(join(dir, "k8s/ConfigMap-lake-client.yaml"), configMap({ AWS_ACCESS_KEY_ID: "lake-admin", AWS_SECRET_ACCESS_KEY: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY" }))],
   ["secrets-stay-secret", "single", "an S3 secret key inside a ConfigMap's JSON", (dir) => write(join(dir, "k8s/ConfigMap-lake-client.yaml"), configMap({ "s3.json": '{"identities":[{"name":"admin","credentials":[{"accessKey":"admin","secretKey":"Zm9vYmFyYmF6cXV4"}]}]}' }))],
   ["secrets-stay-secret", "single", "an S3 secret key in a ConfigMap under an innocent name", (dir) => write(join(dir, "k8s/ConfigMap-lake-client.yaml"), configMap({ lake: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY" }))],
-  ["secrets-stay-secret", "single", "a password in an annotation", (dir) => edit(join(dir, "k8s/Deployment-slm-gemma-2b.yaml"), "prometheus.io/path: /metrics", 'prometheus.io/path: /metrics\n        numa-k3s.io/basic-auth-password: "hunter2-hunter2"')],
-  ["secrets-stay-secret", "single", "a password on a container's command line", (dir) => edit(join(dir, "k8s/Deployment-slm-gemma-2b.yaml"), "- --metrics\n", "- --metrics\n            - --api-key\n            - sk-live-0123456789\n")],
+  ["secrets-stay-secret", "single", "a password in an annotation", (dir) => edit(modelServerOf(dir).file, "prometheus.io/path: /metrics", 'prometheus.io/path: /metrics\n        numa-k3s.io/basic-auth-password: "hunter2-hunter2"')],
+  ["secrets-stay-secret", "single", "a password on a container's command line", (dir) => edit(modelServerOf(dir).file, "- --metrics\n", "- --metrics\n            - --api-key\n            - sk-live-0123456789\n")],
   ["secrets-stay-secret", "single", "a literal credential in a Helm release's values", (dir) => write(join(dir, "k8s/HelmRelease-extra.yaml"), "kind: HelmRelease\nchart: seaweedfs\nrepository: https://seaweedfs.github.io/seaweedfs/helm\nversion: 4.0.0\nvalues:\n  s3:\n    secretKey: hunter2-hunter2\n")],
-  ["secrets-stay-secret", "single", "a password inside a database URL in an env var", (dir) => edit(join(dir, "k8s/Deployment-slm-gemma-2b.yaml"), "- name: S3_REGION\n", "- name: DATABASE_URL\n              value: postgres://temporal:hunter2@postgres:5432/temporal\n            - name: S3_REGION\n")],
+  ["secrets-stay-secret", "single", "a password inside a database URL in an env var", (dir) => edit(modelServerOf(dir).file, "- name: S3_REGION\n", "- name: DATABASE_URL\n              value: postgres://temporal:hunter2@postgres:5432/temporal\n            - name: S3_REGION\n")],
 ];
 
 describe("each rule, broken by hand, is caught as exactly that rule", () => {
@@ -241,14 +242,18 @@ describe("each rule, broken by hand, is caught as exactly that rule", () => {
     write(join(dir, "commands/join.create.sh"), 'K3S_TOKEN="$(cat /etc/rancher/k3s/cluster-token)" k3s agent --token-file /etc/rancher/k3s/cluster-token --token "$TOKEN"\nexport K3S_TOKEN=${K3S_TOKEN:?}\n');
     write(join(dir, "k8s/Secret-extra.yaml"), 'apiVersion: v1\nkind: Secret\nmetadata: { name: extra, annotations: { password: "hunter2-hunter2" } }\nstringData: { AWS_SECRET_ACCESS_KEY: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY" }\n');
     write(join(dir, "k8s/ConfigMap-lake-client.yaml"), configMap({ S3_ENDPOINT: "http://seaweedfs:8333", tokenFile: "/var/run/secrets/token", checksum: "0".repeat(64) }));
-    edit(join(dir, "k8s/Deployment-slm-gemma-2b.yaml"), "- name: S3_REGION\n", "- name: API_TOKEN\n              valueFrom: { secretKeyRef: { name: slm-lake-credentials, key: token } }\n            - name: S3_REGION\n");
+    edit(modelServerOf(dir).file, "- name: S3_REGION\n", "- name: API_TOKEN\n              valueFrom: { secretKeyRef: { name: slm-lake-credentials, key: token } }\n            - name: S3_REGION\n");
     expect(rulesOf(dir, "single")).toEqual([]);
   });
 
-  test("the same shipped model server, moved to another SLM VM's node of the plan, is no violation", () => {
+  test("the same shipped model server, moved to another SLM VM of the plan (its node label too), is no violation", () => {
     const dir = copyOf("single");
-    edit(join(dir, "k8s/Deployment-slm-gemma-2b.yaml"), "kubernetes.io/hostname: k3s-worker-slm\n", "kubernetes.io/hostname: k3s-worker-slm-heavy\n");
-    edit(join(dir, "k8s/Deployment-slm-gemma-2b.yaml"), 'numa-k3s.io/numa-node: "1"', 'numa-k3s.io/numa-node: "0"');
+    const { file, vm } = modelServerOf(dir);
+    const plan = JSON.parse(readFileSync(join(dir, "plan.json"), "utf8")) as { vms: { name: string; node: number }[] };
+    const to = ["k3s-worker-slm", "k3s-worker-slm-heavy"].find((name) => name !== vm)!;
+    const node = (name: string) => plan.vms.find((p) => p.name === name)!.node;
+    edit(file, `kubernetes.io/hostname: ${vm}\n`, `kubernetes.io/hostname: ${to}\n`);
+    edit(file, `numa-k3s.io/numa-node: "${node(vm)}"`, `numa-k3s.io/numa-node: "${node(to)}"`);
     expect(rulesOf(dir, "single")).toEqual([]);
   });
 });
@@ -322,6 +327,18 @@ describe("a multi-host stack whose VMs leave out `host` (the planner chooses)", 
     expect(rulesOf(project.render, "hostless", project.dir)).toEqual([]);
     expect(cli("check.ts", [project.render, "--stack", "hostless"], project.dir).code).toBe(0);
   });
+
+  test("grown to two hosts: VMs that name their node but not their host are on the host their lock holds", () => {
+    const grown = tempProject("grown", "single-two-hosts", (text) => text.replace(/^ {6}host: numa-01\n/gm, ""), true);
+    try {
+      expect(readFileSync(join(grown.dir, "Pulumi.grown.yaml"), "utf8")).not.toMatch(/host: numa-01/);
+      const ctx = contextFromStack(grown.dir, "grown");
+      expect(ctx.vms.get("k3s-worker-data")?.placement?.host).toBe("numa-01");
+      expect(rulesOf(grown.render, "grown", grown.dir)).toEqual([]);
+    } finally {
+      rmSync(grown.dir, { recursive: true, force: true });
+    }
+  }, 120000);
 
   test("a domain of it broken by hand is still caught as its rule", () => {
     const dir = join(work, `broken-${copies++}`);

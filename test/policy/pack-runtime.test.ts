@@ -11,7 +11,7 @@ import { copyFileSync, cpSync, existsSync, mkdtempSync, readFileSync, readdirSyn
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { SECRET_SIG_KEY, SECRET_SIG_VALUE } from "../../cli/mock-runtime";
-import { tempProject, TempProject } from "./projects";
+import { modelServerOf, tempProject, TempProject } from "./projects";
 
 const ROOT = resolve(__dirname, "../..");
 const PACK_MODULES = join(ROOT, "policy/node_modules");
@@ -179,8 +179,8 @@ const LAYOUTS = ["repository", "staged"] as const;
   }, 60000);
 
   test("a model server pinned to the data VM, and the K3s token quoted in a command, are refused", async () => {
-    const model = readFileSync(join(single, "k8s/Deployment-slm-gemma-2b.yaml"), "utf8");
-    const doc = load("yaml").parse(model.replace("kubernetes.io/hostname: k3s-worker-slm\n", "kubernetes.io/hostname: k3s-worker-data\n"));
+    const { file, vm } = modelServerOf(single);
+    const doc = load("yaml").parse(readFileSync(file, "utf8").replace(`kubernetes.io/hostname: ${vm}\n`, "kubernetes.io/hostname: k3s-worker-data\n"));
     expect(named(await analyze({ type: "kubernetes:apps/v1:Deployment", name: "slm-gemma-2b", props: doc }))).toEqual([["slm-guaranteed", 1]]);
     expect(named(await analyze({ type: "command:remote:Command", name: "join", props: { create: 'K3S_TOKEN="s3cr3t-t0ken" k3s agent' } }))).toEqual([["secrets-stay-secret", 1]]);
     expect(named(await analyze({ type: "command:remote:Command", name: "join", props: { create: "k3s agent --token=s3cr3t-t0ken" } }))).toEqual([["secrets-stay-secret", 1]]);

@@ -23,8 +23,9 @@ function cli(dir: string, script: string, args: string[]): void {
 }
 
 /** Stack `stack`, made from Pulumi.<from>.yaml by `edit`, in a new project copy under the system's
- * temporary directory; planned, locked and rendered. */
-export function tempProject(stack: string, from: string, edit: (stackFile: string) => string): TempProject {
+ * temporary directory; planned, locked and rendered. With `keepLock`, it starts from <from>'s lock
+ * (a stack that grows keeps its VMs where they are). */
+export function tempProject(stack: string, from: string, edit: (stackFile: string) => string, keepLock = false): TempProject {
   const dir = mkdtempSync(join(tmpdir(), "numa-policy-project-"));
   mkdirSync(join(dir, "hosts"));
   copyFileSync(join(ROOT, "Pulumi.yaml"), join(dir, "Pulumi.yaml"));
@@ -33,8 +34,21 @@ export function tempProject(stack: string, from: string, edit: (stackFile: strin
   const edited = edit(text);
   if (edited === text) throw new Error(`the edit of Pulumi.${from}.yaml changed nothing`);
   writeFileSync(join(dir, `Pulumi.${stack}.yaml`), edited);
+  if (keepLock) copyFileSync(join(ROOT, `hosts/${from}.lock.json`), join(dir, `hosts/${stack}.lock.json`));
   cli(dir, "plan.ts", ["--stack", stack, "--lock", `hosts/${stack}.lock.json`]);
   const render = join(dir, "render");
   cli(dir, "render.ts", ["--stack", stack, "--out", render]);
   return { dir, stack, render };
+}
+
+/** The first model server Deployment of a render (`k8s/Deployment-*.yaml` labelled as one by
+ * slm/manifests.ts) and the VM its nodeSelector names: which model sits where follows the stacks. */
+export function modelServerOf(render: string): { file: string; vm: string } {
+  const dir = join(render, "k8s");
+  for (const f of readdirSync(dir).filter((f) => f.startsWith("Deployment-")).sort()) {
+    const text = readFileSync(join(dir, f), "utf8");
+    const vm = /kubernetes\.io\/hostname: (\S+)/.exec(text)?.[1];
+    if (text.includes("app.kubernetes.io/component: model-server") && vm) return { file: join(dir, f), vm };
+  }
+  throw new Error(`${render}: no model server Deployment`);
 }

@@ -26,6 +26,7 @@ const CREDENTIALS = [
   "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG",
   "MINIO_ROOT_PASSWORD=hunter2",
   "mysql --password hunter2 db",
+  "llama-server --metrics --api-key sk-live-0123456789 --flash-attn on",
   "K10" + "0".repeat(64) + "::server:abcdef123456",
   "cluster-token czNjcjN0LXQwa2Vu",
   "postgres://temporal:hunter2@db:5432/temporal",
