@@ -92,13 +92,13 @@ const HARDWARE: RuleName[] = ["vcpu-single-node", "whole-cores", "no-shared-pcpu
  * for a stack policy): the plan's other VMs stand where the plan puts them either way. */
 export function checkPlacements(domains: readonly DomainInput[], ctx: PolicyContext): Finding[] {
   const read = readDomains(domains, ctx);
-  // Domains as the plan has them first: what two VMs claim is then said of the one that moved.
+  // The plan's other VMs first, then the domains as the plan has them, then those that moved:
+  // a thread two VMs claim is then said of the one that moved.
   const judged = (read.vms.filter((v) => v.decided !== null) as (ReadDomains["vms"][number] & { decided: DecidedVm & { placement: VmPlacement } })[])
     .map((j) => ({ ...j, diffs: differences(j.read, j.decided.placement) }))
     .sort((a, b) => Number(a.diffs.length > 0) - Number(b.diffs.length > 0));
   const names = new Set(judged.map((v) => v.read.name));
   const placed = new Map(judged.map((v) => [v.read.name, placementOf(v.read, v.decided.placement)]));
-  // The plan's VMs first, then the judged domains: a thread two VMs claim is said of the domain.
   const others = ctx.request.vms.flatMap((r) => (names.has(r.name) ? [] : (ctx.vms.get(r.name)?.placement ?? [])));
   const plan = { hosts: [], vms: [...others, ...placed.values()] };
   const nodeOf = new Map(ctx.hosts.map((h) => [h.name, nodeOfThread(h.topology)]));
