@@ -17,7 +17,7 @@ import highsLoader from "highs";
 import { planPlacement } from "../topology/planner";
 import { hostBudgets } from "../topology/node-budget";
 import { HUGEPAGE_KIB, memoryKiB, PlacementRequestSchema } from "../topology/request";
-import { tightCase, tightHost, type TightCase } from "../test/topology/tight-requests";
+import { tightCase, tightHost, type TightCase } from "./tight-requests";
 
 function lpOf(c: TightCase): string {
   const h = c.request.hosts[0];

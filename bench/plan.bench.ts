@@ -1,73 +1,157 @@
-// `npm run bench`: how long planning takes.
-// Part 1, the two requests the design names:
-//   big     200 VMs on an 8-node, 1024-thread host (bench/requests/200-vms.yaml, made by make-big-host.ts)
-//   single  the documents' `single` layout on the reference host (test/fixtures/requests/single.yaml)
-// For each: the planner alone in this process (performance.now, after warm-up) and the whole
-// `plan --json` process as a user runs it (spawned, tsx start-up included).
-// Part 2, generated tight families (test/topology/tight-requests.ts): 2-16 nodes, 20-200 VMs,
-// exact fills (100 % of the cores), 95-99 %, memory binding as well as cores, mixed features; all
-// fit by construction. Plus `perturbed`: an exact fill with one VM a core bigger and another a
-// core smaller (the total still fits; whether a placement exists is not known beforehand), and
-// `parity`: 2-core VMs on 7-core nodes, 3.5 per node, which never fits although the totals do,
-// and `2h ...`: two hosts of a family's shape (nodes per host as listed, VMs split over both),
-// no VM naming its host: the planner chooses host and node. For each
-// family: placed / proved (does not fit) / gave up, planner time p50/p90/max, and the search's peak
-// heap growth (sampled on the search's own clock reads).
-// Part 3, chiplet hosts (an L3 bank per CCX in the capture) with requests that fill every domain
-// exactly with VMs no larger than a domain, all node: auto: VMs split over two domains (must be 0:
-// a split-free placement exists by construction) and planner time.
+// `npm run bench`: how long planning takes, and what it places, proves or gives up, per family of
+// generated requests (each generator says what fits by construction and why):
+//   requests  the two requests the design names: 200 VMs on an 8-node, 1024-thread host
+//             (bench/requests/200-vms.yaml, made by make-big-host.ts) and the documents' `single`
+//             layout; the planner alone (after warm-up) and the whole `plan --json` process.
+//   tight     tight-requests.ts: 2-16 nodes, 20-200 VMs, exact fills, 95-99 %, memory binding as
+//             well as cores, mixed features; `perturbed` (an exact fill with one VM a core bigger
+//             and another a core smaller: not known to fit), `parity` (never fits), and two hosts of
+//             a family's shape with no VM naming its host.
+//   multi     multi-host-requests.ts: 2-4 hosts, 20-60 VMs, some naming their host (or node), none
+//             naming one, and the same requests minus one VM.
+//   counting  counting-requests.ts: infeasible although the totals fit (parity, residue mod 3, a
+//             matching that cannot exist, a host's named VMs, 1G pages, memory): must be proved,
+//             and under a second.
+//   chiplet   chiplet-requests.ts: 8-core L3 domains, split-free by construction (VMs of 2 GiB;
+//             memory on one or two VMs per node; some naming their node): VMs split over more
+//             domains than their size needs (must be 0).
+//   big       big-host-requests.ts: 2 x 96-256 cores, 8 nodes, 130-210 VMs filling the nodes'
+//             memory (97-100 %, exact, with 1G pages) and 2-3 such hosts with hosts left out.
+// For each family: placed / proved (does not fit) / gave up, planner time p50/p90/max, and the
+// search's peak heap growth (sampled on the search's own clock reads).
+// The machine is shared and busy: read times as relative, run it more than once.
 //
-// Why the node assignment is exact search + local search (node-assignment.ts, local-search.ts):
-// on these families the exact search alone gave up on most tight cases from 4 nodes and 20 VMs up
-// (the issue's measurements: 93 of 212 feasible, 14-45 s each); the tabu local search places every
-// feasible case here in well under a second, and the exact search still proves small infeasible
-// cases. A MIP through the `highs` package was not adopted: it loads only asynchronously (the
-// planner is synchronous) and was not needed to reach the goal (< 5 s) on these families.
+// Usage: npm run bench [-- --runs N --process-runs M --seeds S --search-seconds X
+//                          --only tight,multi,... --planner PATH]
+// --planner PATH measures another planner.ts (e.g. an older checkout's topology/planner.ts) on the
+// same generated requests: how the numbers in README's planner section compare with before.
 //
-// Measured on the 2-core CI machine (2026-12-02, default options), planner time in ms:
-//   big 200 VMs / 1024 threads p50 8, p90 13; every tight family placed (exact, tight, mixed:
-//   max 12; memory: p50 230, max 456; two hosts with the planner choosing: exact max 45, memory
-//   max 1650), parity 33 of 33 proved in <= 3 ms, no gave-up; heap growth at most 46 MiB; chiplet
-//   hosts 0 split VMs. Before (the step-bounded exact search alone), issue 13 counts 93 of 212
-//   feasible tight requests given up after 14-45 s each.
-// Usage: npm run bench [-- --runs N --process-runs M --seeds S --search-seconds X]
+// Measured numbers are in README.md ("Plan a placement": what still gives up and why).
 import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { performance } from "node:perf_hooks";
 import { parse } from "yaml";
 import { readCapabilities } from "../topology/capabilities";
-import { planPlacement, type PlanInput } from "../topology/planner";
-import { PlacementRequestSchema } from "../topology/request";
-import { FAMILIES, chipletCase, tightCase, tightHost, type ChipletSpec, type TightCase } from "../test/topology/tight-requests";
+import type { HostTopology } from "../topology/host-topology";
 import { l3DomainsOf } from "../topology/l3-domains";
+import { planPlacement as currentPlanner, type PlanInput, type PlanOutcome } from "../topology/planner";
+import { PlacementRequestSchema, type PlacementRequest } from "../topology/request";
+import { BIG_VARIANTS, bigCase, bigMultiHostCase } from "./big-host-requests";
+import { chipletCase, chipletMemoryCase, type ChipletSpec } from "./chiplet-requests";
+import { COUNTING_KINDS, countingCase } from "./counting-requests";
+import { multiHostCase } from "./multi-host-requests";
+import { FAMILIES, tightCase, tightHost, type TightCase } from "./tight-requests";
 
 const root = resolve(__dirname, "..");
-const cases = [
-  { name: "big (200 VMs, 1024 threads)", file: "bench/requests/200-vms.yaml" },
-  { name: "single (reference host)", file: "test/fixtures/requests/single.yaml" },
-];
 
 function option(name: string, fallback: number): number {
   const i = process.argv.indexOf(name);
   return i >= 0 ? Number(process.argv[i + 1]) : fallback;
 }
+function text(name: string): string | undefined {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+}
 const RUNS = option("--runs", 50);
 const PROCESS_RUNS = option("--process-runs", 10);
 const SEEDS = option("--seeds", 3);
 const SEARCH_SECONDS = option("--search-seconds", 3);
+const ONLY = text("--only")?.split(",");
+const plannerPath = text("--planner");
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const planPlacement: (input: PlanInput) => PlanOutcome = plannerPath ? require(resolve(plannerPath)).planPlacement : currentPlanner;
+const part = (name: string) => !ONLY || ONLY.includes(name);
+
+interface Case {
+  name: string;
+  request: PlacementRequest;
+  topologies: Map<string, HostTopology>;
+}
+
+/** Nearest-rank percentile. */
+function percentile(xs: number[], p: number): number {
+  if (xs.length === 0) return NaN;
+  const sorted = [...xs].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
+}
+
+interface Run {
+  outcome: "placed" | "proved" | "gave-up";
+  ms: number;
+  heapMiB: number;
+  /** Strict VMs on more L3 domains than ceil(cores / domain size). */
+  split: number;
+  message: string;
+}
+
+function runCase(c: Case): Run {
+  const base = process.memoryUsage().heapUsed;
+  let peak = base;
+  let reads = 0;
+  // The search reads its clock every few hundred steps; sampling the heap there finds its peak.
+  const now = () => {
+    if ((++reads & 7) === 0) peak = Math.max(peak, process.memoryUsage().heapUsed);
+    return performance.now();
+  };
+  const start = performance.now();
+  const o = planPlacement({ request: c.request, topologies: c.topologies, searchSeconds: SEARCH_SECONDS, now });
+  const ms = performance.now() - start;
+  peak = Math.max(peak, process.memoryUsage().heapUsed);
+  const outcome = o.kind === "placed" ? "placed" : o.problems[0].kind === "does-not-fit" ? "proved" : "gave-up";
+  let split = 0;
+  if (o.kind === "placed")
+    for (const vm of o.plan.vms) {
+      if (vm.node === null) continue;
+      const t = c.topologies.get(vm.host) as HostTopology;
+      const size = Math.max(...[...groupSizes(t).values()]);
+      if ((l3DomainsOf(vm, t) ?? []).length > Math.ceil(vm.topology.cores / size)) split++;
+    }
+  return { outcome, ms, heapMiB: (peak - base) / (1 << 20), split, message: o.kind === "placed" ? "" : o.problems[0].message };
+}
+
+function groupSizes(t: HostTopology): Map<number | null, number> {
+  const m = new Map<number | null, number>();
+  for (const n of t.nodes) for (const c of n.cores) m.set(c.l3, (m.get(c.l3) ?? 0) + 1);
+  return m;
+}
+
+const HEADER = ["cases", "placed", "proved", "gave up", "p50", "p90", "max", "heap p90", "split"];
+function familyRow(name: string, runs: Run[]): string {
+  const ms = runs.map((r) => r.ms);
+  const count = (k: Run["outcome"]) => String(runs.filter((r) => r.outcome === k).length).padStart(9);
+  const times = [percentile(ms, 50), percentile(ms, 90), Math.max(...ms)].map((x) => x.toFixed(0).padStart(9)).join("");
+  return `${name.padEnd(18)}${String(runs.length).padStart(9)}${count("placed")}${count("proved")}${count("gave-up")}${times}${percentile(runs.map((r) => r.heapMiB), 90).toFixed(1).padStart(9)}${String(runs.reduce((s, r) => s + r.split, 0)).padStart(9)}`;
+}
+
+/** Runs every case of each family, prints a row per family, and the cases that did not do what they must. */
+function measure(title: string, families: Array<{ name: string; cases: () => Case[]; must: "place" | "prove" | "any" }>): void {
+  console.log("");
+  console.log(`${title}; searchSeconds ${SEARCH_SECONDS}; times in ms, heap growth in MiB, split: VMs on more L3 domains than their size needs`);
+  console.log(`${"family".padEnd(18)}${HEADER.map((h) => h.padStart(9)).join("")}`);
+  const notes: string[] = [];
+  for (const f of families) {
+    const runs: Run[] = [];
+    for (const c of f.cases()) {
+      const r = runCase(c);
+      runs.push(r);
+      const wrong = (f.must === "place" && r.outcome !== "placed") || (f.must === "prove" && r.outcome !== "proved") || r.split > 0;
+      if (wrong) notes.push(`${f.name}: ${c.name}: ${r.outcome} in ${r.ms.toFixed(0)} ms${r.split > 0 ? `, ${r.split} split` : ""}${r.message ? `: ${r.message.slice(0, 400)}` : ""}`);
+    }
+    console.log(familyRow(f.name, runs));
+  }
+  for (const n of notes) console.log(`  ${n}`);
+}
+
+const seeds = (n = SEEDS) => Array.from({ length: n }, (_, i) => i + 1);
+
+// ---- requests: the design's two requests ---------------------------------------------------------
 
 function inputOf(file: string): PlanInput {
   const path = join(root, file);
   const request = PlacementRequestSchema.parse(parse(readFileSync(path, "utf8")));
   const topologies = new Map(request.hosts.map((h) => [h.name, readCapabilities(resolve(dirname(path), h.capabilities))]));
   return { request, topologies };
-}
-
-/** Nearest-rank percentile of milliseconds. */
-function percentile(ms: number[], p: number): number {
-  const sorted = [...ms].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
 }
 
 function timePlanner(input: PlanInput): number[] {
@@ -93,30 +177,31 @@ function timeProcess(file: string): number[] {
   return ms;
 }
 
-const fmt = (n: number) => n.toFixed(n < 10 ? 2 : 0).padStart(10);
-const rows: string[] = [];
-for (const c of cases) {
-  const input = inputOf(c.file);
-  const planner = timePlanner(input);
-  const proc = timeProcess(c.file);
-  const vms = input.request.vms.length;
-  rows.push(
-    `${c.name.padEnd(30)}${String(vms).padStart(5)}${fmt(percentile(planner, 50))}${fmt(percentile(planner, 90))}${fmt(percentile(proc, 50))}${fmt(percentile(proc, 90))}`,
-  );
+if (part("requests")) {
+  const fmt = (n: number) => n.toFixed(n < 10 ? 2 : 0).padStart(10);
+  const cases = [
+    { name: "big (200 VMs, 1024 threads)", file: "bench/requests/200-vms.yaml" },
+    { name: "single (reference host)", file: "test/fixtures/requests/single.yaml" },
+  ];
+  console.log(`planner alone: ${RUNS} runs in-process; plan process: ${PROCESS_RUNS} spawns of tsx cli/plan.ts --json; times in ms`);
+  console.log(`${"request".padEnd(30)}${"VMs".padStart(5)}${["plan p50", "plan p90", "proc p50", "proc p90"].map((h) => h.padStart(10)).join("")}`);
+  for (const c of cases) {
+    const input = inputOf(c.file);
+    const planner = timePlanner(input);
+    const proc = timeProcess(c.file);
+    console.log(`${c.name.padEnd(30)}${String(input.request.vms.length).padStart(5)}${fmt(percentile(planner, 50))}${fmt(percentile(planner, 90))}${fmt(percentile(proc, 50))}${fmt(percentile(proc, 90))}`);
+  }
+  // What the process times include before any of our code runs: node + tsx start-up.
+  const startup: number[] = [];
+  for (let i = 0; i < PROCESS_RUNS; i++) {
+    const start = performance.now();
+    spawnSync(join(root, "node_modules/.bin/tsx"), ["-e", "0"], { cwd: root });
+    startup.push(performance.now() - start);
+  }
+  console.log(`${"(tsx start-up, empty script)".padEnd(35)}${" ".repeat(20)}${fmt(percentile(startup, 50))}${fmt(percentile(startup, 90))}`);
 }
-console.log(`planner alone: ${RUNS} runs in-process; plan process: ${PROCESS_RUNS} spawns of tsx cli/plan.ts --json; times in ms`);
-console.log(`${"request".padEnd(30)}${"VMs".padStart(5)}${["plan p50", "plan p90", "proc p50", "proc p90"].map((h) => h.padStart(10)).join("")}`);
-for (const r of rows) console.log(r);
-// What the process times include before any of our code runs: node + tsx start-up.
-const startup: number[] = [];
-for (let i = 0; i < PROCESS_RUNS; i++) {
-  const start = performance.now();
-  spawnSync(join(root, "node_modules/.bin/tsx"), ["-e", "0"], { cwd: root });
-  startup.push(performance.now() - start);
-}
-console.log(`${"(tsx start-up, empty script)".padEnd(35)}${" ".repeat(20)}${fmt(percentile(startup, 50))}${fmt(percentile(startup, 90))}`);
 
-// ---- part 2: tight families ----------------------------------------------------------------------
+// ---- tight: one host, and two hosts of one shape ---------------------------------------------------
 
 /** An exact fill with one VM a core bigger and another (of 2+ cores) a core smaller. */
 function perturbed(nodes: number, vms: number, seed: number): TightCase {
@@ -131,21 +216,17 @@ function perturbed(nodes: number, vms: number, seed: number): TightCase {
   return { ...c, name: c.name.replace("exact", "perturbed") };
 }
 
-/**
- * Does not fit, though the totals do: nodes of 7 usable cores, and 2-core VMs (some 1G-page free
- * memory aside) numbering 3.5 per node: a node holds 3, so only an exhaustive search can say no.
- */
+/** Does not fit, though the totals do: 2-core VMs numbering 3.5 per node of 7 usable cores. */
 function parity(nodes: number, _vms: number, seed: number): TightCase {
-  const usable = 7;
-  const count = Math.floor((usable * nodes) / 2);
+  const count = Math.floor((7 * nodes) / 2);
   const request = PlacementRequestSchema.parse({
     hosts: [{ name: "big", capabilities: "synthetic.xml", reserve: { coresPerNode: 1, memoryGiBPerNode: 4 } }],
     vms: Array.from({ length: count }, (_, i) => ({ name: `vm-${String(i).padStart(3, "0")}`, cores: 2, memoryGiB: 1 + ((i * seed) % 3) })),
   });
-  return { name: `parity ${nodes} nodes ${count} VMs #${seed}`, family: "exact", nodes, request, topologies: new Map([["big", tightHost(nodes, usable + 1, 64, 0)]]) };
+  return { name: `parity ${nodes} nodes ${count} VMs #${seed}`, family: "exact", nodes, request, topologies: new Map([["big", tightHost(nodes, 8, 64, 0)]]) };
 }
 
-/** Two hosts of the family's shape, every VM without a host: the planner chooses hosts and nodes. */
+/** Two hosts of the family's shape, every VM without a host: the planner chooses host and node. */
 function twoHosts(family: (typeof FAMILIES)[number]) {
   return (nodes: number, vms: number, seed: number): TightCase => {
     const parts = [tightCase(family, nodes, Math.ceil(vms / 2), seed), tightCase(family, nodes, Math.ceil(vms / 2), seed + 1000)];
@@ -153,94 +234,64 @@ function twoHosts(family: (typeof FAMILIES)[number]) {
       hosts: parts.map((p, i) => ({ ...p.request.hosts[0], name: `h${i}` })),
       vms: parts.flatMap((p, i) => p.request.vms.map((v) => ({ ...v, name: `h${i}-${v.name}`, host: undefined, node: "auto" }))),
     });
-    const topologies = new Map(parts.map((p, i) => [`h${i}`, p.topologies.get("big") as NonNullable<ReturnType<typeof p.topologies.get>>]));
+    const topologies = new Map(parts.map((p, i) => [`h${i}`, p.topologies.get("big") as HostTopology]));
     return { name: `2 hosts ${parts[0].name}`, family, nodes, request, topologies };
   };
 }
 
-interface Run {
-  outcome: "placed" | "proved" | "gave-up";
-  ms: number;
-  heapMiB: number;
+if (part("tight")) {
+  const sizes: Array<[number, number]> = [[2, 20], [2, 60], [4, 20], [4, 60], [4, 120], [8, 60], [8, 120], [8, 200], [16, 60], [16, 120], [16, 200]];
+  const over = (make: (n: number, v: number, s: number) => TightCase) => () => sizes.flatMap(([n, v]) => seeds().map((s) => make(n, v, s)));
+  measure(`tight families: ${SEEDS} seeds x ${sizes.length} sizes (nodes/VMs ${sizes.map(([n, v]) => `${n}/${v}`).join(" ")})`, [
+    ...FAMILIES.map((f) => ({ name: f, cases: over((n, v, s) => tightCase(f, n, v, s)), must: "place" as const })),
+    { name: "perturbed", cases: over(perturbed), must: "any" },
+    { name: "parity", cases: over(parity), must: "prove" },
+    { name: "2h exact", cases: over(twoHosts("exact")), must: "place" },
+    { name: "2h memory", cases: over(twoHosts("memory")), must: "place" },
+  ]);
 }
 
-function runCase(c: TightCase): Run {
-  const base = process.memoryUsage().heapUsed;
-  let peak = base;
-  let reads = 0;
-  // The search reads its clock every few hundred steps; sampling the heap there finds its peak.
-  const now = () => {
-    if ((++reads & 7) === 0) peak = Math.max(peak, process.memoryUsage().heapUsed);
-    return performance.now();
-  };
-  const start = performance.now();
-  const o = planPlacement({ request: c.request, topologies: c.topologies, searchSeconds: SEARCH_SECONDS, now });
-  const ms = performance.now() - start;
-  peak = Math.max(peak, process.memoryUsage().heapUsed);
-  const outcome = o.kind === "placed" ? "placed" : o.problems[0].kind === "does-not-fit" ? "proved" : "gave-up";
-  return { outcome, ms, heapMiB: (peak - base) / (1 << 20) };
+if (part("multi")) {
+  const n = 4 * SEEDS;
+  measure(`several hosts: ${n} seeds each (2-4 hosts, 20-60 VMs)`, [
+    { name: "some name a host", cases: () => seeds(n).map((s) => multiHostCase(s)), must: "place" },
+    { name: "none names one", cases: () => seeds(n).map((s) => multiHostCase(s, { naming: 0 })), must: "place" },
+    { name: "most name one", cases: () => seeds(n).map((s) => multiHostCase(s, { naming: 0.8 })), must: "place" },
+    { name: "some, minus one", cases: () => seeds(n).map((s) => multiHostCase(s, { minusOne: true })), must: "place" },
+    { name: "tight, some name", cases: () => seeds(n).map((s) => multiHostCase(s, { tight: true })), must: "place" },
+    { name: "tight, minus one", cases: () => seeds(n).map((s) => multiHostCase(s, { tight: true, minusOne: true })), must: "place" },
+  ]);
 }
 
-const sizes: Array<[number, number]> = [
-  [2, 20], [2, 60], [4, 20], [4, 60], [4, 120], [8, 60], [8, 120], [8, 200], [16, 60], [16, 120], [16, 200],
-];
-console.log("");
-console.log(`tight families: ${SEEDS} seeds x ${sizes.length} sizes (nodes/VMs ${sizes.map(([n, v]) => `${n}/${v}`).join(" ")}), searchSeconds ${SEARCH_SECONDS}; times in ms, heap growth in MiB`);
-console.log(`${"family".padEnd(12)}${["cases", "placed", "proved", "gave up", "p50", "p90", "max", "heap p90", "heap max"].map((h) => h.padStart(9)).join("")}`);
-const families: Array<[string, (n: number, v: number, s: number) => TightCase]> = [
-  ...FAMILIES.map((f): [string, (n: number, v: number, s: number) => TightCase] => [f, (n, v, s) => tightCase(f, n, v, s)]),
-  ["perturbed", perturbed],
-  ["parity", parity],
-  ["2h exact", twoHosts("exact")],
-  ["2h memory", twoHosts("memory")],
-];
-const slowest: string[] = [];
-for (const [family, make] of families) {
-  const runs: Run[] = [];
-  for (const [nodes, vms] of sizes)
-    for (let seed = 1; seed <= SEEDS; seed++) {
-      const c = make(nodes, vms, seed);
-      const r = runCase(c);
-      runs.push(r);
-      if (r.outcome !== "placed" && family !== "perturbed" && family !== "parity") slowest.push(`${c.name}: ${r.outcome} (${r.ms.toFixed(0)} ms)`);
-    }
-  const ms = runs.map((r) => r.ms);
-  const heap = runs.map((r) => r.heapMiB);
-  const count = (k: Run["outcome"]) => String(runs.filter((r) => r.outcome === k).length).padStart(9);
-  console.log(
-    `${family.padEnd(12)}${String(runs.length).padStart(9)}${count("placed")}${count("proved")}${count("gave-up")}${[percentile(ms, 50), percentile(ms, 90), Math.max(...ms)].map((x) => x.toFixed(0).padStart(9)).join("")}${[percentile(heap, 90), Math.max(...heap)].map((x) => x.toFixed(1).padStart(9)).join("")}`,
-  );
+if (part("counting")) {
+  measure(`does not fit by counting: ${SEEDS} seeds x 2, 4, 8, 16 nodes`, [
+    ...COUNTING_KINDS.map((k) => ({ name: k, cases: () => [2, 4, 8, 16].flatMap((n) => seeds().map((s) => countingCase(k, n, s))), must: "prove" as const })),
+  ]);
 }
-for (const s of slowest) console.log(`not placed although it fits by construction: ${s}`);
 
-// ---- part 3: chiplet hosts ----------------------------------------------------------------------
+if (part("chiplet")) {
+  const specs: ChipletSpec[] = [
+    { nodes: 1, banksPerNode: 8, coresPerBank: 8, threadsPerCore: 2 },
+    { nodes: 2, banksPerNode: 4, coresPerBank: 8, threadsPerCore: 2 },
+    { nodes: 4, banksPerNode: 2, coresPerBank: 8, threadsPerCore: 2 },
+    { nodes: 4, banksPerNode: 3, coresPerBank: 8, threadsPerCore: 2 },
+    { nodes: 2, banksPerNode: 6, coresPerBank: 8, threadsPerCore: 2 },
+    { nodes: 4, banksPerNode: 4, coresPerBank: 8, threadsPerCore: 2 },
+    { nodes: 8, banksPerNode: 2, coresPerBank: 8, threadsPerCore: 2 },
+  ];
+  const of = (make: (spec: ChipletSpec, seed: number) => { request: PlacementRequest; topologies: Map<string, HostTopology> }) => () =>
+    specs.flatMap((spec) => seeds(2 * SEEDS).map((s) => ({ name: `${spec.nodes}x${spec.banksPerNode} domains of ${spec.coresPerBank} #${s}`, ...make(spec, s) })));
+  measure(`chiplet hosts (8-core L3 domains, ${specs.length} shapes x ${2 * SEEDS} seeds), split-free by construction`, [
+    { name: "2 GiB each", cases: of(chipletCase), must: "place" },
+    { name: "memory on a few", cases: of((spec, s) => chipletMemoryCase(spec, s, false)), must: "place" },
+    { name: "and fixed nodes", cases: of((spec, s) => chipletMemoryCase(spec, s, true)), must: "place" },
+  ]);
+}
 
-const chiplets: ChipletSpec[] = [
-  { nodes: 1, banksPerNode: 8, coresPerBank: 8, threadsPerCore: 2 },
-  { nodes: 2, banksPerNode: 4, coresPerBank: 8, threadsPerCore: 2 },
-  { nodes: 4, banksPerNode: 2, coresPerBank: 8, threadsPerCore: 2 },
-  { nodes: 8, banksPerNode: 2, coresPerBank: 4, threadsPerCore: 2 },
-];
-console.log("");
-console.log(`chiplet hosts: ${SEEDS} seeds each, every L3 domain filled exactly, all node: auto; times in ms`);
-console.log(`${"host".padEnd(26)}${["cases", "VMs", "placed", "split VMs", "p50", "max"].map((h) => h.padStart(10)).join("")}`);
-for (const spec of chiplets) {
-  let vms = 0;
-  let placed = 0;
-  let split = 0;
-  const ms: number[] = [];
-  for (let seed = 1; seed <= SEEDS; seed++) {
-    const c = chipletCase(spec, seed);
-    vms += c.request.vms.length;
-    const start = performance.now();
-    const o = planPlacement({ request: c.request, topologies: c.topologies, searchSeconds: SEARCH_SECONDS });
-    ms.push(performance.now() - start);
-    if (o.kind !== "placed") continue;
-    placed++;
-    const topology = c.topologies.get("chiplet");
-    if (!topology) throw new Error("chiplet case without its host");
-    split += o.plan.vms.filter((vm) => (l3DomainsOf(vm, topology) ?? []).length > 1).length;
-  }
-  const name = `${spec.nodes}x${spec.banksPerNode} domains of ${spec.coresPerBank}`;
-  console.log(`${name.padEnd(26)}${[SEEDS, vms, placed, split].map((x) => String(x).padStart(10)).join("")}${[percentile(ms, 50), Math.max(...ms)].map((x) => x.toFixed(0).padStart(10)).join("")}`);
+if (part("big")) {
+  const shapes: Array<[number, number]> = [[96, 130], [128, 170], [192, 190], [256, 210]];
+  measure(`big hosts: 2 x 96-256 cores, 8 nodes, 130-210 VMs filling the memory (${SEEDS} seeds per shape)`, [
+    ...BIG_VARIANTS.map((v) => ({ name: `big ${v}`, cases: () => shapes.flatMap(([c, n]) => seeds().map((s) => bigCase(c, n, v, s))), must: "place" as const })),
+    { name: "big 2-3 hosts", cases: () => [[96, 130, 2], [128, 150, 3], [192, 170, 2]].flatMap(([c, n, h]) => seeds().map((s) => bigMultiHostCase(c, n, h, s))), must: "place" },
+  ]);
 }

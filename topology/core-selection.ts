@@ -1,16 +1,8 @@
 // Which cores of a node a VM gets, once the node is decided. Any whole cores would obey the
 // placement rules; these choices are about cache locality and about keeping plans stable.
 import { Core } from "./host-topology";
-import { assignNodes } from "./node-assignment";
-
-/**
- * Cores sharing an L3 group together: the capture's L3 bank when it lists one; else the die (an
- * AMD CCD); else the socket. (Many AMD hosts report die_id 0 on every CPU: only the banks tell
- * their CCXs apart.)
- */
-export function groupKey(c: Core): string {
-  return c.l3 !== null ? `l${c.l3}` : c.die !== null ? `d${c.die}` : `s${c.socket ?? -1}`;
-}
+import { groupKey } from "./l3-domains";
+import { solvePacking } from "./node-assignment";
 
 /**
  * Take `count` cores out of `free` (ascending by first thread; it is not modified).
@@ -55,23 +47,23 @@ export interface CoreNeed {
 }
 
 /**
- * The effort for one packing, as clock reads of the search (a count, not time: the same request
- * packs the same way on any machine; one read per 64 local-search iterations or 1,024 exact steps)
- * and exact-search steps. The subset search of step 2 packs up to 2 x 1,023 times, exactly only.
+ * The effort for one packing, as counts (the same request packs the same way on any machine):
+ * exact-search steps, then local-search iterations. The subset search of step 2 packs up to
+ * 2 x 1,023 times, exactly only.
  */
-const PACK_EFFORT = { reads: 400, exactSteps: 20_000 };
-const SUBSET_EFFORT = { reads: 0, exactSteps: 2_000 };
-const FALLBACK_EFFORT = { reads: 50, exactSteps: 2_000 };
+const PACK_EFFORT = { exactSteps: 20_000, localIterations: 25_000 };
+const SUBSET_EFFORT = { exactSteps: 2_000, localIterations: 0 };
+const FALLBACK_EFFORT = { exactSteps: 2_000, localIterations: 3_000 };
 
 /** Pieces (by id, of `cores` each) into bins of the given free cores, or null if none was found. */
-function packInto(pieces: { id: number; cores: number }[], bins: number[], effort: { reads: number; exactSteps: number }): Map<number, number> | null {
-  let reads = 0;
-  const outcome = assignNodes(
-    pieces.map((p) => ({ index: p.id, name: String(p.id), cores: p.cores, memoryKiB: 0, pageSizeKiB: null, pageCount: 0, needsReserve: false })),
-    bins.map((cores, id) => ({ id, cores, memoryKiB: 0, pages: new Map(), hasReserve: true })),
-    { seconds: effort.reads / 1000, exactSteps: effort.exactSteps, now: () => reads++ },
-  );
-  return outcome.kind === "assigned" ? outcome.nodeOf : null;
+function packInto(pieces: { id: number; cores: number }[], bins: number[], effort: { exactSteps: number; localIterations: number }): Map<number, number> | null {
+  const packing = {
+    resources: [{ kind: "domain-cores" as const }],
+    groups: bins.map((cores, id) => ({ label: `domain ${id}`, parent: -1, capacity: [cores], host: -1, node: -1 })),
+    items: pieces.map((p) => ({ key: p.id, name: String(p.id), demand: [p.cores], allowed: bins.map((_, id) => id) })),
+  };
+  const outcome = solvePacking(packing, { seconds: Infinity, exactSteps: effort.exactSteps, localIterations: effort.localIterations, finalSteps: 0, prove: false });
+  return outcome.kind === "assigned" ? outcome.placeOf : null;
 }
 
 /**

@@ -1,10 +1,9 @@
 // A host's nodes while a plan is being made: what each node still has (cores, memory, pages)
 // and what the planner has promised from it. The planner's verbs on a node (promise, unpromise,
 // take) are here, so that every change to a node's books goes through one place.
-import { Core } from "./host-topology";
-import { NodeBudget } from "./node-budget";
-import { NodeState } from "./node-assignment";
-import { HUGEPAGE_KIB, VmRequest, memoryKiB } from "./request";
+import { Core, HostTopology } from "./host-topology";
+import { NodeBudget, hostBudgets } from "./node-budget";
+import { HUGEPAGE_KIB, HostRequest, VmRequest, memoryKiB } from "./request";
 
 /** One requested VM with what it needs, in the host's units. */
 export interface Demand {
@@ -93,8 +92,15 @@ export function isCpuNode(l: Ledger): boolean {
   return l.budget.usableCores.length > 0 && l.budget.vmMemoryKiB > 0;
 }
 
-export function nodeStateOf(l: Ledger): NodeState {
-  return { id: l.budget.node.id, cores: freeCores(l), memoryKiB: l.memoryKiB, pages: new Map(l.pages), hasReserve: l.budget.reservedCores.length > 0 };
+/** One host of the request while the plan is being made. */
+export interface HostLedger {
+  request: HostRequest;
+  topology: HostTopology;
+  ledgers: Ledgers;
+}
+
+export function hostLedgerOf(request: HostRequest, topology: HostTopology): HostLedger {
+  return { request, topology, ledgers: new Ledgers(hostBudgets(topology, request.reserve)) };
 }
 
 /** Hold the VM's cores (not yet chosen), memory and pages on this node. */

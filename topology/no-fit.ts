@@ -1,6 +1,5 @@
 // Why a request does not fit: the planner's explanations, kept apart from the planning itself.
 // Each says what, where, why and, where it can, what would fit (STYLE.md, "Errors say ...").
-import { Assignment } from "./node-assignment";
 import { Demand, Ledger, Ledgers, freeCores, isCpuNode } from "./ledger";
 import { memoryKiB } from "./request";
 import { gib } from "./units";
@@ -92,52 +91,14 @@ export function whyNot(l: Ledger, d: Demand, host: string, ledgers: Ledgers): Wh
   return hints.length > 0 ? { ...why, message: `${why.message}; fits ${hints.join(" or ")}` } : why;
 }
 
-export function autoNoFit(
-  outcome: Exclude<Assignment, { kind: "assigned" }>,
-  host: string,
-  ledgers: Ledgers,
-  demands: readonly Demand[],
-): NoFit {
-  const d = demands.find((x) => x.index === outcome.stuck.index);
-  if (!d) throw new Error(`planner: the search was stuck on VM ${outcome.stuck.index}, which it was not given`);
-  const states = outcome.statesWhenStuck
-    .filter((s) => ledgers.of(s.id).budget.node.cores.length > 0)
-    .map((s) => `node ${s.id}: ${Math.max(0, s.cores)} cores, ${gib(Math.max(0, s.memoryKiB))}${s.hasReserve ? "" : " (no reserved core)"}`);
-  const before = outcome.placedBefore.map((v) => v.name);
-  const needCores = demands.reduce((sum, x) => sum + x.totalCores, 0);
-  const needMem = demands.reduce((sum, x) => sum + x.memoryKiB, 0);
-  const haveCores = ledgers.all().reduce((sum, l) => sum + Math.max(0, freeCores(l)), 0);
-  const haveMem = ledgers.all().reduce((sum, l) => sum + Math.max(0, l.memoryKiB), 0);
-  const nodeList = `free: ${states.join("; ")}`;
-  if (needCores > haveCores || needMem > haveMem) {
-    // Short in total: no arrangement can help, and no single VM is to blame.
-    const field: NoFit["field"] = needCores > haveCores ? "cores" : "memoryGiB";
-    const names = demands.map((x) => x.vm.name).join(", ");
-    const message = `the node: auto VMs of ${host} (${names}) need ${needCores} cores and ${gib(needMem)} together; ${host} has ${haveCores} cores and ${gib(haveMem)} free after the reserve and the VMs with a fixed node (${nodeList})`;
-    return { kind: "does-not-fit", vm: d.vm.name, vmIndex: d.index, host, field, message };
-  }
-  // Which resource the nodes lack for this VM: cores if no node has enough, else memory or pages.
-  const withCores = outcome.statesWhenStuck.filter((s) => s.cores >= d.totalCores && (s.hasReserve || d.vm.emulator === "dedicated"));
-  const field: NoFit["field"] =
-    outcome.statesWhenStuck.every((s) => s.cores < d.totalCores) ? "cores" : withCores.length === 0 ? "emulator" : d.pageSizeKiB !== null ? "hugepages" : "memoryGiB";
-  if (outcome.kind === "infeasible" && outcome.proof === "sizes") {
-    const message = `the ${demands.length} node: auto VMs of ${host} need ${outcome.needed} cores together, but whole VMs of their sizes (${[...new Set(demands.map((x) => x.totalCores))].sort((a, b) => a - b).join(", ")} cores) can fill at most ${outcome.fillable} of the nodes' ${haveCores} free cores, in any arrangement (${nodeList}); smaller or differently sized VMs would fit`;
-    return { kind: "does-not-fit", vm: d.vm.name, vmIndex: d.index, host, field: "cores", message };
-  }
-  if (outcome.kind === "gave-up") {
-    const first = [...demands].sort((a, b) => a.index - b.index)[0];
-    const message = `the ${demands.length} node: auto VMs of ${host} (${needCores} cores and ${gib(needMem)} together; ${host} has ${haveCores} cores and ${gib(haveMem)} free for them): no placement found within the search limit of ${Number(outcome.seconds.toFixed(1))} s (searchSeconds); one may exist: allow more time, or give some VMs an explicit node (${nodeList})`;
-    return { kind: "gave-up", vm: first.vm.name, vmIndex: first.index, host, field: "node", message };
-  }
-  const message = `${d.vm.name} (${describe(d)}, node auto): no node of ${host} can take it${before.length > 0 ? ` once ${before.join(", ")} ${before.length === 1 ? "is" : "are"} placed` : ""}, in any arrangement (${nodeList})`;
-  return { kind: "does-not-fit", vm: d.vm.name, vmIndex: d.index, host, field, message };
-}
-
-/** Floating VMs' cores were taken from the ledgers already when locked; their memory was not. */
-export function checkFloating(floating: readonly Demand[], locked: readonly Demand[], ledgers: Ledgers, host: string): NoFit | null {
-  let cores = ledgers.all().reduce((sum, l) => sum + freeCores(l), 0);
+/**
+ * Floating VMs' cores were taken from the ledgers already when locked; their memory was not.
+ * `strict`: the host's strict VMs whose node is not chosen yet (their totals are what counts).
+ */
+export function checkFloating(floating: readonly Demand[], locked: readonly Demand[], ledgers: Ledgers, host: string, strict: readonly Demand[] = []): NoFit | null {
+  let cores = ledgers.all().reduce((sum, l) => sum + freeCores(l), 0) - strict.reduce((s, d) => s + d.totalCores, 0);
   // Floating memory is interleaved over the CPU nodes (placementOf), so only theirs counts.
-  let memory = ledgers.all().filter(isCpuNode).reduce((sum, l) => sum + l.memoryKiB, 0);
+  let memory = ledgers.all().filter(isCpuNode).reduce((sum, l) => sum + l.memoryKiB, 0) - strict.reduce((s, d) => s + d.memoryKiB, 0);
   // Locked floating VMs hold their cores already; their memory must still fit beside the strict
   // VMs of this plan (a resized strict VM may have taken it).
   for (const d of locked) {

@@ -1,10 +1,10 @@
 // A brute-force reference for the planner's "finds a placement whenever one exists" promise.
-// Written from DESIGN.md's placement contract alone: it reads the HostTopology and the request and
+// Written from docs/placement-rules.md alone: it reads the HostTopology and the request and
 // imports nothing of the planner (no node-budget.ts, no node-assignment.ts), so a shared mistake
 // is unlikely. It only answers "does any placement exist", by trying every node for every strict
 // `node: auto` VM; it is exponential and meant for the property tests' small cases.
 import type { HostTopology, NumaNode } from "../../topology/host-topology";
-import { HUGEPAGE_KIB, PlacementRequest, Reserve, VmRequest, hostOf, memoryKiB } from "../../topology/request";
+import { HUGEPAGE_KIB, PlacementRequest, Reserve, VmRequest, memoryKiB, requestedHost } from "../../topology/request";
 
 /** What one node can give to VMs, by the contract's per-node rules. */
 export interface NodeCapacity {
@@ -102,11 +102,28 @@ export function exhaustiveHost(topology: HostTopology, reserve: Reserve, vms: re
   return place(0) ? chosen : null;
 }
 
-/** Every host of the request independently: true when each has a placement. */
+/**
+ * Does a placement of the whole request exist? A VM that names its host (or the request's only
+ * host) goes there; a VM that names none may go to any host: every choice of hosts for those is
+ * tried, and each host is then checked on its own.
+ */
 export function exhaustivePlacementExists(request: PlacementRequest, topologies: ReadonlyMap<string, HostTopology>): boolean {
-  return request.hosts.every((h) => {
-    const topology = topologies.get(h.name);
-    if (!topology) return false;
-    return exhaustiveHost(topology, h.reserve, request.vms.filter((vm) => hostOf(request, vm) === h.name)) !== null;
-  });
+  const free = request.vms.filter((vm) => requestedHost(request, vm) === undefined);
+  const choice = new Map<string, string>();
+  const hostsFit = () =>
+    request.hosts.every((h) => {
+      const topology = topologies.get(h.name);
+      if (!topology) return false;
+      const here = request.vms.filter((vm) => (requestedHost(request, vm) ?? choice.get(vm.name)) === h.name);
+      return exhaustiveHost(topology, h.reserve, here) !== null;
+    });
+  const choose = (i: number): boolean => {
+    if (i === free.length) return hostsFit();
+    for (const h of request.hosts) {
+      choice.set(free[i].name, h.name);
+      if (choose(i + 1)) return true;
+    }
+    return false;
+  };
+  return choose(0);
 }

@@ -12,7 +12,9 @@ import { renderPicture } from "../../topology/picture";
 import { formatPlanTable } from "../../topology/plan-table";
 import { planPlacement } from "../../topology/planner";
 import { PlacementRequestSchema, type PlacementRequest } from "../../topology/request";
-import { chipletHost, type ChipletSpec } from "./tight-requests";
+import { chipletHost, chipletMemoryCase, type ChipletSpec } from "../../bench/chiplet-requests";
+import { groupKey } from "../../topology/l3-domains";
+import { hostBudgets } from "../../topology/node-budget";
 
 const HOST = "chiplet";
 
@@ -150,12 +152,11 @@ describe("L3 domains", () => {
       }
     });
     // Dedicated emulator cores where the construction left a free core on the node (they may sit in
-    // any domain); not with auto nodes on several nodes, where the node assignment keeps a VM and
-    // its emulator core in one domain (assignByDomains) and so needs room beside it.
+    // any domain of it).
     const freeOnNode = Array.from({ length: host.nodes }, (_, n) => host.banksPerNode * host.coresPerBank - 1 - entries.filter((e) => e.built === n).reduce((s, e) => s + e.cores, 0));
     entries.forEach((e, i) => {
       const node = e.built as number;
-      if (dedicated[i % dedicated.length] && freeOnNode[node] > 0 && (fixedNodes || host.nodes === 1)) {
+      if (dedicated[i % dedicated.length] && freeOnNode[node] > 0) {
         e.emulator = "dedicated";
         freeOnNode[node]--;
       }
@@ -222,5 +223,50 @@ describe("L3 domains", () => {
       }),
       { numRuns: 300 },
     );
+  });
+
+  // ---- memory on one VM per node, fixed nodes, the reserve (issue 23, point 3) ----------------
+
+  it.each([
+    // Cases where the planner used to split a VM: the node's memory shared out over its domains
+    // in proportion to cores could not hold the VM that has most of it, and the fallback ignored
+    // domains (found by `npm run bench -- --only chiplet --planner <old topology/planner.ts>`).
+    ["4 nodes x 2 domains, #4", { nodes: 4, banksPerNode: 2, coresPerBank: 8, threadsPerCore: 2 }, 4, false],
+    ["4 nodes x 2 domains, #5", { nodes: 4, banksPerNode: 2, coresPerBank: 8, threadsPerCore: 2 }, 5, false],
+    ["4 nodes x 2 domains, #6", { nodes: 4, banksPerNode: 2, coresPerBank: 8, threadsPerCore: 2 }, 6, false],
+    ["4 nodes x 3 domains, #5", { nodes: 4, banksPerNode: 3, coresPerBank: 8, threadsPerCore: 2 }, 5, false],
+    ["4 nodes x 3 domains, some VMs naming their node, #3", { nodes: 4, banksPerNode: 3, coresPerBank: 8, threadsPerCore: 2 }, 3, true],
+  ] as const)("most of each node's memory on one VM: no VM split needlessly (%s)", (_, spec, seed, fixed) => {
+    const c = chipletMemoryCase(spec, seed, fixed);
+    const topology = c.topologies.get(HOST) as HostTopology;
+    expect(splitVms(plan(topology, c.request), topology, spec.coresPerBank)).toEqual([]);
+  });
+
+  it("finds a split-free placement whenever the memory-heavy request is built to have one (2-4 nodes, 2-4 domains, fixed nodes or not)", () => {
+    fc.assert(
+      fc.property(fc.constantFrom(2, 4), fc.constantFrom(2, 3, 4), fc.boolean(), fc.integer({ min: 1, max: 100_000 }), (nodes, banksPerNode, fixed, seed) => {
+        const c = chipletMemoryCase({ nodes, banksPerNode, coresPerBank: 8, threadsPerCore: 2 }, seed, fixed);
+        const topology = c.topologies.get(HOST) as HostTopology;
+        expect(splitVms(plan(topology, c.request), topology, 8)).toEqual([]);
+      }),
+      { numRuns: 40 },
+    );
+  });
+
+  it("the reserve takes its cores from one L3 domain where the capture numbers cores round robin over domains, so a domain-sized VM still fits one", () => {
+    // One node of two 8-core domains, cores numbered 0,2,4,... in one and 1,3,5,... in the other;
+    // two reserved cores. From the node's end they would be cores 14 and 15, one in each domain,
+    // leaving 7 + 7 and no room for an 8-core VM in one domain.
+    const topology = chipletHost({ nodes: 1, banksPerNode: 2, coresPerBank: 8, threadsPerCore: 2, numbering: "round-robin" });
+    const [budget] = hostBudgets(topology, { coresPerNode: 2, memoryGiBPerNode: 4 });
+    expect(new Set(budget.reservedCores.map(groupKey)).size).toBe(1);
+    const request = PlacementRequestSchema.parse({
+      hosts: [{ name: HOST, capabilities: "chiplet.xml", reserve: { coresPerNode: 2, memoryGiBPerNode: 4 } }],
+      vms: [
+        { name: "eight", cores: 8, memoryGiB: 16 },
+        { name: "six", cores: 6, memoryGiB: 16 },
+      ],
+    });
+    expect(splitVms(plan(topology, request), topology, 8)).toEqual([]);
   });
 });

@@ -9,7 +9,7 @@ import { readTopologies } from "../../stacks/placement-inputs";
 import { checkPlan } from "../../topology/invariants";
 import { l3DomainsOf } from "../../topology/l3-domains";
 import { formatPlanTable } from "../../topology/plan-table";
-import { chipletHost } from "./tight-requests";
+import { chipletHost } from "../../bench/chiplet-requests";
 
 const requests = resolve(__dirname, "../fixtures/requests");
 const goldenDir = join(__dirname, "__golden__");

@@ -218,4 +218,46 @@ describe("planner on random small hosts", () => {
     // of 600); fewer than 60 would mean the generator changed, not bad luck.
     expect(replanned).toBeGreaterThan(60);
   });
+
+  // Two random hosts; each VM names one of them (and then maybe a node of it) or none, so that the
+  // planner chooses the host: it places exactly when brute force over every choice of hosts does.
+  const twoHostArb = fc
+    .tuple(hostSpecArb, hostSpecArb)
+    .chain(([a, b]) =>
+      fc.record({
+        hosts: fc.constant([a, b] as HostSpec[]),
+        vms: fc.array(fc.tuple(fc.constantFrom(-1, -1, 0, 1), vmSpecArb([...new Set([...a.nodeIds, ...b.nodeIds])], false)), { minLength: 1, maxLength: 6 }),
+      }),
+    );
+
+  it("over two hosts, VMs naming theirs or not: it places iff exhaustive search finds a placement, and every plan passes checkPlan", () => {
+    let placed = 0;
+    fc.assert(
+      fc.property(twoHostArb, ({ hosts, vms }) => {
+        const names = ["ha", "hb"];
+        const topologies = new Map(hosts.map((h, i) => [names[i], topologyOfSpec(h)]));
+        const entries = vms.map(([host, v], i) => {
+          const entry = vmEntry(`vm-${i}`, v);
+          const named = host >= 0 ? hosts[host] : undefined;
+          if (!named || !named.nodeIds.includes(v.node as number)) entry.node = "auto";
+          if (named) entry.host = names[host];
+          return entry;
+        });
+        const request = PlacementRequestSchema.parse({
+          hosts: hosts.map((h, i) => ({ name: names[i], capabilities: `${names[i]}.xml`, reserve: { coresPerNode: h.reserveCores, memoryGiBPerNode: h.reserveGiB } })),
+          vms: entries,
+        });
+        const outcome = planPlacement({ request, topologies });
+        if (outcome.kind === "placed") {
+          placed++;
+          expect(checkPlan(outcome.plan, request, topologies)).toEqual([]);
+        }
+        const exists = exhaustivePlacementExists(request, topologies);
+        if (exists !== (outcome.kind === "placed"))
+          throw new Error(`exhaustive search says ${exists ? "a placement exists" : "none exists"}; the planner said ${describeOutcome(outcome)}`);
+      }),
+      { numRuns: 400 },
+    );
+    expect(placed).toBeGreaterThan(100);
+  });
 });

@@ -1,16 +1,12 @@
 // Tight requests on many-node hosts that fit by construction: each node's usable cores (and, for
 // some families, its memory and huge pages) are cut into VMs first, then the VMs are shuffled and
 // most are made `node: auto`. So a placement exists (the construction's), and the planner must
-// find one. Shared by the property tests (planner-scale.test.ts) and `npm run bench`.
-import { capabilitiesXml, regularHost } from "../fixtures/hosts";
-import { formatCpuset } from "../../topology/cpuset";
-import { parseCapabilities } from "../../topology/capabilities";
-import type { HostTopology } from "../../topology/host-topology";
-import { PlacementRequestSchema, type PlacementRequest } from "../../topology/request";
-import { prng } from "../../topology/local-search";
-
-/** mulberry32 (the local search's own): a seed gives the same case on every machine. */
-export { prng };
+// find one. Generated for `npm run bench`; the property tests (planner-scale.test.ts) use them too.
+import { capabilitiesXml, regularHost } from "../test/fixtures/hosts";
+import { parseCapabilities } from "../topology/capabilities";
+import type { HostTopology } from "../topology/host-topology";
+import { PlacementRequestSchema, type PlacementRequest } from "../topology/request";
+import { prng } from "../topology/prng";
 
 /**
  * - exact: every usable core of every node taken (100 %), memory loose;
@@ -58,7 +54,7 @@ export function tightHost(nodes: number, coresPerNode: number, memoryGiB: number
 }
 
 /** Cut `total` into parts of 1..max, mostly small (how VM sizes look in a real request). */
-function cut(total: number, max: number, rand: () => number): number[] {
+export function cut(total: number, max: number, rand: () => number): number[] {
   const parts: number[] = [];
   let left = total;
   while (left > 0) {
@@ -133,50 +129,4 @@ export function tightCase(family: Family, nodes: number, vms: number, seed: numb
     vms: entries,
   });
   return { name: `${family} ${nodes} nodes ${entries.length} VMs #${seed}`, family, nodes, request, topologies: new Map([[HOST, topology]]) };
-}
-
-// ---- chiplet hosts (L3 domains) ----------------------------------------------------------------
-
-export interface ChipletSpec {
-  nodes: number;
-  banksPerNode: number;
-  coresPerBank: number;
-  threadsPerCore: number;
-}
-
-/** A regular host whose capture lists an L3 bank per `coresPerBank` consecutive cores of a node. */
-export function chipletHost(spec: ChipletSpec): HostTopology {
-  const coresPerNode = spec.banksPerNode * spec.coresPerBank;
-  const host = regularHost({ name: "chiplet", sockets: 1, nodesPerSocket: spec.nodes, coresPerNode, threadsPerCore: spec.threadsPerCore, memoryGiBPerNode: 256 });
-  const hostCores = spec.nodes * coresPerNode;
-  const banks: string[] = [];
-  for (let b = 0; b < spec.nodes * spec.banksPerNode; b++) {
-    const threads: number[] = [];
-    for (let c = b * spec.coresPerBank; c < (b + 1) * spec.coresPerBank; c++) for (let k = 0; k < spec.threadsPerCore; k++) threads.push(c + k * hostCores);
-    banks.push(`      <bank id='${b}' level='3' type='both' size='32' unit='MiB' cpus='${formatCpuset(threads.sort((x, y) => x - y))}'/>`);
-  }
-  const xml = capabilitiesXml(host).replace(/ {4}<cache>[\s\S]*?<\/cache>/, `    <cache>\n${banks.join("\n")}\n    </cache>`);
-  return parseCapabilities(xml, "synthetic:chiplet");
-}
-
-/**
- * A split-free request on a chiplet host, for the bench: each domain's free cores (the last domain
- * of a node loses the reserved core) cut into VMs of 1..domain size, shuffled, all `node: auto`.
- */
-export function chipletCase(spec: ChipletSpec, seed: number): { request: PlacementRequest; topologies: Map<string, HostTopology> } {
-  const rand = prng(seed * 104729 + spec.nodes * 31 + spec.banksPerNode);
-  const sizes: number[] = [];
-  for (let b = 0; b < spec.nodes * spec.banksPerNode; b++) {
-    const last = b % spec.banksPerNode === spec.banksPerNode - 1;
-    sizes.push(...cut(spec.coresPerBank - (last ? 1 : 0), spec.coresPerBank, rand));
-  }
-  for (let i = sizes.length - 1; i > 0; i--) {
-    const j = Math.floor(rand() * (i + 1));
-    [sizes[i], sizes[j]] = [sizes[j], sizes[i]];
-  }
-  const request = PlacementRequestSchema.parse({
-    hosts: [{ name: "chiplet", capabilities: "chiplet.xml", reserve: { coresPerNode: 1, memoryGiBPerNode: 4 } }],
-    vms: sizes.map((cores, i) => ({ name: `vm-${String(i).padStart(3, "0")}`, cores, memoryGiB: 2 })),
-  });
-  return { request, topologies: new Map([["chiplet", chipletHost(spec)]]) };
 }
