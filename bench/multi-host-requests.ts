@@ -23,6 +23,11 @@ export interface MultiHostOptions {
   minusOne?: boolean;
   /** Cores 95-100 % and memory 92-100 % full instead of 85-100 % and 80-100 %. */
   tight?: boolean;
+  /**
+   * Then resize the first three VMs that name no host by +1, -1 and +1 cores: the totals still
+   * fit, but whether a placement exists is not known by construction any more.
+   */
+  perturb?: boolean;
 }
 
 const RESERVE_GIB = 4;
@@ -43,7 +48,7 @@ export function multiHostCase(seed: number, options: MultiHostOptions = {}): Mul
   const shapes = Array.from({ length: hostCount }, () => ({ nodes: pick([2, 2, 4]), cores: pick([8, 12, 16, 24]) + 1, memoryGiB: pick([64, 128, 192, 256]) }));
   const usable = shapes.reduce((s, h) => s + h.nodes * (h.cores - 1), 0);
   const maxVm = Math.max(2, Math.min(12, Math.round((2.2 * usable) / target)));
-  type Entry = Record<string, unknown> & { name: string; host: string; node: number };
+  type Entry = Record<string, unknown> & { name: string; host: string; node: number; cores: number };
   const entries: Entry[] = [];
   shapes.forEach((shape, hi) => {
     for (let n = 0; n < shape.nodes; n++) {
@@ -68,11 +73,18 @@ export function multiHostCase(seed: number, options: MultiHostOptions = {}): Mul
     if (r < naming) return { ...e, name, node: "auto" };
     return { ...e, name, host: undefined, node: "auto" };
   });
+  if (options.perturb) {
+    const free = vms.filter((v) => v.host === undefined);
+    free[0].cores += 1;
+    free[1].cores = Math.max(1, free[1].cores - 1);
+    free[2].cores += 1;
+  }
   const request = PlacementRequestSchema.parse({
     hosts: shapes.map((_, hi) => ({ name: `h${hi}`, capabilities: `h${hi}.xml`, reserve: { coresPerNode: 1, memoryGiBPerNode: RESERVE_GIB } })),
     vms,
   });
   const topologies = new Map(shapes.map((s, hi) => [`h${hi}`, hostOf(`h${hi}x${s.nodes}x${s.cores}`, s.nodes, s.cores, s.memoryGiB)]));
   const named = vms.filter((v) => v.host !== undefined).length;
-  return { name: `${hostCount} hosts ${vms.length} VMs (${named} name a host) #${seed}${options.tight ? " tight" : ""}${options.minusOne ? " minus one" : ""}`, request, topologies };
+  const variant = `${options.tight ? " tight" : ""}${options.minusOne ? " minus one" : ""}${options.perturb ? " perturbed" : ""}`;
+  return { name: `${hostCount} hosts ${vms.length} VMs (${named} name a host) #${seed}${variant}`, request, topologies };
 }

@@ -60,7 +60,7 @@ export function localSearch(p: Packing, limits: LocalLimits): LocalResult {
   const V = p.items.length;
   const G = p.groups.length;
   const R = p.resources.length;
-  if (V === 0) return { placeOf: new Map(), iterations: 0, closest: { over: [] } };
+  if (V === 0) return { placeOf: new Map(), iterations: 0, closest: { over: [], iterations: 0, lastCloser: 0 } };
   const cap = new Float64Array(G * R);
   p.groups.forEach((grp, g) => grp.capacity.forEach((c, r) => (cap[g * R + r] = c)));
   const chains = p.groups.map((_, g) => Int32Array.from(chainOf(p, g)));
@@ -82,7 +82,7 @@ export function localSearch(p: Packing, limits: LocalLimits): LocalResult {
     const ok = it.allowed.filter((g) => fitsAlone(p, it, g));
     return Int32Array.from(ok.length > 0 ? ok : it.allowed);
   });
-  if (allowed.some((a) => a.length === 0)) return { placeOf: null, iterations: 0, closest: { over: [] } };
+  if (allowed.some((a) => a.length === 0)) return { placeOf: null, iterations: 0, closest: { over: [], iterations: 0, lastCloser: 0 } };
   const isAllowed = new Uint8Array(V * G);
   allowed.forEach((a, v) => a.forEach((g) => (isAllowed[v * G + g] = 1)));
   // The places below (or at) each group: where the items an overfull group can shed sit.
@@ -266,6 +266,7 @@ export function localSearch(p: Packing, limits: LocalLimits): LocalResult {
   let bestAt = Int32Array.from(at);
   const tabuUntil = new Int32Array(V * G);
   let iterations = 0;
+  let lastCloser = 0;
   let sinceBest = 0;
   const maxIterations = limits.maxIterations ?? Infinity;
   while (actual > EPS) {
@@ -339,6 +340,7 @@ export function localSearch(p: Packing, limits: LocalLimits): LocalResult {
     if (actual < bestCost - EPS) {
       bestCost = actual;
       bestAt = Int32Array.from(at);
+      lastCloser = iterations;
       sinceBest = 0;
     } else if (++sinceBest > RESTART_AFTER || move === null) {
       // 3. Restart: back to the best, penalties back to 1, then a few items to random allowed groups.
@@ -362,13 +364,13 @@ export function localSearch(p: Packing, limits: LocalLimits): LocalResult {
   if (actual <= EPS) {
     const placeOf: PlaceOf = new Map();
     for (let v = 0; v < V; v++) placeOf.set(p.items[v].key, at[v]);
-    return { placeOf, iterations, closest: { over: [] } };
+    return { placeOf, iterations, closest: { over: [], iterations, lastCloser } };
   }
-  return { placeOf: null, iterations, closest: closestOf(p, bestAt) };
+  return { placeOf: null, iterations, closest: { over: closestOf(p, bestAt), iterations, lastCloser } };
 }
 
 /** The groups the assignment overfills, by resource and amount, with the items below them. */
-function closestOf(p: Packing, at: Int32Array): Closest {
+function closestOf(p: Packing, at: Int32Array): Closest["over"] {
   const R = p.resources.length;
   const load = p.groups.map(() => new Array<number>(R).fill(0));
   const under = p.groups.map(() => [] as number[]);
@@ -382,5 +384,5 @@ function closestOf(p: Packing, at: Int32Array): Closest {
   p.groups.forEach((grp, g) => {
     for (let r = 0; r < R; r++) if (load[g][r] > grp.capacity[r]) over.push({ group: g, resource: r, amount: load[g][r] - grp.capacity[r], items: under[g] });
   });
-  return { over };
+  return over;
 }

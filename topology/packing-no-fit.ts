@@ -13,6 +13,10 @@ import { gib } from "./units";
 const MAX_SUGGESTED_SECONDS = 600;
 /** The share of the time limit the last exact search gets (node-assignment.ts: after the local search's 0.7). */
 const LAST_EXACT_SHARE = 0.3;
+/** A local search shorter than this many iterations cannot tell whether it would still get closer. */
+const MIN_ITERATIONS_TO_TELL = 2000;
+/** It is still getting closer when its closest came in this last share of its run. */
+const STILL_CLOSER = 0.75;
 /** VM names listed in a message before "and N more". */
 const NAMES_SHOWN = 6;
 
@@ -170,7 +174,7 @@ class Sayer {
     const d = o.demand;
     const nodes = this.p.groups.map((_, g) => g).filter((g) => this.p.groups[g].node >= 0);
     const withCores = nodes.filter((g) => remaining[g][0] >= d.totalCores);
-    const field: NoFit["field"] = withCores.length === 0 ? "cores" : d.pageSizeKiB !== null ? "hugepages" : d.vm.numa === "floating" ? "memoryGiB" : "memoryGiB";
+    const field: NoFit["field"] = withCores.length === 0 ? "cores" : d.pageSizeKiB !== null ? "hugepages" : "memoryGiB";
     const names = before.map((b) => b.name);
     const once = names.length > 0 ? ` once ${this.names(before)} ${names.length === 1 ? "is" : "are"} placed` : "";
     const hosts = [...new Set(nodes.map((g) => this.p.groups[g].host))].map((h) => this.hostName(h)).join(", ");
@@ -179,7 +183,7 @@ class Sayer {
   }
 
   counted(proof: Exclude<Proof, { kind: "alone" }>): NoFit {
-    const o = this.first(proof.items);
+    const o = this.first(proof.items.length > 0 ? proof.items : this.p.items);
     const sc = this.scope(proof.places);
     const host = sc.hosts.map((h) => this.hostName(h)).join(", ");
     const base = { kind: "does-not-fit" as const, vm: o.demand.vm.name, vmIndex: o.demand.index, host };
@@ -204,6 +208,21 @@ class Sayer {
         message: `${who} need ${this.amount(r, proof.need)} together, but whole VMs of their sizes (${sizeText}) can fill at most ${this.short(r, proof.have)} of the ${this.amount(r, proof.free)} free on ${sc.name}, in any arrangement${why} (at most: ${list})`,
       };
     }
+    if (proof.kind === "forced") {
+      const r = proof.resource;
+      const other = proof.other;
+      const elsewhere = sc.plural ? "the other nodes" : this.multi ? "the other hosts' nodes" : "the other nodes";
+      const own = proof.items.length > 0 ? `the ${proof.items.length} ${proof.items.length === 1 ? "VM" : "VMs"} that can only go there (${this.names(proof.items)}) bring ${this.amount(r, proof.own)} and ${this.amount(other, proof.ownOther)}, and ` : "";
+      const rest = proof.atLeast - proof.own;
+      const cost = Number.isFinite(proof.least)
+        ? `the other ${this.amount(r, rest)} cost at least ${this.amount(other, Math.ceil(proof.least))} even from the VMs with the least ${this.unitName(other)} per ${this.unitName(r)}`
+        : `the VMs that may go there cannot bring the other ${this.amount(r, rest)}`;
+      return {
+        ...base,
+        field: this.field(other),
+        message: `${sc.name} must take at least ${this.amount(r, proof.atLeast)} of the VMs' ${this.amount(r, proof.need)} (${elsewhere} hold at most ${this.short(r, proof.elsewhere)}): ${own}${cost}, but ${sc.name} ${has} ${this.amount(other, proof.have)} for them, in any arrangement`,
+      };
+    }
     const each = proof.resources.map((r, k) => this.amount(r, proof.atLeast[k])).join(" and ");
     const parts = proof.parts.filter((x) => x.room > 0).map((x) => `${this.label(x.place)}: ${x.room}`);
     return {
@@ -211,6 +230,12 @@ class Sayer {
       field: this.field(proof.resources[0]),
       message: `${proof.items.length} VMs need ${each} or more each (${this.names(proof.items)}), but ${sc.name} ${has} room for at most ${proof.room} of them, in any arrangement (${parts.length > 0 ? parts.join(", ") : "none on any node"})`,
     };
+  }
+
+  /** "memory", "core", "1G page": what one unit of a resource is called. */
+  private unitName(r: number): string {
+    const res = this.p.resources[r];
+    return res.kind === "memory" ? "memory" : res.kind === "pages" ? `${pageName(res.sizeKiB ?? 0)} page` : "core";
   }
 
   private short(r: number, x: number): string {
@@ -240,7 +265,17 @@ class Sayer {
     return { kind: "gave-up", vm: o.demand.vm.name, vmIndex: o.demand.index, host: hosts.join(", "), field: "node", message: `${head}; ${this.lessons(solved)}` };
   }
 
-  /** What the searches learned, and what would change the answer: more time only where it would. */
+  /**
+   * What the searches learned, and what would change the answer, suggesting more time only where
+   * one of them shows it would help:
+   * 1. the closest arrangement the local search found: which groups it overfills, by how much;
+   * 2. the exhaustive search: at its pace so far, within MAX_SUGGESTED_SECONDS it would finish
+   *    and decide: that time (its share of a limit is LAST_EXACT_SHARE);
+   * 3. else the local search still getting closer in the last quarter of its run (or too short a
+   *    run to tell): four times the limit may place it;
+   * 4. else more time is unlikely to help: a VM that much smaller (the closest arrangement then
+   *    fits), or explicit nodes and hosts.
+   */
   private lessons(solved: Extract<Solved, { kind: "gave-up" }>): string {
     const out: string[] = [];
     const overs = solved.closest.over.filter((x) => this.p.groups[x.group].node >= 0 || this.children[x.group].length > 0);
@@ -256,7 +291,17 @@ class Sayer {
       out.push(`${pace}; at that rate it would finish and decide with searchSeconds ${suggest} (--search-seconds ${suggest})`);
       return out.join("; ");
     }
-    out.push(`more time is unlikely to help: ${pace}, so at that rate it would need more than ${MAX_SUGGESTED_SECONDS / 60} minutes`);
+    const { iterations, lastCloser } = solved.closest;
+    if (iterations < MIN_ITERATIONS_TO_TELL || lastCloser >= STILL_CLOSER * iterations) {
+      const more = Math.ceil(4 * this.ctx.seconds);
+      const why =
+        iterations < MIN_ITERATIONS_TO_TELL
+          ? `the local search ran only ${iterations} iterations, too few to tell how close it can get`
+          : `the local search was still getting closer when the time ran out (its closest came at iteration ${lastCloser} of ${iterations})`;
+      out.push(`${why}: more time may place it, e.g. searchSeconds ${more} (--search-seconds ${more}); ${pace}, too little to finish at that rate`);
+      return out.join("; ");
+    }
+    out.push(`more time is unlikely to help: the local search came no closer after iteration ${lastCloser} of ${iterations}, and ${pace}`);
     const shrink = overs.length === 1 ? this.shrink(overs[0]) : null;
     out.push(shrink ?? "give some VMs an explicit node or host, or make some smaller");
     return out.join("; ");

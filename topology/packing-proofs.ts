@@ -10,7 +10,11 @@
 //   so even-sized VMs leave a core of an odd node unused and 3-core VMs use 9 of 10; the largest
 //   such sum also has to fit the place's other resources (a subset sum per place);
 // - count: at most floor(capacity / t) items of t or more fit a group (and of t cores and m
-//   memory: the fewer of the two), however they are arranged.
+//   memory: the fewer of the two), however they are arranged;
+// - forced: what the other places cannot hold must go to X, and taking that many cores (say) into
+//   X costs at least so much memory, even choosing the VMs with the least memory per core and
+//   splitting one; more than X has means no arrangement (a linear argument: where every node must
+//   be full of cores, a host short of memory cannot take the cores it must).
 import { Item, Packing, childrenOf, effectiveCapacity, fitsAlone } from "./packing";
 
 export type Proof =
@@ -24,24 +28,36 @@ export type Proof =
    */
   | { kind: "fill"; resource: number; items: Item[]; places: number[]; need: number; have: number; free: number; unit: number; parts: { place: number; fill: number; free: number }[] }
   /** `items` each need at least `atLeast` (per resource); the places hold at most `room` such items. */
-  | { kind: "count"; resources: number[]; atLeast: number[]; items: Item[]; places: number[]; room: number; parts: { place: number; room: number }[] };
+  | { kind: "count"; resources: number[]; atLeast: number[]; items: Item[]; places: number[]; room: number; parts: { place: number; room: number }[] }
+  /**
+   * The places must take at least `atLeast` of resource r: the items need `need` of it, and all
+   * other places together hold at most `elsewhere`. The items that can only go there (`items`)
+   * bring `own` of r and `ownOther` of resource `other`; the rest must come from items that may
+   * go there, and costs at least `least` of `other` (the least of it per unit of r first,
+   * fractions allowed; Infinity: they cannot bring enough); the places have `have` of `other`.
+   */
+  | { kind: "forced"; resource: number; other: number; items: Item[]; places: number[]; need: number; elsewhere: number; atLeast: number; own: number; ownOther: number; least: number; have: number };
+
+const ALL_ARGUMENTS: ReadonlySet<Proof["kind"]> = new Set(["alone", "total", "forced", "fill", "count"]);
 
 /** Scopes tried, and the subset-sum work allowed (cells), so that proving stays in milliseconds. */
-const MAX_SCOPES = 64;
+const MAX_SCOPES = 96;
 const FILL_CELLS = 20_000_000;
 /** A subset sum over more units than this is not tried (the bound stays the plain capacity). */
 const FILL_UNITS = 1 << 15;
 const MAX_PAIRS = 200;
 
 /**
- * A counting proof that no assignment exists, or null. In this order: an item that fits nowhere
+ * A counting proof that no assignment exists, or null; `use` picks the arguments (the tests check
+ * each on its own). In this order: an item that fits nowhere
  * alone; then for each scope X (every place together; the places under each top group, i.e. each
- * host; each distinct allowed set, smallest first) the total, fill and count bounds per resource.
+ * host; each distinct allowed set, smallest first; each place alone) the total, forced, fill and
+ * count bounds.
  */
-export function proveInfeasible(p: Packing): Proof | null {
+export function proveInfeasible(p: Packing, use: ReadonlySet<Proof["kind"]> = ALL_ARGUMENTS): Proof | null {
   const fitting = p.items.map((it) => new Set(it.allowed.filter((g) => fitsAlone(p, it, g))));
   const lonely = p.items.findIndex((_, i) => fitting[i].size === 0);
-  if (lonely >= 0) return { kind: "alone", item: p.items[lonely] };
+  if (lonely >= 0 && use.has("alone")) return { kind: "alone", item: p.items[lonely] };
   if (p.items.length === 0) return null;
   const children = childrenOf(p);
   const R = p.resources.length;
@@ -59,12 +75,14 @@ export function proveInfeasible(p: Packing): Proof | null {
     const direct = (rs: number[]) => (g: number) => rs.some((r) => usedBy[r].has(g));
     const aggregate = (r: number, leaf: (g: number) => number) => aggregateOver(p, children, inX, leaf, (g) => p.groups[g].capacity[r], direct([r]));
     const needs = p.resources.map((_, r) => S.reduce((sum, it) => sum + it.demand[r], 0));
-    for (let r = 0; r < R; r++) {
+    for (let r = 0; r < R && use.has("total"); r++) {
       if (needs[r] === 0) continue;
       const have = aggregate(r, (g) => eff[g][r]);
       if (needs[r] > have) return { kind: "total", resource: r, items: S, places: X, need: needs[r], have };
     }
-    for (let r = 0; r < R; r++) {
+    const forced = use.has("forced") ? forcedBound(p, children, inX, S, eff) : null;
+    if (forced) return { ...forced, places: X };
+    for (let r = 0; r < R && use.has("fill"); r++) {
       if (needs[r] === 0) continue;
       const parts: { place: number; fill: number; free: number }[] = [];
       const fills = new Map<number, number>();
@@ -85,7 +103,7 @@ export function proveInfeasible(p: Packing): Proof | null {
         return { kind: "fill", resource: r, items: S, places: X, need: needs[r], have, free, unit: unitAll || 1, parts };
       }
     }
-    const count = countBound(p, children, inX, S, direct, eff);
+    const count = use.has("count") ? countBound(p, children, inX, S, direct, eff) : null;
     if (count) return { ...count, places: X };
   }
   return null;
@@ -107,6 +125,7 @@ function scopesOf(p: Packing, children: number[][]): number[][] {
   });
   const sets = [...new Map(p.items.map((it) => [it.allowed.join(","), [...it.allowed]])).values()].sort((a, b) => a.length - b.length || a.join(",").localeCompare(b.join(",")));
   for (const s of sets) add(s);
+  for (const g of [...isPlace].sort((a, b) => a - b)) add([g]);
   return [...out.values()].slice(0, MAX_SCOPES);
 }
 
@@ -260,6 +279,52 @@ function bundles(items: readonly Item[], r: number, unit: number, others: readon
     }
   }
   return out;
+}
+
+/**
+ * The forced bound for each ordered pair of resources (r, other): X must take at least what the
+ * places outside it cannot hold of r; the items that can only go to X bring theirs; the rest comes
+ * from the items that may go to X, cheapest in `other` per unit of r first (a fractional knapsack,
+ * a lower bound on any whole choice). Skipped (cheaply) where the outside can hold everything.
+ */
+function forcedBound(
+  p: Packing,
+  children: number[][],
+  inX: ReadonlySet<number>,
+  S: readonly Item[],
+  eff: readonly (readonly number[])[],
+): Omit<Extract<Proof, { kind: "forced" }>, "places"> | null {
+  const R = p.resources.length;
+  const places = new Set(p.items.flatMap((it) => it.allowed));
+  const outside = new Set([...places].filter((g) => !inX.has(g)));
+  const everywhere = () => true;
+  for (let r = 0; r < R; r++) {
+    const need = p.items.reduce((s, it) => s + it.demand[r], 0);
+    if (need === 0) continue;
+    const elsewhere = outside.size === 0 ? 0 : aggregateOver(p, children, outside, (g) => eff[g][r], (g) => p.groups[g].capacity[r], everywhere);
+    const own = S.reduce((s, it) => s + it.demand[r], 0);
+    const atLeast = need - elsewhere;
+    if (!(atLeast > own)) continue;
+    const optional = p.items.filter((it) => it.demand[r] > 0 && !S.includes(it) && it.allowed.some((g) => inX.has(g)));
+    for (let o = 0; o < R; o++) {
+      if (o === r) continue;
+      const have = aggregateOver(p, children, inX, (g) => eff[g][o], (g) => p.groups[g].capacity[o], everywhere);
+      if (!Number.isFinite(have)) continue;
+      const ownOther = S.reduce((s, it) => s + it.demand[o], 0);
+      let short = atLeast - own;
+      let least = 0;
+      for (const it of [...optional].sort((a, b) => a.demand[o] / a.demand[r] - b.demand[o] / b.demand[r] || a.key - b.key)) {
+        if (short <= 0) break;
+        const share = Math.min(1, short / it.demand[r]);
+        least += share * it.demand[o];
+        short -= share * it.demand[r];
+      }
+      if (short > 0) least = Infinity;
+      // A little room for rounding in the fractions: a proof must never rest on it.
+      if (ownOther + least > have * (1 + 1e-9) + 1e-6) return { kind: "forced", resource: r, other: o, items: [...S], need, elsewhere, atLeast, own, ownOther, least, have };
+    }
+  }
+  return null;
 }
 
 function gcd(a: number, b: number): number {

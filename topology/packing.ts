@@ -98,6 +98,9 @@ export type PlaceOf = Map<number, number>;
  */
 export interface Closest {
   over: { group: number; resource: number; amount: number; items: number[] }[];
+  /** The local search's iterations, and the one at which it last came closer. */
+  iterations: number;
+  lastCloser: number;
 }
 
 /** How far the exhaustive search got: the share of its tree it had ruled out (0..1, an estimate). */

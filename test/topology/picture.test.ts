@@ -4,7 +4,7 @@ import fc from "fast-check";
 import { XMLParser, XMLValidator } from "fast-xml-parser";
 import { Core, HostTopology, NumaNode, Thread } from "../../topology/host-topology";
 import { HostPlan, NodeUsage, Plan, VmPlacement } from "../../topology/placement";
-import { PICTURE_MAX_WIDTH, VM_PALETTE, renderPicture } from "../../topology/picture";
+import { PICTURE_MAX_WIDTH, VM_PALETTE, renderPicture } from "../../topology/view/picture";
 import { readCapabilities } from "../../topology/capabilities";
 import { SyntheticHostName, syntheticHosts, topologyOf } from "../fixtures/hosts";
 

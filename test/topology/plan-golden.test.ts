@@ -8,7 +8,7 @@ import { planPlacement } from "../../topology/planner";
 import { readTopologies } from "../../stacks/placement-inputs";
 import { checkPlan } from "../../topology/invariants";
 import { l3DomainsOf } from "../../topology/l3-domains";
-import { formatPlanTable } from "../../topology/plan-table";
+import { formatPlanTable } from "../../topology/view/plan-table";
 import { chipletHost } from "../../bench/chiplet-requests";
 
 const requests = resolve(__dirname, "../fixtures/requests");

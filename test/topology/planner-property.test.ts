@@ -258,6 +258,8 @@ describe("planner on random small hosts", () => {
       }),
       { numRuns: 400 },
     );
-    expect(placed).toBeGreaterThan(100);
+    // Not vacuous: about a quarter of the random cases place (about 100 of 400); fewer than 60
+    // would mean the generator changed, not bad luck.
+    expect(placed).toBeGreaterThan(60);
   });
 });

@@ -2,10 +2,10 @@
 // the hardware's order, every thread labelled with its OS id) with each VM's cores filled in its
 // own colour, so a reader finds "where does VM x run" at a glance. Pure: the same plan gives the
 // same bytes (no clock, no randomness, no font metrics: text widths are estimated).
-import { formatCpuset } from "./cpuset";
-import { Core, HostTopology, NumaNode, Thread } from "./host-topology";
-import { HostPlan, NodeUsage, Plan, VmPlacement } from "./placement";
-import { gib } from "./units";
+import { formatCpuset } from "../cpuset";
+import { Core, HostTopology, NumaNode, Thread } from "../host-topology";
+import { HostPlan, NodeUsage, Plan, VmPlacement } from "../placement";
+import { gib } from "../units";
 import { BOX_PAD, BOX_STROKE, INK, type Block, type FrameStyle, beside, esc, fitText, flow, frame, middle, num, stack, text, textWidth } from "./picture-layout";
 
 /** The widest picture: legible on a 1600 px screen without scaling down. Taller is fine. */

@@ -1,10 +1,10 @@
 // The plan as a reader checks it: one table per host, node by node, then totals. Used by
 // `npm run plan` and by render's plan.md.
-import { formatCpuset } from "./cpuset";
-import type { HostTopology } from "./host-topology";
-import { l3DomainsOf } from "./l3-domains";
-import { gib } from "./units";
-import { Plan } from "./placement";
+import { formatCpuset } from "../cpuset";
+import type { HostTopology } from "../host-topology";
+import { l3DomainsOf } from "../l3-domains";
+import { gib } from "../units";
+import { Plan } from "../placement";
 
 function table(rows: string[][]): string[] {
   const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
