@@ -1,8 +1,7 @@
 // Why the open VMs of a request (host-choice.ts) could not be placed, in the user's words: the
 // counting proof with its VMs, nodes and arithmetic; the exhaustive search's dead end; or, when the
 // time ran out, what the searches found and whether more time would change it.
-import type { HostLedger } from "./ledger";
-import type { OpenVm } from "./host-choice";
+import type { Demand, HostLedger } from "./ledger";
 import type { Solved } from "./node-assignment";
 import { NoFit, describe } from "./no-fit";
 import { Item, Packing, childrenOf } from "./packing";
@@ -19,6 +18,9 @@ const MIN_ITERATIONS_TO_TELL = 2000;
 const STILL_CLOSER = 0.75;
 /** VM names listed in a message before "and N more". */
 const NAMES_SHOWN = 6;
+
+/** A VM the host choice was placing (host-choice.ts's OpenVm): what it needs, and its hosts. */
+type OpenVm = { demand: Demand; hosts: readonly number[] };
 
 export interface NoFitContext {
   hosts: readonly HostLedger[];

@@ -13,6 +13,7 @@ import { formatPlanTable } from "../../topology/view/plan-table";
 import { planPlacement } from "../../topology/planner";
 import { PlacementRequestSchema, type PlacementRequest } from "../../topology/request";
 import { chipletHost, chipletMemoryCase, type ChipletSpec } from "../../bench/chiplet-requests";
+import { countingClock } from "./counting-clock";
 import { groupKey } from "../../topology/l3-domains";
 import { hostBudgets } from "../../topology/node-budget";
 
@@ -33,7 +34,7 @@ function splitVms(outcome: ReturnType<typeof planPlacement>, topology: HostTopol
 
 function plan(topology: HostTopology, request: PlacementRequest) {
   const topologies = new Map([[HOST, topology]]);
-  const outcome = planPlacement({ request, topologies });
+  const outcome = planPlacement({ request, topologies, now: countingClock().now });
   if (outcome.kind === "placed") expect(checkPlan(outcome.plan, request, topologies)).toEqual([]);
   return outcome;
 }

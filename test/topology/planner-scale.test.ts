@@ -8,6 +8,7 @@ import { lockOf } from "../../topology/lock";
 import { planPlacement } from "../../topology/planner";
 import { PlacementRequestSchema } from "../../topology/request";
 import { FAMILIES, tightCase, tightHost } from "../../bench/tight-requests";
+import { countingClock } from "./counting-clock";
 
 describe("planner on tight many-node requests", () => {
   it("places every request that fits by construction (2-16 nodes, 20-200 VMs, 95-100 % of the cores), and the plan obeys every invariant", () => {
@@ -19,7 +20,7 @@ describe("planner on tight many-node requests", () => {
         fc.integer({ min: 1, max: 1_000_000 }),
         (family, nodes, vms, seed) => {
           const c = tightCase(family, nodes, vms, seed);
-          const outcome = planPlacement({ request: c.request, topologies: c.topologies, searchSeconds: 5 });
+          const outcome = planPlacement({ request: c.request, topologies: c.topologies, searchSeconds: 5, now: countingClock().now });
           if (outcome.kind !== "placed") throw new Error(`${c.name}: ${outcome.problems[0].kind}: ${outcome.problems[0].message}`);
           expect(checkPlan(outcome.plan, c.request, c.topologies)).toEqual([]);
         },
@@ -30,8 +31,8 @@ describe("planner on tight many-node requests", () => {
 
   it("is deterministic on a case that needs the local search", () => {
     const c = tightCase("memory", 8, 60, 1);
-    const a = planPlacement({ request: c.request, topologies: c.topologies });
-    const b = planPlacement({ request: structuredClone(c.request), topologies: new Map([...c.topologies].map(([k, v]) => [k, structuredClone(v)])) });
+    const a = planPlacement({ request: c.request, topologies: c.topologies, now: countingClock().now });
+    const b = planPlacement({ request: structuredClone(c.request), topologies: new Map([...c.topologies].map(([k, v]) => [k, structuredClone(v)])), now: countingClock().now });
     expect(a.kind).toBe("placed");
     expect(JSON.stringify(b)).toBe(JSON.stringify(a));
   });
@@ -143,7 +144,7 @@ describe("planner choosing the host", () => {
           vms: parts.flatMap((p, i) => p.request.vms.map((v) => ({ ...v, name: `h${i}-${v.name}`, host: undefined, node: "auto" }))),
         });
         const topologies = new Map(parts.map((p, i) => [`h${i}`, p.topologies.get("big")!]));
-        const outcome = planPlacement({ request, topologies, searchSeconds: 5 });
+        const outcome = planPlacement({ request, topologies, searchSeconds: 5, now: countingClock().now });
         if (outcome.kind !== "placed") throw new Error(`${parts[0].name} + ${parts[1].name}: ${outcome.problems[0].kind}: ${outcome.problems[0].message}`);
         expect(checkPlan(outcome.plan, request, topologies)).toEqual([]);
       }),
