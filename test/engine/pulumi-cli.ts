@@ -1,0 +1,104 @@
+// The real Pulumi CLI (npm run tools) around a copy of the project: a local backend and a
+// PULUMI_HOME of the test's own in a temporary directory, the passphrase secrets provider, no update
+// check, no plugin download. Providers go where the CLI finds them: `pulumi plugin install` when the
+// built provider is the version the npm SDK asks for; when the proxy could not give that version
+// (tools/upstream.tsv), the built one is named in the copy's Pulumi.yaml `plugins.providers`, which
+// the engine uses whatever version the SDK asks for, and the test says so in one line.
+import { spawnSync, SpawnSyncReturns } from "node:child_process";
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import YAML from "yaml";
+import { pinnedTool, toolPath } from "../real-tools";
+
+export const ROOT = resolve(__dirname, "..", "..");
+
+/** The providers the program's npm SDKs ask for, and the binary each is served by. */
+export const PROVIDERS = [
+  { name: "command", npm: "@pulumi/command", binary: "pulumi-resource-command" },
+  { name: "random", npm: "@pulumi/random", binary: "pulumi-resource-random" },
+  { name: "kubernetes", npm: "@pulumi/kubernetes", binary: "pulumi-resource-kubernetes" },
+];
+
+/** Everything `pulumi` (and the language host and the pack) needs from the test's tools. */
+export const ENGINE_TOOLS = ["pulumi", "pulumi-language-nodejs", ...PROVIDERS.map((p) => p.binary)];
+
+// Not project files: dependencies (linked instead), outputs, the Go tool modules.
+const NOT_COPIED = new Set(["node_modules", ".git", "out", "bin", "tools", "test/.tmp", "policy/node_modules"]);
+
+export interface Engine {
+  /** The project copy, where `pulumi` runs. */
+  dir: string;
+  env: NodeJS.ProcessEnv;
+  /** Providers served by another version than the SDK asks for: "kubernetes 4.25.0 for 4.34.2". */
+  standIns: string[];
+  pulumi(args: string[], input?: string): SpawnSyncReturns<string>;
+  cleanup(): void;
+}
+
+function npmVersion(pkg: string): string {
+  return JSON.parse(readFileSync(join(ROOT, "node_modules", pkg, "package.json"), "utf8")).version;
+}
+
+/** A copy of the project with a fresh backend and PULUMI_HOME, its providers installed. */
+export function startEngine(prefix: string): Engine {
+  const work = mkdtempSync(join(tmpdir(), `${prefix}-`));
+  const dir = join(work, "project");
+  cpSync(ROOT, dir, { recursive: true, filter: (src) => !NOT_COPIED.has(src.slice(ROOT.length + 1)) });
+  symlinkSync(join(ROOT, "node_modules"), join(dir, "node_modules"));
+  symlinkSync(join(ROOT, "policy", "node_modules"), join(dir, "policy", "node_modules"));
+  mkdirSync(join(work, "state"));
+  const env: NodeJS.ProcessEnv = {
+    PATH: `${dirname(process.execPath)}:/usr/local/bin:/usr/bin:/bin`,
+    HOME: work,
+    PULUMI_HOME: join(work, "pulumi-home"),
+    PULUMI_BACKEND_URL: `file://${join(work, "state")}`,
+    PULUMI_CONFIG_PASSPHRASE: "numa-k3s engine test",
+    PULUMI_SKIP_UPDATE_CHECK: "true",
+    PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
+    // Only the plugins installed here or named in the copy's Pulumi.yaml, never one found on PATH.
+    PULUMI_IGNORE_AMBIENT_PLUGINS: "true",
+    PULUMI_SKIP_CONFIRMATIONS: "true",
+    NO_COLOR: "1",
+  };
+  const pulumi = (args: string[], input?: string) =>
+    spawnSync(toolPath("pulumi"), [...args, "--non-interactive", "--color", "never"], {
+      cwd: dir,
+      env,
+      input,
+      encoding: "utf8",
+      maxBuffer: 256 * 1024 * 1024,
+    });
+  const standIns: string[] = [];
+  const projectPlugins: { name: string; path: string }[] = [];
+  for (const p of PROVIDERS) {
+    const built = pinnedTool(p.binary);
+    const wanted = npmVersion(p.npm);
+    if (built.version === wanted) {
+      const r = pulumi(["plugin", "install", "resource", p.name, wanted, "--file", built.path]);
+      if (r.status !== 0) throw new Error(`pulumi plugin install resource ${p.name} ${wanted}: ${r.stderr}`);
+    } else {
+      projectPlugins.push({ name: p.name, path: dirname(built.path) });
+      standIns.push(`${p.name} ${built.version} for ${wanted}`);
+    }
+  }
+  if (projectPlugins.length > 0) {
+    const project = YAML.parse(readFileSync(join(dir, "Pulumi.yaml"), "utf8"));
+    project.plugins = { providers: projectPlugins };
+    writeFileSync(join(dir, "Pulumi.yaml"), YAML.stringify(project));
+  }
+  return { dir, env, standIns, pulumi, cleanup: () => rmSync(work, { recursive: true, force: true }) };
+}
+
+/** The shipped stacks: Pulumi.<stack>.yaml in the project. */
+export function shippedStacks(): string[] {
+  return spawnSync("ls", [ROOT], { encoding: "utf8" })
+    .stdout.split("\n")
+    .map((f) => /^Pulumi\.(.+)\.yaml$/.exec(f)?.[1])
+    .filter((s): s is string => s !== undefined);
+}
+
+/** stdout and stderr of a run, for a failure message. */
+export function outputOf(r: SpawnSyncReturns<string>): string {
+  return `exit ${r.status}${r.error ? ` (${r.error.message})` : ""}\n${r.stdout}\n${r.stderr}`;
+}
