@@ -5,7 +5,7 @@
 // (tools/upstream.tsv), the built one is named in the copy's Pulumi.yaml `plugins.providers`, which
 // the engine uses whatever version the SDK asks for, and the test says so in one line.
 import { spawnSync, SpawnSyncReturns } from "node:child_process";
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import YAML from "yaml";
@@ -92,8 +92,8 @@ export function startEngine(prefix: string): Engine {
 
 /** The shipped stacks: Pulumi.<stack>.yaml in the project. */
 export function shippedStacks(): string[] {
-  return spawnSync("ls", [ROOT], { encoding: "utf8" })
-    .stdout.split("\n")
+  return readdirSync(ROOT)
+    .sort()
     .map((f) => /^Pulumi\.(.+)\.yaml$/.exec(f)?.[1])
     .filter((s): s is string => s !== undefined);
 }
