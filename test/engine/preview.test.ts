@@ -15,7 +15,7 @@ import { join } from "node:path";
 import YAML from "yaml";
 import { XMLParser } from "fast-xml-parser";
 import { requireRealTools } from "../real-tools";
-import { ENGINE_TOOLS, Engine, outputOf, shippedStacks, startEngine } from "./pulumi-cli";
+import { ENGINE_TOOLS, Engine, shippedStacks, startEngine, succeeded } from "./pulumi-cli";
 
 const ready = requireRealTools("test/engine/preview.test.ts", ENGINE_TOOLS);
 // A preview runs the whole program under ts-node on 2 shared cores: minutes, not seconds. This is
@@ -41,10 +41,8 @@ function pinsOf(xml: string): { name: string; vcpupin: string[]; emulatorpin: st
   test.each(shippedStacks())(
     "stack %s previews with no error, the numa-guard pack loaded by the CLI",
     (stack) => {
-      const init = engine.pulumi(["stack", "init", stack]);
-      expect(init.status).toBe(0);
-      const r = engine.pulumi(["preview", "--stack", stack, "--policy-pack", "policy"]);
-      expect({ status: r.status, output: outputOf(r) }).toMatchObject({ status: 0 });
+      succeeded("pulumi stack init", engine.pulumi(["stack", "init", stack]));
+      const r = succeeded("pulumi preview", engine.pulumi(["preview", "--stack", stack, "--policy-pack", "policy"]));
       // The CLI's policy summary: the pack it loaded from the project's policy/ folder.
       expect(r.stdout).toMatch(new RegExp(`${PACK}@v\\d+\\.\\d+\\.\\d+ \\(local: policy\\)`));
       expect(r.stdout).not.toMatch(/^\s*error:/m);
@@ -64,8 +62,8 @@ function pinsOf(xml: string): { name: string; vcpupin: string[]; emulatorpin: st
         // The line that keeps every console on the hypervisor's loopback; the test breaks it.
         expect(source).toContain('const listen = "127.0.0.1";');
         writeFileSync(renderer, source.replace('const listen = "127.0.0.1";', 'const listen = "0.0.0.0";'));
-        expect(broken.pulumi(["stack", "init", "single"]).status).toBe(0);
-        expect(broken.pulumi(["config", "set", "--path", "numa-k3s:vms[0].vnc", "true", "--stack", "single"]).status).toBe(0);
+        succeeded("pulumi stack init", broken.pulumi(["stack", "init", "single"]));
+        succeeded("pulumi config set", broken.pulumi(["config", "set", "--path", "numa-k3s:vms[0].vnc", "true", "--stack", "single"]));
         const r = broken.pulumi(["preview", "--stack", "single", "--policy-pack", "policy"]);
         expect(r.status).not.toBe(0);
         expect(r.stdout + r.stderr).toMatch(/no-public-console/);
@@ -82,17 +80,14 @@ function pinsOf(xml: string): { name: string; vcpupin: string[]; emulatorpin: st
     () => {
       const stack = "mylab";
       cpSync(join(engine.dir, "Pulumi.single.yaml"), join(engine.dir, `Pulumi.${stack}.yaml`));
-      expect(engine.pulumi(["stack", "init", stack]).status).toBe(0);
+      succeeded("pulumi stack init", engine.pulumi(["stack", "init", stack]));
       const keys = mkdtempSync(join(tmpdir(), "numa-engine-key-"));
       try {
         execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "admin@mylab", "-f", join(keys, "id_ed25519")]);
         const publicKey = readFileSync(join(keys, "id_ed25519.pub"), "utf8").trim();
         const privateKey = readFileSync(join(keys, "id_ed25519"), "utf8");
         // README "Use it for real", step 2, as written there (the secret read from stdin).
-        const set = (args: string[], input?: string) => {
-          const r = engine.pulumi(["config", "set", ...args, "--stack", stack], input);
-          expect({ args, status: r.status, output: outputOf(r) }).toMatchObject({ status: 0 });
-        };
+        const set = (args: string[], input?: string) => succeeded(`pulumi config set ${args.join(" ")}`, engine.pulumi(["config", "set", ...args, "--stack", stack], input));
         set(["--path", "numa-k3s:hosts[0].ssh.address", "10.0.0.5"]);
         set(["--path", "numa-k3s:admin.sshAuthorizedKeys[0]", publicKey]);
         set(["--secret", "numa-k3s:sshPrivateKey"], privateKey);
@@ -106,8 +101,7 @@ function pinsOf(xml: string): { name: string; vcpupin: string[]; emulatorpin: st
         expect(config["numa-k3s:sshPrivateKey"]).toEqual({ secure: expect.any(String) });
         expect(file).not.toContain(privateKey.split("\n")[1]);
 
-        const preview = engine.pulumi(["preview", "--stack", stack, "--policy-pack", "policy", "--json"]);
-        expect({ status: preview.status, output: outputOf(preview) }).toMatchObject({ status: 0 });
+        const preview = succeeded("pulumi preview --json", engine.pulumi(["preview", "--stack", stack, "--policy-pack", "policy", "--json"]));
         const result = JSON.parse(preview.stdout);
         const text = JSON.stringify(result);
         // The key reached the engine as a secret: nowhere in what the preview shows.
@@ -124,11 +118,10 @@ function pinsOf(xml: string): { name: string; vcpupin: string[]; emulatorpin: st
           .sort((a, b) => a.name.localeCompare(b.name));
 
         const out = join(keys, "render");
-        const render = spawnSync(process.execPath, [join(engine.dir, "node_modules/tsx/dist/cli.mjs"), "cli/render.ts", "--stack", stack, "--out", out], {
-          cwd: engine.dir,
-          encoding: "utf8",
-        });
-        expect({ status: render.status, output: outputOf(render) }).toMatchObject({ status: 0 });
+        succeeded(
+          "npm run render",
+          spawnSync(process.execPath, [join(engine.dir, "node_modules/tsx/dist/cli.mjs"), "cli/render.ts", "--stack", stack, "--out", out], { cwd: engine.dir, encoding: "utf8" }),
+        );
         const rendered = readdirSync(join(out, "domains"))
           .map((f) => pinsOf(readFileSync(join(out, "domains", f), "utf8")))
           .sort((a, b) => a.name.localeCompare(b.name));

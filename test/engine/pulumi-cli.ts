@@ -102,3 +102,9 @@ export function shippedStacks(): string[] {
 export function outputOf(r: SpawnSyncReturns<string>): string {
   return `exit ${r.status}${r.error ? ` (${r.error.message})` : ""}\n${r.stdout}\n${r.stderr}`;
 }
+
+/** The run, when it exited 0; otherwise fails with what it printed. */
+export function succeeded(what: string, r: SpawnSyncReturns<string>): SpawnSyncReturns<string> {
+  if (r.status !== 0) throw new Error(`${what}: ${outputOf(r)}`);
+  return r;
+}

@@ -39,7 +39,7 @@ const ready = requireRealTools("test/engine/tools.test.ts", pinnedTools().map((t
     const how = VERSION_ARGS[tool.binary];
     const r = spawnSync(tool.path, how.args, { encoding: "utf8", env: { PATH: process.env.PATH, ...how.env }, timeout: 60_000 });
     const said = `${r.stdout}${r.stderr}`;
-    expect({ said, status: r.status }).toMatchObject({ status: 0 });
+    if (r.status !== 0) throw new Error(`${tool.path} ${how.args.join(" ")}: exit ${r.status}: ${said}`);
     expect(said).toMatch(how.says ?? new RegExp(`\\bv?${tool.version.replace(/^v/, "").replace(/\./g, "\\.")}\\b`));
   });
 
