@@ -70,9 +70,17 @@ while IFS=$'\t' read -r bin family version source ref subdir pkg generate replac
     git:*)
       repo="$upstream_git/${source#git:}"
       repo="${repo%/*}+${repo##*/}/repo"
+      # Where no mirror holds the release, the release commit alone from GitHub (a machine with
+      # internet: a user's; this one has none, and fails at once), kept beside the cache.
+      if ! git -C "$repo" cat-file -e "$ref^{commit}" 2>/dev/null; then
+        repo="$cache/src/${source#git:}"
+        repo="${repo%/*}+${repo##*/}"
+        git -C "$repo" cat-file -e "$ref^{commit}" 2>/dev/null ||
+          { git init -q "$repo" && timeout 900 git -C "$repo" fetch -q --depth 1 "https://github.com/${source#git:}" "$ref"; } >&2 || true
+      fi
       if ! git -C "$repo" cat-file -e "$ref^{commit}" 2>/dev/null; then
         log "tools: $bin $version: its module is not served by the Go module proxy; needs the source" \
-          "of ${source#git:} at $ref in $repo (set NUMA_K3S_UPSTREAM_GIT)"
+          "of ${source#git:} at $ref: in \$NUMA_K3S_UPSTREAM_GIT ($upstream_git) or from github.com"
         missing+=("$bin")
         rm -rf "$work"
         continue

@@ -1,14 +1,12 @@
 // The real Pulumi CLI (npm run tools) around a copy of the project: a local backend and a
 // PULUMI_HOME of the test's own in a temporary directory, the passphrase secrets provider, no update
-// check, no plugin download. Providers go where the CLI finds them: `pulumi plugin install` when the
-// built provider is the version the npm SDK asks for; when the proxy could not give that version
-// (tools/upstream.tsv), the built one is named in the copy's Pulumi.yaml `plugins.providers`, which
-// the engine uses whatever version the SDK asks for, and the test says so in one line.
+// check, no plugin download. Providers go where the CLI finds them (`pulumi plugin install`), each at
+// exactly the version its npm SDK asks for: package.json pins the SDKs at the provider releases that
+// can be built here (tools/upstream.tsv says why those), and a mismatch stops the test.
 import { spawnSync, SpawnSyncReturns } from "node:child_process";
-import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
-import YAML from "yaml";
 import { pinnedTool, toolPath } from "../real-tools";
 
 export const ROOT = resolve(__dirname, "..", "..");
@@ -30,8 +28,6 @@ export interface Engine {
   /** The project copy, where `pulumi` runs. */
   dir: string;
   env: NodeJS.ProcessEnv;
-  /** Providers served by another version than the SDK asks for: "kubernetes 4.25.0 for 4.34.2". */
-  standIns: string[];
   pulumi(args: string[], input?: string): SpawnSyncReturns<string>;
   cleanup(): void;
 }
@@ -69,25 +65,14 @@ export function startEngine(prefix: string): Engine {
       encoding: "utf8",
       maxBuffer: 256 * 1024 * 1024,
     });
-  const standIns: string[] = [];
-  const projectPlugins: { name: string; path: string }[] = [];
   for (const p of PROVIDERS) {
     const built = pinnedTool(p.binary);
     const wanted = npmVersion(p.npm);
-    if (built.version === wanted) {
-      const r = pulumi(["plugin", "install", "resource", p.name, wanted, "--file", built.path]);
-      if (r.status !== 0) throw new Error(`pulumi plugin install resource ${p.name} ${wanted}: ${r.stderr}`);
-    } else {
-      projectPlugins.push({ name: p.name, path: dirname(built.path) });
-      standIns.push(`${p.name} ${built.version} for ${wanted}`);
-    }
+    if (built.version !== wanted) throw new Error(`${p.npm} ${wanted} asks for provider ${p.name} ${wanted}, but tools/ builds ${built.version}: pin one to the other`);
+    const r = pulumi(["plugin", "install", "resource", p.name, wanted, "--file", built.path]);
+    if (r.status !== 0) throw new Error(`pulumi plugin install resource ${p.name} ${wanted}: ${r.stderr}`);
   }
-  if (projectPlugins.length > 0) {
-    const project = YAML.parse(readFileSync(join(dir, "Pulumi.yaml"), "utf8"));
-    project.plugins = { providers: projectPlugins };
-    writeFileSync(join(dir, "Pulumi.yaml"), YAML.stringify(project));
-  }
-  return { dir, env, standIns, pulumi, cleanup: () => rmSync(work, { recursive: true, force: true }) };
+  return { dir, env, pulumi, cleanup: () => rmSync(work, { recursive: true, force: true }) };
 }
 
 /** The shipped stacks: Pulumi.<stack>.yaml in the project. */
