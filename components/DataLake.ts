@@ -1,5 +1,5 @@
-// The data lake: an S3 endpoint on the data k8s node, objects on the HDD (/data/lake), metadata
-// and the hot zones on the SSD (/data/hot), one bucket per zone. The engine (SeaweedFS, see
+// The data lake: an S3 endpoint on the data k8s node, objects on the HDD (/data/lake/numa-k3s),
+// metadata and the hot zones on the SSD (/data/hot/numa-k3s), one bucket per zone. The engine (SeaweedFS, see
 // platform/S3-ENGINES.md) stays behind these args and outputs: consumers get an endpoint and a
 // Secret with AWS_* keys, nothing engine-specific.
 import * as pulumi from "@pulumi/pulumi";
@@ -26,6 +26,7 @@ import {
   volumeClaim,
 } from "../platform/datalake";
 import type { PodPlacement } from "../platform/placement";
+import { POD_DIRS } from "../guest/data-mounts";
 import { CHARTS } from "../platform/versions";
 
 /** A kubernetes-models object as the provider's args: the same shape, but its quantities may be
@@ -43,11 +44,13 @@ export interface DataLakeArgs {
   placement: PodPlacement;
   /** Namespace, created here. Default `storage`. */
   namespace?: string;
-  /** The HDD: `path` default `/data/lake`; `sizeGiB` the PV's capacity (the filesystem's size is
-   * what counts; this is what the scheduler matches). Default 7000. */
+  /** The HDD: `path` default `/data/lake/numa-k3s` (guest/data-mounts.ts: it exists only on the
+   * mounted filesystem, so without the disk the engine does not start instead of writing to the
+   * OS disk); `sizeGiB` the PV's capacity (the filesystem's size is what counts; this is what the
+   * scheduler matches). Default 7000. */
   lake?: { path?: string; sizeGiB?: number };
-  /** The SSD hot tier: `path` default `/data/hot`, `sizeGiB` default 80; `false` where the data
-   * node has no SSD (then metadata lives on the HDD and no zone is hot). */
+  /** The SSD hot tier: `path` default `/data/hot/numa-k3s` (likewise), `sizeGiB` default 80;
+   * `false` where the data node has no SSD (then metadata lives on the HDD and no zone is hot). */
   hot?: { path?: string; sizeGiB?: number } | false;
   /** StorageClass of the two local volumes, created here. Default `lake-local`. */
   storageClassName?: string;
@@ -95,7 +98,7 @@ const ArgsSchema = z
 export function lakeSpec(name: string, args: Omit<DataLakeArgs, "provider">): LakeSpec {
   const a = parseArgs("DataLake", name, ArgsSchema, args);
   const zones = a.zones ?? [...DEFAULT_ZONES];
-  const hot = a.hot === false ? null : { path: a.hot?.path ?? "/data/hot", sizeGiB: a.hot?.sizeGiB ?? 80 };
+  const hot = a.hot === false ? null : { path: a.hot?.path ?? POD_DIRS.hot, sizeGiB: a.hot?.sizeGiB ?? 80 };
   const versionedZones = a.versionedZones ?? ["clean/gold"];
   const hotZones = hot ? (a.hotZones ?? ["staging", "daily-prepared"]) : [];
   for (const [field, list] of [["versionedZones", versionedZones], ["hotZones", hotZones]] as const) {
@@ -112,7 +115,7 @@ export function lakeSpec(name: string, args: Omit<DataLakeArgs, "provider">): La
     namespace: a.namespace ?? "storage",
     release: "seaweedfs",
     dataNodeName: a.dataNodeName,
-    lake: { path: a.lake?.path ?? "/data/lake", sizeGiB: a.lake?.sizeGiB ?? 7000 },
+    lake: { path: a.lake?.path ?? POD_DIRS.lake, sizeGiB: a.lake?.sizeGiB ?? 7000 },
     hot,
     storageClassName: a.storageClassName ?? "lake-local",
     zones,

@@ -9,7 +9,7 @@ import { formatCpuset } from "../topology/cpuset";
 import { renderDomainXml } from "../topology/domain-xml";
 import { GuestSpec, renderMetaData, renderNetworkConfig, renderUserData } from "../guest/cloud-init";
 import { createScript, deleteScript, remoteCommand, updateScript } from "../hypervisor/vm-scripts";
-import { VmDescription, domainSpecOf, scriptParamsOf, vmIdentity } from "../hypervisor/vm-description";
+import { VmDescription, domainSpecOf, replacedWhenMoved, scriptParamsOf, vmIdentity } from "../hypervisor/vm-description";
 import { shellQuote } from "../hypervisor/shell-quote";
 import { ConnectionArgs, HostGate, secretConnection } from "./HostCheck";
 import { UserError, fieldProblem } from "../common/user-error";
@@ -32,7 +32,10 @@ export interface NumaPinnedVmArgs {
    *   from the delete command Pulumi stored at the last `up`: set it, run `pulumi up`, then delete.
    * What identifies the VM (vmIdentity: host, name, libvirt URI, its directory, its OS disk)
    * changing REPLACES it: it is deleted first (OS and staging disks with it, data disks kept), then
-   * created.
+   * created. Not a VM with a hot disk (replacedWhenMoved): for it such a change is an update,
+   * which the update script refuses, saying how to move the VM with its data (README: "Which
+   * changes replace a VM"). A new name is a new VM; while the old one holds the lake and the hot
+   * disk, its create is refused, naming the old VM.
    */
   vm: VmDescription;
   /** SSH to the hypervisor (host, port, user, privateKey). Made secret as a whole here. A change
@@ -111,7 +114,8 @@ done
  *   deleting the VM.
  * - Replacement is delete-then-create (`deleteBeforeReplace`): the old and the new VM share their
  *   domain name and paths, so Pulumi's default (create the new, then delete the old) would end
- *   with the delete script removing the VM just created.
+ *   with the delete script removing the VM just created. A VM with a hot disk is never replaced:
+ *   its triggers' changes are ignored (`ignoreChanges`), and its scripts refuse to move it.
  * - No `protect` by default: removing a VM from the lock is a normal change, and the delete script
  *   keeps the data disks anyway. Pass `{ protect: true }` in the options to guard a VM; children
  *   inherit it.
@@ -176,7 +180,7 @@ export class NumaPinnedVm extends pulumi.ComponentResource {
         addPreviousOutputInEnv: false,
         logging: "stdoutAndStderr",
       },
-      { parent: this, dependsOn: [seed], deleteBeforeReplace: true },
+      { parent: this, dependsOn: [seed], deleteBeforeReplace: true, ...(replacedWhenMoved(vm) ? {} : { ignoreChanges: ["triggers"] }) },
     );
 
     // Released once the domain command is registered, so whoever uses an output (a K3s agent

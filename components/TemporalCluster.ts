@@ -10,6 +10,7 @@ import type { PodPlacement } from "../platform/placement";
 import { CHARTS } from "../platform/versions";
 import { TEMPORAL_WORKER_REQUESTS } from "../platform/temporal-worker";
 import { IMAGE_REFERENCE, PINNED_IMAGE_HINT, isPinnedImage } from "../common/formats";
+import { POD_DIRS } from "../guest/data-mounts";
 import {
   DB_SECRET,
   TemporalSpec,
@@ -52,7 +53,8 @@ export interface TemporalClusterArgs {
     memory?: string;
     /** Where it runs: platformPlacement(layout).worker (role=worker, workload=slm). */
     placement: PodPlacement;
-    /** The staging directory on the k8s node. Default `/data/local`. */
+    /** The staging directory on the k8s node (`/data/local` in the container). Default
+     * `/data/local/numa-k3s`: it exists only on the mounted staging disk (guest/data-mounts.ts). */
     hostPath?: string;
     /** The Temporal namespace it polls. Default the first of `namespaces`. */
     temporalNamespace?: string;
@@ -120,7 +122,7 @@ export function temporalSpec(name: string, args: Omit<TemporalClusterArgs, "prov
       cpu: String(a.worker.cpus ?? TEMPORAL_WORKER_REQUESTS.cpus),
       memory: a.worker.memory ?? `${TEMPORAL_WORKER_REQUESTS.memoryMiB}Mi`,
       placement: a.worker.placement,
-      hostPath: a.worker.hostPath ?? "/data/local",
+      hostPath: a.worker.hostPath ?? POD_DIRS.staging,
       temporalNamespace,
       env: a.worker.env ?? {},
     },

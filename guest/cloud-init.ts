@@ -6,6 +6,7 @@ import { createHash } from "node:crypto";
 import { isIP } from "node:net";
 import { stringify } from "yaml";
 import { DataDisk, dataDiskScript } from "./data-disks";
+import { MOUNT_POINTS as DATA_MOUNT_POINTS } from "./data-mounts";
 import { UserError, fieldProblem } from "../common/user-error";
 import { DNS_LABEL, DNS_LABEL_HINT, LOGIN_NAME, MAC, MAC_HINT, PACKAGE_NAME, PACKAGE_NAME_HINT } from "../common/formats";
 
@@ -43,7 +44,7 @@ export interface GuestSpec {
 
 // Public key types OpenSSH accepts in authorized_keys; anything else is most likely a pasted private key.
 export const PUBLIC_KEY = /^(ssh-(ed25519|rsa|dss)|ecdsa-sha2-nistp(256|384|521)|sk-(ssh-ed25519|ecdsa-sha2-nistp256)@openssh\.com) [A-Za-z0-9+/=]+( .*)?$/;
-const MOUNT_POINTS = ["/data/local", "/data/hot", "/data/lake"];
+const MOUNT_POINTS: string[] = Object.values(DATA_MOUNT_POINTS);
 // cloud-init reads YAML with PyYAML, i.e. YAML 1.1: there an unquoted 52:54:00:12:34:56 is a
 // base-60 integer and `on`/`yes` are booleans. Writing in 1.1 mode makes the library quote them.
 const YAML_OPTIONS = { version: "1.1", lineWidth: 0 } as const;
@@ -89,6 +90,7 @@ export function checkGuestSpec(spec: GuestSpec): GuestSpec {
     if (!MOUNT_POINTS.includes(m.mountPoint)) fail(spec, `mounts[${i}].mountPoint`, m.mountPoint, `must be one of ${MOUNT_POINTS.join(", ")}`);
     if (!/^\/dev\/[A-Za-z0-9_./:+-]+$/.test(m.device)) fail(spec, `mounts[${i}].device`, m.device, "must be a /dev path, e.g. /dev/vdb or /dev/disk/by-id/virtio-staging");
     if (m.fsType !== "ext4") fail(spec, `mounts[${i}].fsType`, m.fsType, "only ext4 is supported");
+    if (m.format !== "when-blank" && m.format !== "never") fail(spec, `mounts[${i}].format`, m.format, "must be when-blank or never");
     if (!/^[A-Za-z0-9_-]{1,16}$/.test(m.label)) fail(spec, `mounts[${i}].label`, m.label, "must be 1-16 letters, digits, '_' or '-' (ext4 label limit)");
     for (const [key, what] of [[m.mountPoint, "mountPoint"], [m.device, "device"], [`LABEL=${m.label}`, "label"]] as const) {
       const j = seen.get(key);
@@ -102,8 +104,8 @@ export function checkGuestSpec(spec: GuestSpec): GuestSpec {
 /**
  * `#cloud-config` user-data. Data disks are not given to cloud-init's disk_setup/fs_setup/mounts
  * (they format a whole disk whatever `overwrite` says, see guest/data-disks.ts): our own script
- * runs at every boot (`bootcmd`), formats only a device with no signature at all, and mounts by
- * UUID with `nofail` (a missing data disk must not leave a VM unreachable).
+ * runs at every boot (`bootcmd`), formats only a device that reads as blank and may be formatted,
+ * and mounts by UUID with `nofail` (a missing data disk must not leave a VM unreachable).
  */
 /** `$0` of the data-disk script in the guest: what its lines in cloud-init's log are found by. */
 export const DATA_DISK_SCRIPT_NAME = "numa-k3s-data-disks";
@@ -174,7 +176,7 @@ export function renderNetworkConfig(spec: GuestSpec): string {
  * cloud-init runs its per-instance steps (users, keys, packages, disks, mounts, network) again when
  * the id changes, so a changed spec takes effect at the guest's next boot instead of being silently
  * ignored. The cost, accepted: that boot also regenerates the guest's SSH host keys. Data disks
- * are safe on a re-run: the data-disk script never formats a device that holds anything.
+ * are safe on a re-run: the data-disk script formats only a device that reads as blank.
  */
 export function renderMetaData(spec: GuestSpec): string {
   return stringify({ "instance-id": instanceId(spec), "local-hostname": spec.hostname }, YAML_OPTIONS);

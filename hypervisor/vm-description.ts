@@ -7,20 +7,27 @@ import { DEFAULT_LIBVIRT_URI } from "../common/formats";
 import type { DomainSpec } from "../topology/domain-xml";
 import type { VmPlacement } from "../topology/placement";
 import type { GuestMount, GuestSpec } from "../guest/cloud-init";
+import { MOUNT_POINTS, MountPoint } from "../guest/data-mounts";
 import type { VmScriptParams, VolumeParams } from "./vm-scripts";
 
-/** The VM's files on the hypervisor, all inside `dir` except the passed-through lake device. */
+/** The VM's files on the hypervisor: the VM's own in `dir`, its hot disk in the pool beside it. */
 export interface VmFiles {
-  /** `<poolDir>/<vm name>`: the scripts create and delete nothing outside it. */
+  /** `poolDir` of the host: the scripts create and delete nothing outside it. */
+  pool: string;
+  /** `<poolDir>/<vm name>`: the VM's own files (OS and staging disks, seed), deleted with it. */
   dir: string;
   /** qcow2 overlay on the base image; deleted with the VM. */
   osDisk: VolumeParams;
   /** `/data/local` in the guest; deleted with the VM. */
   stagingDisk?: VolumeParams;
-  /** `/data/hot` in the guest; a data disk: kept on delete unless deleteDataDisks. */
+  /** `/data/hot` in the guest, `<poolDir>/hot-of-<the lake's by-id name>.qcow2`: a data disk
+   * (the lake's metadata and hot zones), kept on delete unless deleteDataDisks. Named by the lake
+   * it serves, not by the VM, so that a renamed VM, or one removed and added back, finds it again. */
   hotDisk?: VolumeParams;
   /** `/data/lake` in the guest: the host's `/dev/disk/by-id/` name of the HDD, never touched. */
   lakeDevice?: string;
+  /** The guest may format the lake when it reads as blank (the stack's per-disk opt-in). */
+  lakeFormat: boolean;
   seed: { dir: string; isoPath: string };
 }
 
@@ -28,30 +35,48 @@ export interface VmFiles {
 export interface VmDisks {
   osGiB: number;
   stagingGiB?: number;
+  /** Only with lakeDevice: the hot tier serves a lake (the stack config refuses it alone). */
   hotGiB?: number;
   lakeDevice?: string;
+  lakeFormat?: boolean;
+}
+
+/** The hot disk of the lake `lakeDevice` in `poolDir`: one per lake, whatever VM holds it. */
+export function hotDiskPathOf(poolDir: string, lakeDevice: string): string {
+  return posix.join(poolDir, `hot-of-${posix.basename(lakeDevice)}.qcow2`);
 }
 
 /** The files of VM `name` in `poolDir`: the one place their paths are made. */
 export function vmFilesOf(poolDir: string, name: string, disks: VmDisks): VmFiles {
   const dir = posix.join(poolDir, name);
   const at = (file: string) => posix.join(dir, file);
+  if (disks.hotGiB && !disks.lakeDevice) throw new Error(`VM ${name}: a hot disk without a lake device (stacks/config.ts refuses it)`);
   return {
+    pool: poolDir,
     dir,
     osDisk: { path: at("os.qcow2"), sizeGiB: disks.osGiB },
     stagingDisk: disks.stagingGiB ? { path: at("staging.qcow2"), sizeGiB: disks.stagingGiB } : undefined,
-    hotDisk: disks.hotGiB ? { path: at("hot.qcow2"), sizeGiB: disks.hotGiB } : undefined,
+    hotDisk: disks.hotGiB && disks.lakeDevice ? { path: hotDiskPathOf(poolDir, disks.lakeDevice), sizeGiB: disks.hotGiB } : undefined,
     lakeDevice: disks.lakeDevice,
+    lakeFormat: disks.lakeFormat ?? false,
     seed: { dir: at("seed"), isoPath: at("seed.iso") },
   };
 }
 
-/** The guest's mounts of a VM's files: the domain XML gives each disk the virtio serial named here. */
+/** The guest's mounts of a VM's files: the domain XML gives each disk the virtio serial named here.
+ * The disks the program creates empty may be formatted when blank; the lake only with its opt-in. */
 export function guestMountsOf(files: VmFiles): GuestMount[] {
   const mounts: GuestMount[] = [];
-  if (files.stagingDisk) mounts.push({ device: "/dev/disk/by-id/virtio-staging", mountPoint: "/data/local", fsType: "ext4", label: "local" });
-  if (files.hotDisk) mounts.push({ device: "/dev/disk/by-id/virtio-hot", mountPoint: "/data/hot", fsType: "ext4", label: "hot" });
-  if (files.lakeDevice) mounts.push({ device: "/dev/disk/by-id/virtio-lake", mountPoint: "/data/lake", fsType: "ext4", label: "lake" });
+  const disk = (serial: string, mountPoint: MountPoint, label: string, format: GuestMount["format"]): GuestMount => ({
+    device: `/dev/disk/by-id/virtio-${serial}`,
+    mountPoint,
+    fsType: "ext4",
+    label,
+    format,
+  });
+  if (files.stagingDisk) mounts.push(disk("staging", MOUNT_POINTS.staging, "local", "when-blank"));
+  if (files.hotDisk) mounts.push(disk("hot", MOUNT_POINTS.hot, "hot", "when-blank"));
+  if (files.lakeDevice) mounts.push(disk("lake", MOUNT_POINTS.lake, "lake", files.lakeFormat ? "when-blank" : "never"));
   return mounts;
 }
 
@@ -110,7 +135,7 @@ export function scriptParamsOf(vm: VmDescription): VmScriptParams {
   return {
     libvirtUri: vm.hypervisor.libvirtUri,
     domainName: p.name,
-    poolDir: files.dir,
+    poolDir: files.pool,
     baseImage: vm.hypervisor.baseImage,
     osDiskPath: files.osDisk.path,
     osDiskGiB: files.osDisk.sizeGiB,
@@ -126,8 +151,20 @@ export function scriptParamsOf(vm: VmDescription): VmScriptParams {
 
 /**
  * What identifies the VM on its host: a change here is a different VM (deleted, then created).
- * Everything else (pins, memory, XML, seed, disk sizes) is an update.
+ * Everything else (pins, memory, XML, seed, disk sizes) is an update. Not for a VM with a hot disk
+ * (replacedWhenMoved).
  */
 export function vmIdentity(vm: VmDescription): string[] {
   return [vm.placement.host, vm.placement.name, vm.hypervisor.libvirtUri ?? DEFAULT_LIBVIRT_URI, vm.files.dir, vm.files.osDisk.path];
+}
+
+/**
+ * Whether a change of vmIdentity replaces the VM. Not for a VM with a hot disk: a replacement
+ * creates the new VM with a fresh, empty hot disk where it now lives (another host, libvirt URI or
+ * pool) while the old one, holding the lake's metadata, stays behind (or is deleted, with
+ * deleteDataDisks), and the objects on the lake become unreachable. Such a change is an update
+ * instead, which the update script refuses, saying how to move the data (hypervisor/vm-scripts.ts).
+ */
+export function replacedWhenMoved(vm: VmDescription): boolean {
+  return vm.files.hotDisk === undefined;
 }

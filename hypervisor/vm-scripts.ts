@@ -24,8 +24,9 @@ export interface VmScriptParams {
   libvirtUri?: string;
   /** libvirt domain name; must equal the `<name>` of the domain XML given on stdin. */
   domainName: string;
-  /** Directory on the hypervisor holding this VM's volumes and seed ISO (created if missing).
-   * Every path the scripts create or delete must lie inside it: delete never reaches outside. */
+  /** The host's pool directory (created if missing): holds every file of this VM, its own
+   * directory and its hot disk. Every path the scripts create or delete must lie inside it:
+   * delete never reaches outside. */
   poolDir: string;
   /** Base (backing) image on the hypervisor, qcow2, shared by VMs; read only, never deleted. */
   baseImage: string;
@@ -36,10 +37,12 @@ export interface VmScriptParams {
   /** Per-job staging disk (`/data/local`), plain qcow2; deleted with the VM. Default: none. */
   stagingDisk?: VolumeParams;
   /** The data VM's hot tier (`/data/hot`), plain qcow2. Data: KEPT on delete unless
-   * deleteDataDisks. Default: none. */
+   * deleteDataDisks; never attached to two domains, never swapped under a defined domain, and
+   * never created afresh by an update (see converge). Default: none. */
   hotDisk?: VolumeParams;
   /** The data-lake block device passed through to the guest (`/dev/disk/by-id/...`). The scripts
-   * NEVER touch it (no format, no delete); delete only reports it as kept. Default: none. */
+   * NEVER touch it (no format, no delete), and never attach it while another domain has it;
+   * delete only reports it as kept. Default: none. */
   dataDevice?: string;
   seed: {
     /** Directory where user-data, meta-data and network-config were uploaded, inside poolDir
@@ -58,8 +61,8 @@ export interface VmScriptParams {
   pins: { vcpupin: number[]; emulatorpin: number[]; iothreadpin: number[] };
   /** I/O threads of the domain (ids 1..n), all pinned to pins.iothreadpin. Default 1. */
   iothreads?: number;
-  /** Update's clean restart: seconds to wait for an ACPI shutdown before `virsh destroy`.
-   * Default 120. */
+  /** Update's clean restart and delete: seconds to wait for an ACPI shutdown before `virsh
+   * destroy`. Default 120. */
   shutdownTimeoutSeconds?: number;
 }
 
@@ -78,7 +81,7 @@ function checkAbsolute(p: VmScriptParams, field: string, path: string): void {
 
 function checkInsidePool(p: VmScriptParams, field: string, path: string): void {
   checkAbsolute(p, field, path);
-  if (!path.startsWith(p.poolDir + "/")) fail(p, field, path, `must lie inside poolDir ${p.poolDir}: delete removes it, and must never reach outside the VM's own directory`);
+  if (!path.startsWith(p.poolDir + "/")) fail(p, field, path, `must lie inside poolDir ${p.poolDir}: delete removes it, and must never reach outside the pool`);
 }
 
 function checkInt(p: VmScriptParams, field: string, value: number, min: number): void {
@@ -147,6 +150,7 @@ shopt -s inherit_errexit
 
 ${assign("uri", p.libvirtUri)}
 ${assign("name", p.domainName)}
+shutdown_timeout=${p.shutdownTimeoutSeconds}
 `;
 }
 
@@ -157,11 +161,34 @@ die() { say "error: $*"; exit 1; }
 v() { virsh -q -c "$uri" "$@"; }
 exists() { v dominfo "$name" >/dev/null 2>&1; }
 state() { v domstate "$name" 2>/dev/null | head -n 1; }
+
+# Shuts the domain down the way a guest expects (ACPI) and waits for "shut off", so that the
+# guest's filesystems, the kept data disks' among them, are clean. A hard power-off (virsh
+# destroy) only when the guest did not shut down within $shutdown_timeout s, saying so.
+shut_down() {
+  local deadline
+  [[ $(state) != "shut off" ]] || return 0
+  if ! v shutdown "$name" >/dev/null 2>&1; then
+    say "the guest cannot be asked to shut down (domain is '$(state)'); destroying (a hard power-off)"
+    v destroy "$name" >/dev/null
+    return
+  fi
+  deadline=$((SECONDS + shutdown_timeout))
+  until [[ $(state) == "shut off" ]] || ((SECONDS >= deadline)); do sleep 1; done
+  if [[ $(state) == "shut off" ]]; then
+    say "shut down cleanly"
+  else
+    say "no clean shutdown within $shutdown_timeout s; destroying (a hard power-off)"
+    v destroy "$name" >/dev/null
+  fi
+}
 `;
 
-/** Volumes, seed ISO, define and autostart: what create and update share. */
-function converge(p: ReturnType<typeof checkVmScriptParams>): string {
+/** Volumes, seed ISO, define and autostart: what create and update share. `script` says which runs
+ * it: an update never creates a hot disk afresh for a domain that is not there. */
+function converge(p: ReturnType<typeof checkVmScriptParams>, script: "create" | "update"): string {
   const vars = [
+    `script=${script}`,
     assign("pool_dir", p.poolDir),
     assign("base_image", p.baseImage),
     assign("os_disk", p.osDiskPath),
@@ -189,26 +216,117 @@ command -v qemu-img >/dev/null || die "qemu-img is not installed on $(hostname)"
 if [[ -n $data_device && ! -b $data_device ]]; then
   die "lake device $data_device is not a block device on $(hostname): check the disk's name with ls -l /dev/disk/by-id/"
 fi
+
+# 1. The data disks stay with their data, checked before anything is created or changed.
+#    a. A disk another domain has (the lake, the hot disk) is never attached to this one as well:
+#       two guests writing one filesystem destroy it. This also stops a rename, whose new VM
+#       Pulumi creates before it deletes the old one.
+#    b. A defined domain's hot disk (the lake's metadata) is never swapped for another file, and
+#       an update never creates it afresh where the domain is not: either would leave the
+#       metadata behind and make the objects on the lake unreachable.
+
+# Every disk source of domain $1 (live and persistent definitions), as canonical paths.
+disk_sources() {
+  { v domblklist "$1" 2>/dev/null; v domblklist "$1" --inactive 2>/dev/null; } |
+    sed -n 's/^ *[^ ][^ ]*  *//p' | grep -vx -- '-' | while IFS= read -r source; do readlink -m -- "$source"; done
+}
+refuse_shared() {
+  local what=$1 path=$2 canonical other
+  [[ -n $path ]] || return 0
+  canonical=$(readlink -m -- "$path")
+  while IFS= read -r other; do
+    [[ -n $other && $other != "$name" ]] || continue
+    if disk_sources "$other" | grep -qxF -- "$canonical"; then
+      die "$what $path is attached to domain $other already: two domains never share a disk (both would write the filesystem on it). If $name replaces $other (a rename), remove $other from the stack and run pulumi up first (it is shut down and deleted; its hot disk and the lake are kept), then add $name"
+    fi
+  done < <(v list --all --name)
+}
+refuse_shared "lake device" "$data_device"
+refuse_shared "hot disk" "$hot_disk"
+
+# The file of this domain's defined disk with serial $1 (the guest finds its disks by serial).
+# awk reads to the end: virsh must not die of a closed pipe (pipefail would stop the script).
+defined_disk() {
+  v dumpxml --inactive "$name" | awk -v serial="<serial>$1</serial>" '
+    /<disk / { file = "" }
+    /<source (file|dev)=/ { line = $0; sub(/.*<source (file|dev)=\\047/, "", line); sub(/\\047.*/, "", line); file = line }
+    index($0, serial) && !found { print file; found = 1 }' |
+    sed -e "s/&apos;/'/g" -e 's/&quot;/"/g' -e 's/&lt;/</g' -e 's/&gt;/>/g' -e 's/&amp;/\\&/g'
+}
+moving="remove $name from the stack and run pulumi up (it is shut down and deleted; its hot disk and the lake are kept), move its hot disk to $hot_disk where it is to run, then add it back"
+if [[ -n $hot_disk ]]; then
+  if exists; then
+    os_was=$(defined_disk os)
+    hot_was=$(defined_disk hot)
+    if [[ -n $os_was && $os_was != "$os_disk" ]]; then
+      die "$name would move from $os_was to $os_disk (its poolDir changed): a VM with a hot disk is never moved by an update, or its hot disk $hot_was would stay behind. To move it: $moving"
+    fi
+    if [[ -n $hot_was && $hot_was != "$hot_disk" && -e $hot_was ]]; then
+      if [[ -e $hot_disk ]]; then
+        die "$name's hot disk is $hot_was, and $hot_disk exists as well: which one holds the lake's metadata is yours to say; move the other one away, then run pulumi up again"
+      fi
+      die "$name's hot disk would change from $hot_was to $hot_disk, leaving the lake's metadata behind. To keep it: virsh -c $uri shutdown $name; mv -n -- $hot_was $hot_disk; then run pulumi up again"
+    fi
+  elif [[ $script == update && ! -e $hot_disk ]]; then
+    die "$name is not defined on $(hostname) ($uri) and its hot disk $hot_disk is not there: its host, libvirt.uri or poolDir changed (or the domain was undefined by hand). An update never creates a hot disk afresh: the lake's metadata would stay behind. To move it: $moving; to run it where it was, set those keys back"
+  fi
+fi
 mkdir -p "$pool_dir"
 
-# 1. Volumes: created when missing; an existing one keeps its data and is grown when its size went
-#    up (a running domain through libvirt, which tells the guest; the guest grows its filesystem
-#    at its next boot). A smaller size is refused: shrinking would cut off the data at its end.
-virtual_bytes() { qemu-img info -U --output=json "$1" | sed -n 's/^ *"virtual-size": *\\([0-9]*\\).*/\\1/p' | head -n 1; }
+# 2. Volumes. Each is created under a temporary name and renamed once complete, so the final name
+#    never holds a half-written image: an interrupted run leaves only the temporary file, which
+#    the next run removes. An existing file is used only when it is the image this VM expects
+#    (qcow2; the OS disk an overlay on the base image). A file that holds nothing at all (what an
+#    interrupted run of an older version left) is created again; anything else is refused,
+#    untouched. An image in use keeps its data and is grown when its size went up (a running
+#    domain through libvirt, which tells the guest; the guest grows its filesystem at its next
+#    boot). A smaller size is refused: shrinking would cut off the data at its end.
+top_field() { sed -n "s/^    \\"$1\\": //p" | sed 's/,$//'; }
+json_string() {
+  local s=$1
+  s=\${s//\\\\/\\\\\\\\}
+  s=\${s//\\"/\\\\\\"}
+  printf '"%s"' "$s"
+}
+# No image format qemu-img knows, and not one byte of data: nothing is lost by creating it again.
+holds_nothing() {
+  local map
+  [[ $(qemu-img info -U --output=json "$1" 2>/dev/null | top_field format) == '"raw"' ]] || return 1
+  map=$(qemu-img map -U -f raw --output=json "$1" 2>/dev/null) || return 1
+  ! grep -q '"data": true' <<<"$map"
+}
 make_volume() {
-  local role=$1 path=$2 gib=$3 have want s
+  local role=$1 path=$2 gib=$3 partial info format backing have want s
   [[ -n $path ]] || return 0
+  partial="$path.partial"
+  rm -f -- "$partial"
+  if [[ -e $path ]] && holds_nothing "$path"; then
+    rm -f -- "$path"
+    say "$role disk $path held nothing (an interrupted create left it): creating it again"
+  fi
   if [[ ! -e $path ]]; then
+    mkdir -p -- "$(dirname -- "$path")"
     if [[ $role == OS ]]; then
-      qemu-img create -q -f qcow2 -F qcow2 -b "$base_image" "$path" "\${gib}G"
-      say "created OS disk $path (\${gib} GiB overlay on $base_image)"
+      qemu-img create -q -f qcow2 -F qcow2 -b "$base_image" "$partial" "\${gib}G"
     else
-      qemu-img create -q -f qcow2 "$path" "\${gib}G"
-      say "created $role disk $path (\${gib} GiB)"
+      qemu-img create -q -f qcow2 "$partial" "\${gib}G"
     fi
+    mv -f -- "$partial" "$path"
+    if [[ $role == OS ]]; then say "created OS disk $path (\${gib} GiB overlay on $base_image)"; else say "created $role disk $path (\${gib} GiB)"; fi
     return 0
   fi
-  have=$(virtual_bytes "$path")
+  info=$(qemu-img info -U --output=json "$path") || die "$role disk $path cannot be read by qemu-img info: not touched"
+  format=$(top_field format <<<"$info")
+  if [[ $format != '"qcow2"' ]]; then
+    die "$role disk $path is not a qcow2 image (qemu-img reads it as $format) and holds data: not the image this VM uses, so not touched; move it away if it is not needed"
+  fi
+  if [[ $role == OS ]]; then
+    backing=$(top_field backing-filename <<<"$info")
+    if [[ $backing != "$(json_string "$base_image")" ]]; then
+      die "OS disk $path is an overlay on \${backing:-no base image}, not on $base_image: not this VM's, so not touched; move it away if it is not needed"
+    fi
+  fi
+  have=$(top_field virtual-size <<<"$info")
   [[ -n $have ]] || die "cannot read the size of $role disk $path (qemu-img info)"
   want=$((gib * 1073741824))
   if ((want == have)); then
@@ -229,13 +347,13 @@ make_volume OS "$os_disk" "$os_disk_gib"
 make_volume staging "$staging_disk" "$staging_disk_gib"
 make_volume hot "$hot_disk" "$hot_disk_gib"
 
-
-# 2. The NoCloud seed ISO, rebuilt every time from the uploaded files (they may have changed).
+# 3. The NoCloud seed ISO, rebuilt every time from the uploaded files (they may have changed).
 #    Built next to the target and renamed, so a running guest keeps reading the old one intact.
 for f in user-data meta-data network-config; do
   [[ -f $seed_dir/$f ]] || die "seed file $seed_dir/$f is missing (upload user-data, meta-data and network-config first)"
 done
-iso_tmp="$seed_iso.tmp.$$"
+iso_tmp="$seed_iso.partial"
+rm -f -- "$iso_tmp"
 if command -v cloud-localds >/dev/null; then
   cloud-localds --network-config="$seed_dir/network-config" "$iso_tmp" "$seed_dir/user-data" "$seed_dir/meta-data"
   seed_tool=cloud-localds
@@ -257,7 +375,7 @@ if [[ $s == running || $s == paused ]]; then
   say "seed ISO re-inserted into the running guest"
 fi
 
-# 3. Define (re-defining an existing domain replaces its persistent config) and autostart.
+# 4. Define (re-defining an existing domain replaces its persistent config) and autostart.
 #    libvirt identifies a domain by its UUID: XML without one would get a fresh UUID and be
 #    refused as a second domain of the same name, so an existing domain's UUID is carried over.
 if exists && ! grep -q '<uuid>' <<<"$domain_xml"; then
@@ -308,8 +426,8 @@ wait_for_guest() { say "not waiting for the guest agent (waitForGuest is off)"; 
  */
 export function createScript(params: VmScriptParams): string {
   const p = checkVmScriptParams(params);
-  return `${header("create", p)}${FUNCTIONS}${START_AND_WAIT(p)}${converge(p)}
-# 4. Start unless running, then wait for the guest if asked.
+  return `${header("create", p)}${FUNCTIONS}${START_AND_WAIT(p)}${converge(p, "create")}
+# 5. Start unless running, then wait for the guest if asked.
 start_if_stopped
 wait_for_guest
 `;
@@ -327,17 +445,16 @@ wait_for_guest
  */
 export function updateScript(params: VmScriptParams): string {
   const p = checkVmScriptParams(params);
-  return `${header("update", p)}${FUNCTIONS}${START_AND_WAIT(p)}${converge(p)}
+  return `${header("update", p)}${FUNCTIONS}${START_AND_WAIT(p)}${converge(p, "update")}
 vcpupin=(${p.pins.vcpupin.join(" ")})
 emulatorpin=${q(list(p.pins.emulatorpin))}
 iothreadpin=${q(list(p.pins.iothreadpin))}
 iothreads=${p.iothreads}
-shutdown_timeout=${p.shutdownTimeoutSeconds}
 
 memory_kib() { v dumpxml "$@" "$name" | sed -n "s|.*<memory unit='KiB'>\\([0-9]*\\)</memory>.*|\\1|p"; }
 hugepages() { if v dumpxml "$@" "$name" | grep -q '<hugepages'; then echo yes; else echo no; fi; }
 
-# 4. What the new definition changes that a running guest cannot take live.
+# 5. What the new definition changes that a running guest cannot take live.
 restart_reasons() {
   local live config
   live=$(v vcpucount "$name" --maximum --live); config=$(v vcpucount "$name" --maximum --config)
@@ -351,13 +468,7 @@ restart_reasons() {
 }
 
 clean_restart() {
-  v shutdown "$name" >/dev/null || true
-  local deadline=$((SECONDS + shutdown_timeout))
-  while [[ $(state) != "shut off" ]] && ((SECONDS < deadline)); do sleep 1; done
-  if [[ $(state) != "shut off" ]]; then
-    say "no clean shutdown within $shutdown_timeout s; destroying"
-    v destroy "$name" >/dev/null
-  fi
+  shut_down
   v start "$name" >/dev/null
   say "restarted with the new definition"
 }
@@ -385,16 +496,19 @@ wait_for_guest
 }
 
 /**
- * Delete: destroy if running, undefine (with its NVRAM; plain undefine where libvirt refuses the
- * flag), remove the OS overlay, staging disk and seed ISO (and the uploaded seed files). The hot
- * disk is kept unless deleteDataDisks; the passed-through data device is never touched. Prints
- * what it kept. Running it again finds nothing to do and succeeds.
+ * Delete: shut the guest down cleanly (ACPI, up to shutdownTimeoutSeconds; destroy only after
+ * that, saying so), so the kept disks' filesystems are clean; undefine (with its NVRAM; plain
+ * undefine where libvirt refuses the flag); remove the OS overlay, staging disk and seed ISO (and
+ * the uploaded seed files, and any temporary file an interrupted create left). The hot disk is
+ * kept unless deleteDataDisks; the passed-through data device is never touched. Prints what it
+ * kept. Running it again finds nothing to do and succeeds.
  */
 export function deleteScript(params: VmScriptParams): string {
   const p = checkVmScriptParams(params);
-  const removed = [p.osDiskPath, p.stagingDisk?.path, p.seed.isoPath, ...(p.deleteDataDisks && p.hotDisk ? [p.hotDisk.path] : [])].filter(
-    (x): x is string => x !== undefined,
-  );
+  const ownFiles = [p.osDiskPath, p.stagingDisk?.path, p.seed.isoPath].filter((x): x is string => x !== undefined);
+  // An interrupted create's temporary files hold nothing yet: removed whatever deleteDataDisks says.
+  const partials = [...ownFiles, ...(p.hotDisk ? [p.hotDisk.path] : [])].map((f) => `${f}.partial`);
+  const removed = [...ownFiles, ...partials, ...(p.deleteDataDisks && p.hotDisk ? [p.hotDisk.path] : [])];
   const kept = !p.deleteDataDisks && p.hotDisk ? [p.hotDisk.path] : [];
   return `${header("delete", p)}${FUNCTIONS}
 ${assign("remove", removed)}
@@ -403,10 +517,7 @@ ${assign("data_device", p.dataDevice ?? "")}
 ${assign("seed_dir", p.seed.dir)}
 
 if exists; then
-  if [[ $(state) != "shut off" ]]; then
-    v destroy "$name" >/dev/null
-    say "destroyed"
-  fi
+  shut_down
   if ! v undefine --nvram "$name" >/dev/null 2>&1; then
     v undefine "$name" >/dev/null
   fi

@@ -196,8 +196,9 @@ export function postgresStatefulSet(spec: TemporalSpec): IStatefulSet {
 /**
  * The Temporal worker on every SLM worker VM: Guaranteed QoS with whole CPUs (requests ==
  * limits, an integer CPU count), so the kubelet's static CPU manager gives it cores of its own and
- * the sweeper is never starved by the model servers. /data/local is the staging disk's mount
- * (type Directory: if the disk is not mounted the pod fails instead of filling the OS disk).
+ * the sweeper is never starved by the model servers. /data/local in the container is the staging
+ * disk's pods' directory (hostPath of type Directory, guest/data-mounts.ts: if the disk is not
+ * mounted the directory does not exist and the pod waits instead of filling the OS disk).
  */
 export function workerDaemonSet(spec: TemporalSpec): IDaemonSet {
   const labels = { "app.kubernetes.io/name": "temporal-worker" };

@@ -22,7 +22,8 @@ export const LLAMA_SERVER_REPOSITORY = "ghcr.io/ggml-org/llama.cpp";
 /** The tag's multi-arch index digest. */
 export const LLAMA_SERVER_DIGEST = "sha256:6257697a7f5d034b8fb499ddb07af3e250506352f94102054252a23f3b85e0af";
 export const DEFAULT_LLAMA_SERVER_IMAGE = `${LLAMA_SERVER_REPOSITORY}:${LLAMA_SERVER_TAG}@${LLAMA_SERVER_DIGEST}`;
-/** The VM's staging disk ("write local, sweep remote"), shared with the Temporal worker. */
+/** The VM's staging disk as the containers see it ("write local, sweep remote"), shared with the
+ * Temporal worker; on the VM it is the staging disk's pods' directory (guest/data-mounts.ts). */
 export const STAGING_DIR = "/data/local";
 /** Where the model files live on every SLM VM, and in the containers. */
 export const MODELS_DIR = `${STAGING_DIR}/models`;

@@ -4,7 +4,8 @@
 // and render prints them; nothing else builds a pod spec.
 import { LABEL_HOST, LABEL_NUMA_NODE, LABEL_WORKLOAD } from "../k3s/node-roles";
 import { FETCH_SCRIPT } from "./fetch-script";
-import { MODELS_DIR, SERVER_PORT, STAGING_DIR, modelFileName, serverArgs } from "./llama-server";
+import { MODELS_DIR, SERVER_PORT, modelFileName, serverArgs } from "./llama-server";
+import { POD_DIRS } from "../guest/data-mounts";
 import { memoryEstimate } from "./memory";
 import { ModelSpec, SlmConfig } from "./model-spec";
 import type { SlmVm } from "./capacity";
@@ -99,9 +100,10 @@ function fetchEnv(model: ModelSpec, config: SlmConfig): IEnvVar[] {
  *   cores and its memory on the same VM, which the capacity plan does not hold.
  * - nodeSelector on the VM's hostname and its host / NUMA labels; the toleration of
  *   workload=slm:NoSchedule (the `single` layout taints its SLM workers).
- * - /data/local/models from the VM's staging disk: hostPath /data/local of type Directory (the
- *   guest mounts its staging disk there; on a VM without one the pod does not start, instead of
- *   filling the OS disk), the `models` sub-directory mounted (subPath, created by the kubelet);
+ * - /data/local/models from the VM's staging disk: hostPath /data/local/numa-k3s of type Directory
+ *   (the boot script creates it on the mounted staging disk only, guest/data-mounts.ts: without
+ *   the disk the pod does not start, instead of filling the OS disk), the `models` sub-directory
+ *   mounted (subPath, created by the kubelet);
  *   shared by every pod on the node and with the Temporal worker; the server mounts it read-only.
  * - startup, readiness and liveness on /health (503 while the model loads, 200 once it serves).
  * - prometheus.io annotations and the port name `http`: what vmagent's pod discovery scrapes.
@@ -161,7 +163,7 @@ export function deploymentOf(model: ModelSpec, vm: SlmVm, config: SlmConfig, nam
               livenessProbe: probe(20, 3),
             },
           ],
-          volumes: [{ name: "staging", hostPath: { path: STAGING_DIR, type: "Directory" } }],
+          volumes: [{ name: "staging", hostPath: { path: POD_DIRS.staging, type: "Directory" } }],
         },
       },
     },

@@ -63,10 +63,15 @@ export const DisksSchema = z
       .default(40),
     /** Local staging disk mounted at /data/local ("write local, sweep remote"), GiB. */
     stagingGiB: wholeNumber(1).optional(),
-    /** Hot tier on the SSD mounted at /data/hot (data VM), GiB. A data disk: kept on delete. */
+    /** Hot tier on the SSD mounted at /data/hot (the lake's metadata and hot zones), GiB. Only
+     * with lakeDevice: the disk is named by its lake. A data disk: kept on delete. */
     hotGiB: wholeNumber(1).optional(),
-    /** The data-lake HDD passed through whole, mounted at /data/lake: its /dev/disk/by-id/ path. */
+    /** The data-lake HDD passed through whole, mounted at /data/lake: its /dev/disk/by-id/ path.
+     * Never formatted unless lakeFormat. */
     lakeDevice: z.string().regex(BY_ID_DEVICE, BY_ID_DEVICE_HINT).optional(),
+    /** Let the guest format the lake HDD (ext4) when it reads as blank. Without it the lake is only
+     * ever mounted: a blank or unreadable lake is left alone. Render and preview warn while set. */
+    lakeFormat: flag().optional(),
   })
   .strict();
 
@@ -226,6 +231,18 @@ export const StackConfigSchema = z
         ctx.addIssue({ code: "custom", path: ["vms", i, "k3sRole"], message: `only one VM may be the K3s server (${cfg.vms.find((o) => o.k3sRole === "server")!.name} is already)` });
       if (vm.disks.lakeDevice && vm.workload !== "data")
         ctx.addIssue({ code: "custom", path: ["vms", i, "disks", "lakeDevice"], message: `only the data VM (workload: data) holds the data lake` });
+      const sharing = cfg.vms.find((o, j) => j < i && o.disks.lakeDevice !== undefined && o.disks.lakeDevice === vm.disks.lakeDevice);
+      if (sharing)
+        ctx.addIssue({ code: "custom", path: ["vms", i, "disks", "lakeDevice"], message: `is also VM ${sharing.name}'s lake: two VMs never share a disk (both would write its filesystem); give one of them another disk` });
+      if (vm.disks.hotGiB && !vm.disks.lakeDevice)
+        ctx.addIssue({ code: "custom", path: ["vms", i, "disks", "hotGiB"], message: `the hot tier holds a lake's metadata and hot zones, and is named by that lake: set disks.lakeDevice as well, or remove hotGiB` });
+      if (vm.disks.lakeFormat !== undefined && !vm.disks.lakeDevice)
+        ctx.addIssue({ code: "custom", path: ["vms", i, "disks", "lakeFormat"], message: `there is no lake to format: set disks.lakeDevice, or remove lakeFormat` });
+      // Its model servers and the Temporal worker keep their files on /data/local; without the disk
+      // that directory would not exist and every such pod would wait for it (or, before issue 16,
+      // fill the OS disk).
+      if (vm.workload === "slm" && !vm.disks.stagingGiB)
+        ctx.addIssue({ code: "custom", path: ["vms", i, "disks", "stagingGiB"], message: `an SLM VM keeps its models and the Temporal worker's files on its staging disk (/data/local): set stagingGiB (the models' GGUFs must fit, e.g. 100)` });
     });
     const peers = [
       ...cfg.hosts.map((h, i) => ({ key: `hosts[${i}].ssh.address`, what: `hypervisor ${h.name}`, address: h.ssh.address })),

@@ -12,6 +12,8 @@ const PLACEHOLDER_TEXT = /replace/i;
 
 const isDocumentation = (address: string) => DOCUMENTATION.some((r) => r.test(address));
 const RFC5737 = "a documentation address (RFC 5737)";
+/** The shipped stand-in for a lake disk's name (an up refuses it). */
+export const isPlaceholderDevice = (device: string) => PLACEHOLDER_TEXT.test(device);
 
 /** One line per placeholder: `numa-k3s:KEY = VALUE: why`. */
 export function placeholdersIn(cfg: StackConfig): string[] {
@@ -22,7 +24,7 @@ export function placeholdersIn(cfg: StackConfig): string[] {
   });
   cfg.vms.forEach((vm, i) => {
     if (isDocumentation(vm.address)) say(`vms[${i}].address`, vm.address, `${RFC5737}: set ${vm.name}'s address on your LAN`);
-    if (vm.disks.lakeDevice && PLACEHOLDER_TEXT.test(vm.disks.lakeDevice)) say(`vms[${i}].disks.lakeDevice`, vm.disks.lakeDevice, "a placeholder: set your lake disk's /dev/disk/by-id/ name (ls -l /dev/disk/by-id/ on the host)");
+    if (vm.disks.lakeDevice && isPlaceholderDevice(vm.disks.lakeDevice)) say(`vms[${i}].disks.lakeDevice`, vm.disks.lakeDevice, "a placeholder: set your lake disk's /dev/disk/by-id/ name (ls -l /dev/disk/by-id/ on the host)");
   });
   if (isDocumentation(cfg.network.gateway)) say("network.gateway", cfg.network.gateway, `${RFC5737}: set your LAN's router`);
   cfg.network.nameservers.forEach((ns, i) => {

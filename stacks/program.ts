@@ -11,6 +11,7 @@ import { single } from "./single";
 import { StackInputs, stackInputsOf } from "./stack-inputs";
 import { CONFIG_NAMESPACE, ourEntries } from "./config";
 import { placeholdersIn } from "./placeholders";
+import { formatOptIns } from "./opt-ins";
 import { checkModels } from "./model-check";
 
 const layouts = { "mac-numa": macNuma, single, distributed } as const;
@@ -61,6 +62,7 @@ export function runProgram(projectDir = process.cwd(), prepared?: Prepared) {
   if (placeholders.length > 0 && !previewOnly)
     throw new pulumi.RunError(`${inputs.file}: still holds placeholders, which an up would use for real:\n${placeholders.map((p) => `  ${p}`).join("\n")}`);
   for (const p of placeholders) pulumi.log.warn(`${inputs.file}: ${p}`);
+  for (const o of formatOptIns(inputs.config)) pulumi.log.warn(`${inputs.file}: ${o}`);
   const ctx: StackContext = {
     stack,
     configFile: inputs.file,

@@ -9,6 +9,7 @@ import { PlacementLock } from "../topology/lock";
 import { lockFileOf, withLockedHosts as lockedHostsFilled } from "../topology/stack-placement";
 import { ConfigError, StackConfig, parseStackConfig, placementRequestOf, stackConfigEntries } from "./config";
 import { LoadedRequest, checkNodesExist, readLock, readTopologies } from "./placement-inputs";
+import { isPlaceholderDevice } from "./placeholders";
 
 export interface StackInputs extends LoadedRequest {
   stack: string;
@@ -73,6 +74,58 @@ function withLockedHosts(projectDir: string, stack: string, entries: Record<stri
   return lockedHostsFilled(entries, lock);
 }
 
+/** A lake disk a stack gives a VM: the VM, its index in `vms`, and the ssh addresses of the hosts it
+ * may run on (its `host`, or any host of its stack when the planner chooses). */
+interface LakeUse {
+  vm: string;
+  index: number;
+  device: string;
+  addresses: string[];
+}
+
+function lakeUses(hosts: unknown, vms: unknown): LakeUse[] {
+  const hostList = Array.isArray(hosts) ? (hosts as Array<{ name?: unknown; ssh?: { address?: unknown } }>) : [];
+  const addressOf = (h: (typeof hostList)[number]) => (typeof h?.ssh?.address === "string" ? [h.ssh.address] : []);
+  if (!Array.isArray(vms)) return [];
+  return (vms as Array<{ name?: unknown; host?: unknown; disks?: { lakeDevice?: unknown } }>).flatMap((vm, index) => {
+    const device = vm?.disks?.lakeDevice;
+    if (typeof device !== "string" || isPlaceholderDevice(device)) return [];
+    const onHosts = typeof vm.host === "string" ? hostList.filter((h) => h?.name === vm.host) : hostList;
+    return [{ vm: String(vm.name), index, device, addresses: onHosts.flatMap(addressOf) }];
+  });
+}
+
+/**
+ * A lake disk belongs to one stack: two stacks that each give it to a VM would have two guests
+ * write one filesystem, and each stack's delete and format rules would apply to the other's data.
+ * A host is the machine its ssh address reaches; the shipped placeholder disk name is left out (an
+ * up refuses it anyway). The other stack files are read as they are (a file that does not parse
+ * is that stack's problem, not this one's).
+ */
+function checkLakesAreOwn(projectDir: string, stack: string, config: StackConfig): void {
+  const ours = lakeUses(config.hosts, config.vms);
+  if (ours.length === 0) return;
+  for (const other of stackNames(projectDir)) {
+    if (other === stack) continue;
+    let theirs: LakeUse[];
+    try {
+      const doc = YAML.parse(readFileSync(resolve(projectDir, `Pulumi.${other}.yaml`), "utf8")) as { config?: Record<string, unknown> } | null;
+      theirs = lakeUses(doc?.config?.["numa-k3s:hosts"], doc?.config?.["numa-k3s:vms"]);
+    } catch {
+      continue;
+    }
+    for (const mine of ours) {
+      const clash = theirs.find((t) => t.device === mine.device && t.addresses.some((a) => mine.addresses.includes(a)));
+      if (clash) {
+        const host = clash.addresses.find((a) => mine.addresses.includes(a));
+        throw new ConfigError(
+          `Pulumi.${stack}.yaml: numa-k3s:vms[${mine.index}].disks.lakeDevice = ${JSON.stringify(mine.device)}: is also the lake of VM ${clash.vm} in stack ${other} (Pulumi.${other}.yaml, vms[${clash.index}]) on host ${host}: two stacks never give one disk to a VM each; keep it in one of them`,
+        );
+      }
+    }
+  }
+}
+
 /** The inputs of stack `stack` from its config entries (keys without the `numa-k3s:` prefix). */
 export function stackInputsOf(projectDir: string, stack: string, entries: Record<string, unknown>, topologiesInstead?: ReadonlyMap<string, HostTopology>): StackInputs {
   const file = `Pulumi.${stack}.yaml`;
@@ -80,6 +133,7 @@ export function stackInputsOf(projectDir: string, stack: string, entries: Record
   const request = placementRequestOf(config);
   const lockFile = lockFileOf(stack, config);
   checkLockIsOwn(projectDir, stack, lockFile);
+  checkLakesAreOwn(projectDir, stack, config);
   const inputs: StackInputs = {
     stack,
     file,

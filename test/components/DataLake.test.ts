@@ -26,8 +26,9 @@ describe("DataLake", () => {
     const objects = k8sObjects(resources);
     const pvs = objects.filter((o) => o.kind === "PersistentVolume") as unknown as { metadata: { name: string }; spec: Record<string, any> }[];
     expect(pvs.map((p) => [p.spec.local.path, p.spec.persistentVolumeReclaimPolicy, p.spec.claimRef.name])).toEqual([
-      ["/data/lake", "Retain", "seaweedfs-lake"],
-      ["/data/hot", "Retain", "seaweedfs-hot"],
+      // Below the mount points, where only the mounted disks have them (guest/data-mounts.ts).
+      ["/data/lake/numa-k3s", "Retain", "seaweedfs-lake"],
+      ["/data/hot/numa-k3s", "Retain", "seaweedfs-hot"],
     ]);
     for (const pv of pvs) expect(pv.spec.nodeAffinity.required.nodeSelectorTerms).toEqual([{ matchExpressions: [{ key: "kubernetes.io/hostname", operator: "In", values: ["k3s-worker-data"] }] }]);
     const sc = objects.find((o) => o.kind === "StorageClass") as Record<string, unknown>;

@@ -38,7 +38,7 @@ const guest: GuestSpec = {
   packages: ["numactl"],
   address: { cidr: "192.168.50.12/24", gateway: "192.168.50.1", nameservers: ["192.168.50.1"] },
   mac: MAC,
-  mounts: [{ device: "/dev/disk/by-id/virtio-hot", mountPoint: "/data/hot", fsType: "ext4", label: "hot" }],
+  mounts: [{ device: "/dev/disk/by-id/virtio-hot", mountPoint: "/data/hot", fsType: "ext4", label: "hot", format: "when-blank" }],
 };
 const PRIVATE_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----";
 
@@ -59,13 +59,13 @@ type Args = Omit<NumaPinnedVmArgs, "hostCheck" | "connection">;
 const baseArgs = (): Args => ({ vm: dataVm() });
 
 /** One VM behind its host check, under the mock; returns the VM and what the mock recorded. */
-async function deploy(args: Args) {
+async function deploy(args: Args, opts?: pulumi.ComponentResourceOptions) {
   startMockRuntime({ project: "numa-k3s", stack: "test", commandStdout: stdoutByName({ "numa-01-check-capabilities": capture }) });
   const { HostCheck } = await import("../../components/HostCheck");
   const { NumaPinnedVm } = await import("../../components/NumaPinnedVm");
   const connection = { host: "192.0.2.10", user: "root", privateKey: PRIVATE_KEY };
   const hostCheck = new HostCheck("numa-01-check", { host: "numa-01", topology, connection, runId: "run-1" });
-  const vm = new NumaPinnedVm(args.vm.placement.name, { ...args, connection, hostCheck });
+  const vm = new NumaPinnedVm(args.vm.placement.name, { ...args, connection, hostCheck }, opts);
   await outputValue(vm.address);
   await settle();
   const resources = recordedResources();
@@ -134,12 +134,25 @@ describe("NumaPinnedVm", () => {
     expect(b.delete).toBe(a.delete);
   });
 
-  it("replaces the VM when its identity changes: another host or another name", async () => {
+  it("its identity, the triggers that replace a VM without a hot disk, changes with its name", async () => {
     const before = baseArgs();
     const a = (await deploy(before)).byName("k3s-worker-data-domain").inputs;
     const renamed = { vm: { ...before.vm, placement: { ...before.vm.placement, name: "k3s-worker-data-2" } } };
     const b = (await deploy(renamed)).byName("k3s-worker-data-2-domain").inputs;
     expect(b.triggers).not.toEqual(a.triggers);
+  });
+
+  it("never replaces a VM with a hot disk: a change of its identity is left to the update script, which refuses a move", async () => {
+    // What the engine is told besides the inputs, seen through a transformation on the component.
+    const seen = new Map<string, pulumi.CustomResourceOptions>();
+    const watch = { transformations: [(args: pulumi.ResourceTransformationArgs) => void seen.set(args.name, args.opts) as undefined] };
+    await deploy(baseArgs(), watch);
+    expect(seen.get("k3s-worker-data-domain")?.ignoreChanges).toEqual(["triggers"]);
+    const noHot = { vm: { ...dataVm(), files: vmFilesOf(POOL, "k3s-worker-data", { osGiB: 40, lakeDevice: "/dev/disk/by-id/ata-ST8000DM004-2CX188_ZCT0AAAA" }) } };
+    seen.clear();
+    await deploy(noHot, watch);
+    expect(seen.get("k3s-worker-data-domain")?.ignoreChanges).toBeUndefined();
+    expect(seen.get("k3s-worker-data-domain")?.deleteBeforeReplace).toBe(true);
   });
 
   it("updates the domain command when only the seed changes, so the seed ISO is rebuilt", async () => {
@@ -161,12 +174,14 @@ describe("NumaPinnedVm", () => {
         const pool = join(scratch, "k3s-worker-data");
         const bin = join(scratch, "bin");
         execFileSync("mkdir", ["-p", join(pool, "seed"), bin]);
-        for (const f of ["os.qcow2", "hot.qcow2", "seed.iso", "seed/user-data"]) writeFileSync(join(pool, f), "x");
+        for (const f of ["os.qcow2", "seed.iso", "seed/user-data"]) writeFileSync(join(pool, f), "x");
+        const hot = join(scratch, "hot-of-ata-ST8000DM004-2CX188_ZCT0AAAA.qcow2");
+        writeFileSync(hot, "x");
         writeFileSync(join(bin, "virsh"), "#!/bin/sh\nexit 1\n", { mode: 0o755 });
         const { byName } = await deploy({ vm: dataVm(scratch, deleteDataDisks) });
         const del = byName("k3s-worker-data-domain").inputs.delete as string;
         execFileSync("sh", ["-c", del], { env: { ...process.env, PATH: `${bin}:${process.env.PATH}` }, stdio: ["ignore", "pipe", "pipe"] });
-        return { os: existsSync(join(pool, "os.qcow2")), hot: existsSync(join(pool, "hot.qcow2")), seedIso: existsSync(join(pool, "seed.iso")), seedDir: existsSync(join(pool, "seed")) };
+        return { os: existsSync(join(pool, "os.qcow2")), hot: existsSync(hot), seedIso: existsSync(join(pool, "seed.iso")), seedDir: existsSync(join(pool, "seed")) };
       } finally {
         rmSync(scratch, { recursive: true, force: true });
       }

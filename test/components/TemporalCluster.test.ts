@@ -54,13 +54,13 @@ describe("TemporalCluster", () => {
     expect(ui.spec.selector).toEqual({ "app.kubernetes.io/name": "temporal", "app.kubernetes.io/instance": "temporal", "app.kubernetes.io/component": "web" });
   });
 
-  it("the worker DaemonSet: role=worker + workload=slm, /data/local, Guaranteed with 2 whole CPUs, env from the args and the S3 Secret", async () => {
+  it("the worker DaemonSet: role=worker + workload=slm, the staging disk's /data/local/numa-k3s, Guaranteed with 2 whole CPUs, env from the args and the S3 Secret", async () => {
     const { resources } = await deploy(argsFor("single"));
     const ds = k8sObjects(resources).find((o) => o.kind === "DaemonSet") as any;
     const pod = ds.spec.template.spec;
     expect(pod.nodeSelector).toEqual({ role: "worker", workload: "slm" });
     expect(pod.tolerations).toEqual([{ key: "workload", operator: "Equal", value: "slm", effect: "NoSchedule" }]);
-    expect(pod.volumes).toEqual([{ name: "staging", hostPath: { path: "/data/local", type: "Directory" } }]);
+    expect(pod.volumes).toEqual([{ name: "staging", hostPath: { path: "/data/local/numa-k3s", type: "Directory" } }]);
     const c = pod.containers[0];
     expect(c.resources.requests).toEqual(c.resources.limits);
     expect(c.resources.requests.cpu).toBe("2");

@@ -16,7 +16,7 @@ const slmWorker: GuestSpec = {
   packages: ["nfs-common"],
   address: { cidr: "192.168.50.11/24", gateway: "192.168.50.1", nameservers: ["192.168.50.1"] },
   mac: "52:54:00:00:50:11",
-  mounts: [{ device: "/dev/vdb", mountPoint: "/data/local", fsType: "ext4", label: "local" }],
+  mounts: [{ device: "/dev/vdb", mountPoint: "/data/local", fsType: "ext4", label: "local", format: "when-blank" }],
 };
 const dataVm: GuestSpec = {
   hostname: "k3s-worker-data",
@@ -28,8 +28,8 @@ const dataVm: GuestSpec = {
   address: { cidr: "10.20.0.12/16", gateway: "10.20.0.1", nameservers: ["10.20.0.1", "9.9.9.9"], search: ["lab.example.org"] },
   mac: "52:54:00:ab:cd:ef",
   mounts: [
-    { device: "/dev/disk/by-id/virtio-hot", mountPoint: "/data/hot", fsType: "ext4", label: "hot" },
-    { device: "/dev/disk/by-id/virtio-lake", mountPoint: "/data/lake", fsType: "ext4", label: "lake" },
+    { device: "/dev/disk/by-id/virtio-hot", mountPoint: "/data/hot", fsType: "ext4", label: "hot", format: "when-blank" },
+    { device: "/dev/disk/by-id/virtio-lake", mountPoint: "/data/lake", fsType: "ext4", label: "lake", format: "never" },
   ],
 };
 const osOnly: GuestSpec = { ...slmWorker, hostname: "k3s-server-tasks", mounts: [], packages: [], mac: "52:54:00:00:00:01" };

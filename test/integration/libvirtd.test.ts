@@ -121,7 +121,7 @@ function vcpuTids(name: string): number[] {
       packages: [],
       address: { cidr: "192.168.254.10/24", gateway: "192.168.254.1", nameservers: ["192.168.254.1"] },
       mac,
-      mounts: [{ device: "/dev/disk/by-id/virtio-hot", mountPoint: "/data/hot" as const, fsType: "ext4" as const, label: "hot" }],
+      mounts: [{ device: "/dev/disk/by-id/virtio-hot", mountPoint: "/data/hot" as const, fsType: "ext4" as const, label: "hot", format: "when-blank" as const }],
     };
     writeFileSync(join(seedDir, "user-data"), renderUserData(guest));
     writeFileSync(join(seedDir, "meta-data"), renderMetaData(guest));

@@ -1,5 +1,6 @@
 // The three committed stacks are valid, and a user's mistake in a stack file is one line naming
 // the file, the key and the value.
+import { spawnSync } from "node:child_process";
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -216,6 +217,60 @@ describe("the placement lock of a stack", () => {
     expect(() => readStackInputs(dir, "lab2")).toThrow(
       'Pulumi.lab2.yaml: numa-k3s:placementLock = "hosts/single.lock.json": is also the lock of stack single (Pulumi.single.yaml); remove the key to use hosts/lab2.lock.json, or name another file',
     );
+  });
+});
+
+describe("data disks in a stack", () => {
+  const disksOf = (raw: Record<string, unknown>, i: number) => (raw.vms as { disks: Record<string, unknown> }[])[i].disks;
+
+  it("two VMs with one lake disk are refused, naming both", () => {
+    const raw = rawOf("mac-numa");
+    const vms = raw.vms as Record<string, unknown>[];
+    vms.push({ ...vms[2], name: "k3s-minio-storage-2", address: "192.168.50.24", disks: { ...disksOf(raw, 2) } });
+    expect(errorOf(raw)).toBe(
+      'Pulumi.single.yaml: numa-k3s:vms[3].disks.lakeDevice = "/dev/disk/by-id/ata-REPLACE-WITH-YOUR-8TB-HDD": is also VM k3s-minio-storage\'s lake: two VMs never share a disk (both would write its filesystem); give one of them another disk',
+    );
+  });
+
+  it("a hot disk needs its lake, and lakeFormat a lake to format", () => {
+    const hotAlone = rawOf("single");
+    delete disksOf(hotAlone, 1).lakeDevice;
+    expect(errorOf(hotAlone)).toMatch(/^Pulumi\.single\.yaml: numa-k3s:vms\[1\]\.disks\.hotGiB = 80: the hot tier holds a lake's metadata/);
+    const formatNothing = rawOf("single");
+    disksOf(formatNothing, 0).lakeFormat = true;
+    expect(errorOf(formatNothing)).toMatch(/^Pulumi\.single\.yaml: numa-k3s:vms\[0\]\.disks\.lakeFormat = true: there is no lake to format/);
+    const optIn = rawOf("single");
+    disksOf(optIn, 1).lakeFormat = "true";
+    expect(parseStackConfig(optIn, "Pulumi.single.yaml").vms[1].disks.lakeFormat).toBe(true);
+  });
+
+  it("an SLM VM without a staging disk is refused at its key: its pods' /data/local would not exist", () => {
+    const raw = rawOf("single");
+    delete disksOf(raw, 2).stagingGiB;
+    expect(errorOf(raw)).toBe(
+      "Pulumi.single.yaml: numa-k3s:vms[2].disks.stagingGiB: an SLM VM keeps its models and the Temporal worker's files on its staging disk (/data/local): set stagingGiB (the models' GGUFs must fit, e.g. 100)",
+    );
+  });
+
+  it("two stacks giving one host's lake disk to a VM each are refused by plan (exit 2, one line naming both); the shipped placeholder is not compared", () => {
+    const dir = mkdtempSync(join(tmpdir(), "stacks-"));
+    cpSync(join(projectDir, "hosts"), join(dir, "hosts"), { recursive: true });
+    const single = readFileSync(join(projectDir, "Pulumi.single.yaml"), "utf8");
+    writeFileSync(join(dir, "Pulumi.single.yaml"), single);
+    writeFileSync(join(dir, "Pulumi.lab2.yaml"), single.replace("numa-k3s:layout: single", "numa-k3s:layout: single\n  numa-k3s:placementLock: hosts/single.lock.json-lab2"));
+    // Both still name the placeholder: not one disk yet.
+    expect(readStackInputs(dir, "lab2").config.vms[1].disks.lakeDevice).toMatch(/REPLACE/);
+    const real = (text: string) => text.replace("ata-REPLACE-WITH-YOUR-8TB-HDD", "ata-ST8000VN004-2M2101_WSD0TEST");
+    writeFileSync(join(dir, "Pulumi.single.yaml"), real(single));
+    writeFileSync(join(dir, "Pulumi.lab2.yaml"), real(readFileSync(join(dir, "Pulumi.lab2.yaml"), "utf8")));
+    const r = spawnSync(join(projectDir, "node_modules/.bin/tsx"), [join(projectDir, "cli/plan.ts"), "--stack", "lab2"], { cwd: dir, encoding: "utf8" });
+    expect(r.status).toBe(2);
+    expect(r.stderr.trim()).toBe(
+      'Pulumi.lab2.yaml: numa-k3s:vms[1].disks.lakeDevice = "/dev/disk/by-id/ata-ST8000VN004-2M2101_WSD0TEST": is also the lake of VM k3s-worker-data in stack single (Pulumi.single.yaml, vms[1]) on host 192.0.2.10: two stacks never give one disk to a VM each; keep it in one of them',
+    );
+    // Another host's disk of that name is another disk.
+    writeFileSync(join(dir, "Pulumi.lab2.yaml"), readFileSync(join(dir, "Pulumi.lab2.yaml"), "utf8").replace("address: 192.0.2.10", "address: 192.0.2.99"));
+    expect(readStackInputs(dir, "lab2").config.vms[1].disks.lakeDevice).toMatch(/WSD0TEST/);
   });
 });
 
