@@ -230,13 +230,16 @@ disk_sources() {
   { v domblklist "$1" 2>/dev/null; v domblklist "$1" --inactive 2>/dev/null; } |
     sed -n 's/^ *[^ ][^ ]*  *//p' | grep -vx -- '-' | while IFS= read -r source; do readlink -m -- "$source"; done
 }
+# (Listed first, then searched: \`grep -q\` on a pipe would stop reading at the first match, and
+# under pipefail the writer's closed pipe would read as "not found".)
 refuse_shared() {
-  local what=$1 path=$2 canonical other
+  local what=$1 path=$2 canonical other sources
   [[ -n $path ]] || return 0
   canonical=$(readlink -m -- "$path")
   while IFS= read -r other; do
     [[ -n $other && $other != "$name" ]] || continue
-    if disk_sources "$other" | grep -qxF -- "$canonical"; then
+    sources=$(disk_sources "$other")
+    if grep -qxF -- "$canonical" <<<"$sources"; then
       die "$what $path is attached to domain $other already: two domains never share a disk (both would write the filesystem on it). If $name replaces $other (a rename), remove $other from the stack and run pulumi up first (it is shut down and deleted; its hot disk and the lake are kept), then add $name"
     fi
   done < <(v list --all --name)
@@ -452,7 +455,11 @@ iothreadpin=${q(list(p.pins.iothreadpin))}
 iothreads=${p.iothreads}
 
 memory_kib() { v dumpxml "$@" "$name" | sed -n "s|.*<memory unit='KiB'>\\([0-9]*\\)</memory>.*|\\1|p"; }
-hugepages() { if v dumpxml "$@" "$name" | grep -q '<hugepages'; then echo yes; else echo no; fi; }
+hugepages() {
+  local xml
+  xml=$(v dumpxml "$@" "$name")
+  if grep -q '<hugepages' <<<"$xml"; then echo yes; else echo no; fi
+}
 
 # 5. What the new definition changes that a running guest cannot take live.
 restart_reasons() {

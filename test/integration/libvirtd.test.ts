@@ -5,10 +5,13 @@
 // reports it, and as the kernel enforces it on QEMU's threads.
 import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { renderMetaData, renderNetworkConfig, renderUserData } from "../../guest/cloud-init";
 import { createScript, deleteScript, remoteCommand, updateScript, VmScriptParams } from "../../hypervisor/vm-scripts";
+import { VmDescription, domainSpecOf, guestMountsOf, scriptParamsOf, vmFilesOf } from "../../hypervisor/vm-description";
+import { guestMachineOf } from "../../hypervisor/guest-machine";
+import type { HostTopology } from "../../topology/host-topology";
 import { parseCapabilities } from "../../topology/capabilities";
 import { parseCpuset } from "../../topology/cpuset";
 import { DomainSpec, renderDomainXml } from "../../topology/domain-xml";
@@ -293,4 +296,281 @@ function vcpuTids(name: string): number[] {
     expect(readdirSync(pool).sort()).toEqual(["base.qcow2", "hot.qcow2", "hot.qcow2.marker"]);
     runScript(deleteScript(params));
   });
+});
+
+// ---------------------------------------------------------------------------------------------
+// The data VM's lifecycle, against the same libvirtd: interrupted creates, renames, moves and
+// deletes, each done for real, each ending with the hot disk's data where it was. The VMs are laid
+// out by the product's own description (hypervisor/vm-description.ts), so the hot disk is where a
+// stack would put it: beside the VMs, named by the lake.
+(libvirtdAnswers ? describe : describe.skip)("the VM scripts keep the data VM's disks through interruptions, renames, moves and deletes (qemu:///system, TCG)", () => {
+  const suffix = randomBytes(3).toString("hex");
+  const bridge = `nk3slc${suffix}`;
+  let pool = "";
+  let base = "";
+  let lake = "";
+  let loop = "";
+  let createdById = false;
+  let topology: HostTopology;
+  const names = new Set<string>();
+
+  beforeAll(() => {
+    topology = parseCapabilities(virsh("capabilities"), `virsh -c ${URI} capabilities`);
+    pool = mkdtempSync(`/tmp/numa-k3s-lc-${suffix}-`);
+    chmodSync(pool, 0o755);
+    base = join(pool, "base.qcow2");
+    must("qemu-img", ["create", "-q", "-f", "qcow2", base, "64M"]);
+    must("ip", ["link", "add", bridge, "type", "bridge"]);
+    must("ip", ["link", "set", bridge, "up"]);
+    // The lake HDD: a loop device under a /dev/disk/by-id/ name, as a real disk is named.
+    must("truncate", ["-s", "16M", join(pool, "lake.img")]);
+    loop = must("losetup", ["--find", "--show", join(pool, "lake.img")]).trim();
+    if (!existsSync("/dev/disk/by-id")) {
+      mkdirSync("/dev/disk/by-id", { recursive: true });
+      createdById = true;
+    }
+    lake = `/dev/disk/by-id/numa-k3s-it-lake-${suffix}`;
+    symlinkSync(loop, lake);
+  });
+
+  afterAll(() => {
+    for (const name of names) forget(name);
+    run("ip", ["link", "del", bridge]);
+    if (lake) rmSync(lake, { force: true });
+    if (createdById) rmSync("/dev/disk/by-id", { recursive: true, force: true });
+    if (loop) run("losetup", ["-d", loop]);
+    if (pool) rmSync(pool, { recursive: true, force: true });
+  });
+
+  function forget(name: string): void {
+    if (run("virsh", ["-c", URI, "dominfo", name]).status !== 0) return;
+    run("virsh", ["-c", URI, "destroy", name]);
+    run("virsh", ["-c", URI, "undefine", "--nvram", name]);
+  }
+
+  /** The data VM `name` as a stack describes it (files in `inPool`), its seed files uploaded. */
+  function dataVm(name: string, inPool = pool): { params: VmScriptParams; xml: string; vm: VmDescription } {
+    names.add(name);
+    const request = PlacementRequestSchema.parse({
+      hosts: [{ name: "ci-host", capabilities: "(live)", reserve: { coresPerNode: 1, memoryGiBPerNode: 1 } }],
+      vms: [{ name, node: topology.nodes[0].id, cores: 1, memoryGiB: 0.25, emulator: "shared" }],
+    });
+    const outcome = planPlacement({ request, topologies: new Map([["ci-host", topology]]) });
+    if (outcome.kind !== "placed") throw new Error(`this machine cannot hold the test VM: ${outcome.problems.map((p) => p.message).join("; ")}`);
+    const files = vmFilesOf(inPool, name, { osGiB: 1, hotGiB: 1, lakeDevice: lake });
+    const vm: VmDescription = {
+      placement: outcome.plan.vms[0],
+      files,
+      hypervisor: { libvirtUri: URI, baseImage: base, domainType: "qemu", bridge, ...guestMachineOf("ci-host", topology) },
+      guest: {
+        hostname: name,
+        adminUser: "ops",
+        sshAuthorizedKeys: ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIIntegrationTestKeyOnly ci"],
+        packages: [],
+        address: { cidr: "192.168.254.11/24", gateway: "192.168.254.1", nameservers: ["192.168.254.1"] },
+        mac: `52:54:00:${suffix.slice(0, 2)}:${suffix.slice(2, 4)}:${suffix.slice(4, 6)}`,
+        mounts: guestMountsOf(files),
+      },
+      vnc: false,
+      waitForGuest: { enabled: false, timeoutSeconds: 1 },
+      deleteDataDisks: false,
+    };
+    mkdirSync(files.seed.dir, { recursive: true });
+    writeFileSync(join(files.seed.dir, "user-data"), renderUserData(vm.guest));
+    writeFileSync(join(files.seed.dir, "meta-data"), renderMetaData(vm.guest));
+    writeFileSync(join(files.seed.dir, "network-config"), renderNetworkConfig(vm.guest));
+    // No OS answers ACPI on a blank disk: delete's clean shutdown gives up after 2 s.
+    return { params: { ...scriptParamsOf(vm), shutdownTimeoutSeconds: 2 }, xml: renderDomainXml(vm.placement, domainSpecOf(vm)), vm };
+  }
+
+  /** A script run as sshd runs it, in a session of its own, so that a kill can take the whole of it. */
+  function attempt(script: string, xml: string, env: Record<string, string> = {}) {
+    const r = spawnSync("setsid", ["-w", "sh", "-c", remoteCommand(script)], { input: xml, encoding: "utf8", env: { ...process.env, ...env } });
+    return { status: r.status, signal: r.signal, stderr: r.stderr ?? "" };
+  }
+
+  /** The hot disk's data: 64 KiB of one byte at its start, as the guest's filesystem would have written. */
+  const writeMarker = (file: string) => must("qemu-io", ["-f", "qcow2", "-c", "write -P 0x5a 0 64k", file]);
+  const hasMarker = (file: string) => run("qemu-io", ["-r", "-U", "-f", "qcow2", "-c", "read -P 0x5a 0 64k", file]).stdout.includes("read 65536/65536");
+  const info = (file: string) => JSON.parse(must("qemu-img", ["info", "-U", "--output=json", file]));
+  /** The file the domain's persistent definition gives the disk with serial `serial`. */
+  const definedDisk = (name: string, serial: string) =>
+    new RegExp(`<source file='([^']*)'[^>]*/>\\s*<target[^>]*/>\\s*<serial>${serial}</serial>`).exec(virsh("dumpxml", "--inactive", name))?.[1];
+
+  // The interruptions: every call of qemu-img, the seed builders and virsh that changes something
+  // (create, resize, define, autostart, start) goes through a wrapper that counts it; at call
+  // KILL_AT it kills the script's whole session. Killed in `qemu-img create`, it first leaves the
+  // file it was writing as the kill leaves it: created, empty.
+  function killerBin(): string {
+    const bin = join(pool, "killer-bin");
+    if (existsSync(bin)) return bin;
+    mkdirSync(bin);
+    const wrapper = (tool: string, mutating: string) => `#!/bin/bash
+real=$(PATH=\${PATH#*killer-bin:} command -v ${tool})
+if [[ ${mutating} ]]; then
+  n=$(( $(cat "$KILL_COUNT" 2>/dev/null || echo 0) + 1 ))
+  echo "$n" >"$KILL_COUNT"
+  echo "${tool} $*" >>"$KILL_COUNT.calls"
+  if (( n == KILL_AT )); then
+    if [[ "${tool} $1" == "qemu-img create" ]]; then args=("$@"); : >"\${args[\${#args[@]} - 2]}"; fi
+    kill -KILL 0
+  fi
+fi
+exec "$real" "$@"
+`;
+    for (const [tool, mutating] of [
+      ["qemu-img", ' " $* " == *" create "* || " $* " == *" resize "* '],
+      ["virsh", ' " $* " == *" define "* || " $* " == *" autostart "* || " $* " == *" start "* '],
+      ["cloud-localds", " 1 "],
+      ["genisoimage", " 1 "],
+    ])
+      if (run("sh", ["-c", `command -v ${tool}`]).status === 0) writeFileSync(join(bin, tool), wrapper(tool, mutating), { mode: 0o755 });
+    return bin;
+  }
+
+  test("a create killed at any step converges when run again: a domain that starts, every image whole", () => {
+    const { params, xml } = dataVm(`numa-k3s-lc-${suffix}-a`);
+    const bin = killerBin();
+    const count = join(pool, "kill-count");
+    const fresh = () => {
+      forget(params.domainName);
+      for (const f of [params.osDiskPath, params.hotDisk!.path, params.seed.isoPath]) for (const g of [f, `${f}.partial`]) rmSync(g, { force: true });
+      rmSync(count, { force: true });
+      rmSync(`${count}.calls`, { force: true });
+    };
+    const env = (killAt: number) => ({ PATH: `${bin}:${process.env.PATH}`, KILL_AT: String(killAt), KILL_COUNT: count });
+    fresh();
+    expect(attempt(createScript(params), xml, env(0)).status).toBe(0);
+    const steps = readFileSync(`${count}.calls`, "utf8").trim().split("\n");
+    expect(steps.length).toBeGreaterThanOrEqual(6);
+    for (let k = 1; k <= steps.length; k++) {
+      fresh();
+      const killed = attempt(createScript(params), xml, env(k));
+      expect({ step: steps[k - 1], killed: killed.status !== 0 }).toEqual({ step: steps[k - 1], killed: true });
+      const again = attempt(createScript(params), xml);
+      expect({ step: steps[k - 1], status: again.status, stderr: again.stderr }).toMatchObject({ step: steps[k - 1], status: 0 });
+      expect(virsh("domstate", params.domainName).trim()).toBe("running");
+      expect(info(params.osDiskPath)).toMatchObject({ format: "qcow2", "backing-filename": base, "virtual-size": 1024 ** 3 });
+      expect(info(params.hotDisk!.path)).toMatchObject({ format: "qcow2", "virtual-size": 1024 ** 3 });
+      expect(readdirSync(pool).filter((f) => f.endsWith(".partial"))).toEqual([]);
+    }
+    forget(params.domainName);
+  }, 600_000);
+
+  test("empty images an older version's interrupted create left are created again; the domain starts", () => {
+    const { params, xml } = dataVm(`numa-k3s-lc-${suffix}-a`);
+    forget(params.domainName);
+    for (const f of [params.osDiskPath, params.hotDisk!.path]) {
+      rmSync(f, { force: true });
+      writeFileSync(f, "");
+    }
+    // What the old re-run made of the empty hot disk: a sparse raw file of its size.
+    must("truncate", ["-s", "1G", params.hotDisk!.path]);
+    const r = attempt(createScript(params), xml);
+    expect(r.status).toBe(0);
+    expect(r.stderr).toMatch(/OS disk .* held nothing \(an interrupted create left it\): creating it again/);
+    expect(r.stderr).toMatch(/hot disk .* held nothing \(an interrupted create left it\): creating it again/);
+    expect(virsh("domstate", params.domainName).trim()).toBe("running");
+    expect(info(params.hotDisk!.path).format).toBe("qcow2");
+    forget(params.domainName);
+  }, 120_000);
+
+  test("a file at a disk's path that is not the image this VM uses is refused, not a byte changed, nothing defined", () => {
+    const { params, xml } = dataVm(`numa-k3s-lc-${suffix}-b`);
+    rmSync(params.hotDisk!.path, { force: true });
+    writeFileSync(params.hotDisk!.path, randomBytes(1 << 20));
+    const before = readFileSync(params.hotDisk!.path);
+    const r = attempt(createScript(params), xml);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/error: hot disk .* is not a qcow2 image \(qemu-img reads it as "raw"\) and holds data: not the image this VM uses, so not touched/);
+    expect(readFileSync(params.hotDisk!.path).equals(before)).toBe(true);
+    expect(run("virsh", ["-c", URI, "dominfo", params.domainName]).status).not.toBe(0);
+    rmSync(params.hotDisk!.path);
+
+    // An OS disk that is an overlay on another image.
+    const other = join(pool, "other-base.qcow2");
+    must("qemu-img", ["create", "-q", "-f", "qcow2", other, "64M"]);
+    mkdirSync(dirname(params.osDiskPath), { recursive: true });
+    rmSync(params.osDiskPath, { force: true });
+    must("qemu-img", ["create", "-q", "-f", "qcow2", "-F", "qcow2", "-b", other, params.osDiskPath, "1G"]);
+    const overlay = attempt(createScript(params), xml);
+    expect(overlay.status).toBe(1);
+    expect(overlay.stderr).toMatch(new RegExp(`error: OS disk .* is an overlay on "${other}", not on ${base}: not this VM's, so not touched`));
+    expect(info(params.osDiskPath)["backing-filename"]).toBe(other);
+    rmSync(params.osDiskPath);
+  }, 120_000);
+
+  test("a rename: the new VM is refused while the old one has the lake and the hot disk; with the old one removed first, the new one finds the hot disk's data", () => {
+    const old = dataVm(`numa-k3s-lc-${suffix}-old`);
+    const renamed = dataVm(`numa-k3s-lc-${suffix}-new`);
+    expect(renamed.params.hotDisk!.path).toBe(old.params.hotDisk!.path);
+    rmSync(old.params.hotDisk!.path, { force: true });
+    must("qemu-img", ["create", "-q", "-f", "qcow2", old.params.hotDisk!.path, "1G"]);
+    writeMarker(old.params.hotDisk!.path);
+    expect(attempt(createScript(old.params), old.xml).stderr).toMatch(/hot disk .* exists, kept/);
+
+    // What `pulumi up` does with a renamed VM: create the new one first.
+    const refused = attempt(createScript(renamed.params), renamed.xml);
+    expect(refused.status).toBe(1);
+    expect(refused.stderr.trim()).toBe(
+      `numa-k3s ${renamed.params.domainName}: error: lake device ${lake} is attached to domain ${old.params.domainName} already: two domains never share a disk (both would write the filesystem on it). If ${renamed.params.domainName} replaces ${old.params.domainName} (a rename), remove ${old.params.domainName} from the stack and run pulumi up first (it is shut down and deleted; its hot disk and the lake are kept), then add ${renamed.params.domainName}`,
+    );
+    expect(run("virsh", ["-c", URI, "dominfo", renamed.params.domainName]).status).not.toBe(0);
+    expect(existsSync(renamed.params.osDiskPath)).toBe(false);
+    // The hot disk alone is refused as well (a lake the old domain no longer names).
+    const hotOnly = attempt(createScript({ ...renamed.params, dataDevice: undefined }), renamed.xml);
+    expect(hotOnly.stderr).toMatch(new RegExp(`error: hot disk ${old.params.hotDisk!.path} is attached to domain ${old.params.domainName} already`));
+
+    // The way the message says: the old VM removed, then the new one added.
+    const deleted = attempt(deleteScript(old.params), "");
+    expect(deleted.status).toBe(0);
+    expect(deleted.stderr).toMatch(/no clean shutdown within 2 s; destroying \(a hard power-off\)/);
+    expect(deleted.stderr).toContain(`kept data disk ${old.params.hotDisk!.path}`);
+    const created = attempt(createScript(renamed.params), renamed.xml);
+    expect(created.status).toBe(0);
+    expect(created.stderr).toMatch(/hot disk .* exists, kept/);
+    expect(definedDisk(renamed.params.domainName, "hot")).toBe(old.params.hotDisk!.path);
+    expect(hasMarker(renamed.params.hotDisk!.path)).toBe(true);
+  }, 180_000);
+
+  test("an update that would move the data VM or swap its hot disk is refused, saying how; done that way, the data comes along", () => {
+    const { params, xml } = dataVm(`numa-k3s-lc-${suffix}-new`);
+    const hot = params.hotDisk!.path;
+    expect(hasMarker(hot)).toBe(true);
+    const definition = virsh("dumpxml", "--inactive", params.domainName);
+
+    // Another poolDir: the OS disk and the hot disk would both be elsewhere.
+    const elsewhere = join(pool, "elsewhere");
+    const moved = dataVm(params.domainName, elsewhere);
+    const r = attempt(updateScript(moved.params), moved.xml);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(new RegExp(`error: ${params.domainName} would move from ${params.osDiskPath} to ${moved.params.osDiskPath} \\(its poolDir changed\\): a VM with a hot disk is never moved by an update`));
+    expect(virsh("dumpxml", "--inactive", params.domainName)).toBe(definition);
+    expect(existsSync(moved.params.osDiskPath)).toBe(false);
+    expect(existsSync(moved.params.hotDisk!.path)).toBe(false);
+
+    // The hot disk alone at another path (as when the VM's own directory held it, before issue 16).
+    const legacy = join(dirname(params.osDiskPath), "hot.qcow2");
+    const swapped = { ...params, hotDisk: { ...params.hotDisk!, path: legacy } };
+    const s = attempt(updateScript(swapped), xml.replace(hot, legacy));
+    expect(s.status).toBe(1);
+    expect(s.stderr).toMatch(new RegExp(`error: ${params.domainName}'s hot disk would change from ${hot} to ${legacy}, leaving the lake's metadata behind. To keep it: virsh -c ${URI} shutdown ${params.domainName}; mv -n -- ${hot} ${legacy}; then run pulumi up again`));
+    expect(existsSync(legacy)).toBe(false);
+    // Following it.
+    virsh("destroy", params.domainName);
+    must("mv", ["-n", "--", hot, legacy]);
+    expect(attempt(updateScript(swapped), xml.replace(hot, legacy)).status).toBe(0);
+    expect(definedDisk(params.domainName, "hot")).toBe(legacy);
+    expect(hasMarker(legacy)).toBe(true);
+
+    // The domain gone from this libvirt (another host or URI) and no hot disk where the update
+    // would put it: nothing is created.
+    virsh("destroy", params.domainName);
+    virsh("undefine", "--nvram", params.domainName);
+    const gone = attempt(updateScript(params), xml);
+    expect(gone.status).toBe(1);
+    expect(gone.stderr).toMatch(new RegExp(`error: ${params.domainName} is not defined on .* \\(${URI}\\) and its hot disk ${hot} is not there: .*An update never creates a hot disk afresh`));
+    expect(existsSync(hot)).toBe(false);
+    expect(run("virsh", ["-c", URI, "dominfo", params.domainName]).status).not.toBe(0);
+  }, 180_000);
 });
