@@ -14,6 +14,7 @@ import { randomBytes } from "node:crypto";
 import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, readlinkSync, rmSync, rmdirSync, symlinkSync, unlinkSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { instanceId } from "../../guest/cloud-init";
+import { POD_DIRS } from "../../guest/data-mounts";
 import { seedFiles } from "../../components/NumaPinnedVm";
 import { createScript, deleteScript, remoteCommand, updateScript, VmScriptParams } from "../../hypervisor/vm-scripts";
 import { StackConfigSchema, placementRequestOf, stackConfigEntries } from "../../stacks/config";
@@ -156,6 +157,8 @@ if (!optedIn) console.log("test/e2e/guest-boot.test.ts skipped: a real guest boo
   let startedLibvirtd = false;
   let loop = "";
   let byIdLink = "";
+  let blankLoop = "";
+  let blankLink = "";
   let createdByIdDir = false;
   let keyFile = "";
   let secondKeyFile = "";
@@ -186,13 +189,27 @@ if (!optedIn) console.log("test/e2e/guest-boot.test.ts skipped: a real guest boo
     return r.stderr;
   }
 
-  function ssh(command: string, key = keyFile, timeoutMs = 60_000) {
+  /** One SSH session, whatever becomes of it. */
+  function sshOnce(command: string, key = keyFile, timeoutMs = 60_000) {
     return run(
       "ip",
       ["netns", "exec", NETNS, "ssh", "-i", key, "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
         "-o", "ConnectTimeout=5", "-o", "LogLevel=ERROR", `${ADMIN}@${GUEST_ADDRESS}`, command],
       { timeoutMs },
     );
+  }
+  // What ssh says (exit 255) when sshd is not there for a moment: restarted by a boot step, or
+  // slow to accept under load. The command never ran, so it is run again.
+  const NOT_CONNECTED = /Connection refused|Connection reset|Connection closed|Connection timed out|timed out during banner|kex_exchange_identification|No route to host/;
+  /** `command` in the guest; a connection sshd refused or dropped before the command ran is tried
+   * again until a deadline (a guard: under load the guest may take long, never a timing). */
+  function ssh(command: string, key = keyFile, timeoutMs = 60_000) {
+    const deadline = Date.now() + 180_000;
+    for (;;) {
+      const r = sshOnce(command, key, timeoutMs);
+      if (r.status !== 255 || !NOT_CONNECTED.test(r.stderr) || Date.now() > deadline) return r;
+      sleep(2000);
+    }
   }
   function inGuest(command: string, key = keyFile): string {
     const r = ssh(command, key);
@@ -202,7 +219,7 @@ if (!optedIn) console.log("test/e2e/guest-boot.test.ts skipped: a real guest boo
   function waitForSsh(what: string, until: () => boolean = () => true, timeoutS = 300, key = keyFile): void {
     const started = Date.now();
     while (Date.now() - started < timeoutS * 1000) {
-      if (ssh("true", key, 20_000).status === 0 && until()) {
+      if (sshOnce("true", key, 20_000).status === 0 && until()) {
         timings[what] = Math.round((Date.now() - started) / 1000);
         return;
       }
@@ -216,10 +233,26 @@ if (!optedIn) console.log("test/e2e/guest-boot.test.ts skipped: a real guest boo
   }
   const bootId = () => inGuest("cat /proc/sys/kernel/random/boot_id");
   const uptime = () => Number(inGuest("cut -d' ' -f1 /proc/uptime"));
+  /**
+   * Waits for a boot that stays booted: SSH answers with a boot id other than `previous` (so not
+   * the guest that was asked to go down), then systemd says the boot is over (`is-system-running
+   * --wait` returns once no start job is left, sshd restarts by boot steps included). An SSH
+   * answer alone is not it: sshd may answer once and be restarted a moment later.
+   */
+  function waitForBoot(what: string, previous?: string, key = keyFile, timeoutS = 300): void {
+    waitForSsh(what, () => {
+      const id = sshOnce("cat /proc/sys/kernel/random/boot_id", key).stdout.trim();
+      return id !== "" && id !== previous;
+    }, timeoutS, key);
+    const state = ssh("systemctl is-system-running --wait", key, 600_000);
+    if (!/^(running|degraded)$/.test(state.stdout.trim())) throw new Error(`${what}: systemctl is-system-running --wait: '${state.stdout.trim()}' ${state.stderr.trim()}`);
+    if (state.stdout.trim() === "degraded") console.log(`${what}: degraded: ${ssh("systemctl --failed --no-legend", key).stdout.trim()}`);
+  }
   function rebootFromInside(): void {
     const before = bootId();
-    ssh("sudo systemctl reboot", keyFile, 20_000);
-    waitForSsh("reboot", () => ssh("cat /proc/sys/kernel/random/boot_id").stdout.trim() !== before);
+    // Once: the session ends with the guest going down, which is no reason to reboot it again.
+    sshOnce("sudo systemctl reboot", keyFile, 20_000);
+    waitForBoot("reboot", before);
   }
   function cloudInitDone(key = keyFile): void {
     const r = ssh("cloud-init status --wait --long", key, 300_000);
@@ -322,12 +355,12 @@ if (!optedIn) console.log("test/e2e/guest-boot.test.ts skipped: a real guest boo
       run("virsh", ["-c", uri, "destroy", name]);
       run("virsh", ["-c", uri, "undefine", "--nvram", name]);
     }
-    if (byIdLink && existsSync(byIdLink) && lstatSync(byIdLink).isSymbolicLink()) unlinkSync(byIdLink);
+    for (const link of [byIdLink, blankLink]) if (link && existsSync(link) && lstatSync(link).isSymbolicLink()) unlinkSync(link);
     if (createdByIdDir) {
       rmdirSync("/dev/disk/by-id");
       run("rmdir", ["/dev/disk"]);
     }
-    if (loop) run("losetup", ["-d", loop]);
+    for (const l of [loop, blankLoop]) if (l) run("losetup", ["-d", l]);
     if (startedLibvirtd) run("bash", [join(REPO, ".ci/libvirtd.sh"), "netns-stop"], { timeoutMs: 60_000 });
     if (work) rmSync(work, { recursive: true, force: true });
     console.log(`guest-boot timings (s): ${JSON.stringify(timings)}`);
@@ -342,14 +375,18 @@ if (!optedIn) console.log("test/e2e/guest-boot.test.ts skipped: a real guest boo
     script.stderr!.on("data", (d: Buffer) => (stderr += d.toString()));
     script.stdin!.end(vm.xml);
     const exited = new Promise<number | null>((done) => script.on("exit", done));
-    for (let i = 0; i < 60 && !/started/.test(stderr); i++) await new Promise((r) => setTimeout(r, 500));
+    // The console exists once the domain runs: follow it when the script says so (or has ended).
+    await new Promise<void>((started) => {
+      script.stderr!.on("data", () => /started/.test(stderr) && started());
+      script.on("exit", () => started());
+    });
     followConsole();
     const status = await exited;
     timings.createToAgent = Math.round((Date.now() - t) / 1000);
     if (status !== 0) throw new Error(`create exited ${status}:\n${stderr}\n--- guest console (tail) ---\n${consoleTail()}`);
     expect(stderr).toMatch(/started/);
     expect(stderr).toMatch(/guest agent answers/);
-    waitForSsh("createToSsh");
+    waitForBoot("createToSsh");
     booted = true;
     cloudInitDone();
   }, 900_000);
@@ -400,9 +437,10 @@ if (!optedIn) console.log("test/e2e/guest-boot.test.ts skipped: a real guest boo
     }
   }
 
-  test("inside: /data/local, /data/hot and /data/lake mounted by UUID or label; the lake's file survived first boot", () => {
+  test("inside: /data/local, /data/hot and /data/lake mounted by UUID or label, each with its pods' directory; the lake's file survived first boot", () => {
     needGuest();
     expectDataMounts();
+    for (const dir of Object.values(POD_DIRS)) expect(ssh(`test -d ${dir} && findmnt -n -o TARGET --target ${dir}`).stdout.trim()).toBe(dir.replace(/\/numa-k3s$/, ""));
     expect(fileOnGuest("/data/lake/keep.txt")).toBe(lakeContent.trim());
     inGuest("echo hot-marker | sudo tee /data/hot/marker >/dev/null && echo local-marker | sudo tee /data/local/marker >/dev/null && sync");
   });
@@ -482,7 +520,7 @@ if (!optedIn) console.log("test/e2e/guest-boot.test.ts skipped: a real guest boo
     timings.powerCycleToAgent = Math.round((Date.now() - t) / 1000);
     expect(stderr).toMatch(/guest agent answers/);
     followConsole();
-    waitForSsh("powerCycleToSsh", () => true, 300, secondKeyFile);
+    waitForBoot("powerCycleToSsh", undefined, secondKeyFile);
     cloudInitDone(secondKeyFile);
     expect(inGuest("cat /var/lib/cloud/data/instance-id", secondKeyFile)).toBe(vm.instanceId);
     expect(inGuest("cat ~/.ssh/authorized_keys", secondKeyFile)).toContain(inputs.sshAuthorizedKeys[1]);
@@ -492,9 +530,33 @@ if (!optedIn) console.log("test/e2e/guest-boot.test.ts skipped: a real guest boo
     expect(fileOnGuest("/data/local/marker")).toBe("local-marker");
   }, 900_000);
 
-  test("delete removes the VM and keeps the data disks; a re-created VM finds the lake and hot data intact", () => {
+  /**
+   * Writes `text` to `path` on the hot disk and keeps it in the guest's page cache: no periodic
+   * writeback, no journal commit for an hour. Only a clean shutdown (which syncs and unmounts)
+   * puts it on the disk, so what a hard power-off does to data in flight is certain, not a race.
+   */
+  function writeUnsynced(path: string, text: string): void {
+    inGuest(`sudo sysctl -q vm.dirty_writeback_centisecs=0 vm.dirty_expire_centisecs=360000 && sudo mount -o remount,commit=3600 /data/hot && echo ${text} | sudo tee ${path} >/dev/null`);
+    expect(fileOnGuest(path)).toBe(text);
+  }
+
+  test("a hard power-off, which delete did before issue 16 (virsh destroy), loses what the guest had not written yet", () => {
     needGuest();
+    writeUnsynced("/data/hot/lost-marker", "lost-marker");
+    virsh("destroy", name);
+    runScript(createScript(vm.params), vm);
+    followConsole();
+    waitForBoot("powerOffToSsh");
+    expect(ssh("cat /data/hot/lost-marker 2>/dev/null").stdout.trim()).not.toBe("lost-marker");
+    expect(fileOnGuest("/data/hot/marker")).toBe("hot-marker");
+  }, 900_000);
+
+  test("delete shuts the guest down cleanly and keeps the data disks; a re-created VM finds the lake and hot data intact, what was in flight included", () => {
+    needGuest();
+    writeUnsynced("/data/hot/kept-marker", "kept-marker");
     const stderr = runScript(deleteScript(vm.params), vm, false);
+    expect(stderr).toMatch(/shut down cleanly/);
+    expect(stderr).not.toMatch(/destroying/);
     expect(run("virsh", ["-c", uri, "dominfo", name]).status).not.toBe(0);
     expect(existsSync(vm.params.osDiskPath)).toBe(false);
     expect(existsSync(vm.params.hotDisk!.path)).toBe(true);
@@ -508,11 +570,12 @@ if (!optedIn) console.log("test/e2e/guest-boot.test.ts skipped: a real guest boo
     expect(created).toMatch(/created OS disk/);
     expect(created).toMatch(/hot disk .* exists, kept/);
     followConsole();
-    waitForSsh("recreateToSsh");
+    waitForBoot("recreateToSsh");
     cloudInitDone();
     expectDataMounts();
     expect(fileOnGuest("/data/lake/keep.txt")).toBe(lakeContent.trim());
     expect(fileOnGuest("/data/hot/marker")).toBe("hot-marker");
+    expect(fileOnGuest("/data/hot/kept-marker")).toBe("kept-marker");
     // The staging disk went with the VM: a new, empty one.
     expect(ssh("test -e /data/local/marker").status).not.toBe(0);
 
@@ -520,4 +583,28 @@ if (!optedIn) console.log("test/e2e/guest-boot.test.ts skipped: a real guest boo
     expect(run("virsh", ["-c", uri, "dominfo", name]).status).not.toBe(0);
     expect(lakeFileOnHost()).toBe(lakeContent);
   }, 1_200_000);
+  test("a blank lake without lakeFormat is left blank, not mounted, and without its pods' directory; the hot disk's is there", () => {
+    needGuest();
+    // A second lake HDD, blank, under a by-id name of its own; the VM created anew with it.
+    const file = join(work, "blank-lake.img");
+    must("truncate", ["-s", "256M", file]);
+    blankLoop = must("losetup", ["--find", "--show", file]).trim();
+    blankLink = `/dev/disk/by-id/numa-k3s-e2e-blank-lake-${suffix}`;
+    symlinkSync(blankLoop, blankLink);
+    inputs = { ...inputs, lakeDevice: blankLink };
+    const blankVm = productVm(stackConfigOf(name, inputs), topology, placement);
+    runScript(createScript(blankVm.params), blankVm);
+    followConsole();
+    waitForBoot("blankLakeToSsh");
+    const status = ssh("cloud-init status --wait --long", keyFile, 300_000);
+    expect(status.stdout).toMatch(/status: error/);
+    expect(inGuest("sudo grep -h 'numa-k3s data disks' /var/log/cloud-init-output.log")).toContain(
+      "numa-k3s data disks: /dev/disk/by-id/virtio-lake reads as blank, but this disk is never formatted unless the stack opts in (numa-k3s:vms[].disks.lakeFormat: true): left as it is, /data/lake not mounted",
+    );
+    expect(ssh("findmnt /data/lake").status).not.toBe(0);
+    expect(ssh(`test -e ${POD_DIRS.lake}`).status).toBe(1);
+    expect(ssh(`test -d ${POD_DIRS.hot}`).status).toBe(0);
+    runScript(deleteScript(blankVm.params), blankVm, false);
+    expect(run("cmp", ["-n", String(256 * 1024 * 1024), blankLoop, "/dev/zero"]).status).toBe(0);
+  }, 900_000);
 });
