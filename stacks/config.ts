@@ -242,7 +242,7 @@ export const StackConfigSchema = z
       // that directory would not exist and every such pod would wait for it (or, before issue 16,
       // fill the OS disk).
       if (vm.workload === "slm" && !vm.disks.stagingGiB)
-        ctx.addIssue({ code: "custom", path: ["vms", i, "disks", "stagingGiB"], message: `an SLM VM keeps its models and the Temporal worker's files on its staging disk (/data/local): set stagingGiB (the models' GGUFs must fit, e.g. 100)` });
+        ctx.addIssue({ code: "custom", path: ["vms", i, "disks", "stagingGiB"], message: `must be the size of an SLM VM's staging disk (/data/local), GiB: its models and the Temporal worker keep their files there (the models' GGUFs must fit, e.g. 100)` });
     });
     const peers = [
       ...cfg.hosts.map((h, i) => ({ key: `hosts[${i}].ssh.address`, what: `hypervisor ${h.name}`, address: h.ssh.address })),

@@ -226,7 +226,7 @@ describe("data disks in a stack", () => {
   it("two VMs with one lake disk are refused, naming both", () => {
     const raw = rawOf("mac-numa");
     const vms = raw.vms as Record<string, unknown>[];
-    vms.push({ ...vms[2], name: "k3s-minio-storage-2", address: "192.168.50.24", disks: { ...disksOf(raw, 2) } });
+    vms.push({ ...vms[2], name: "k3s-minio-storage-2", address: "198.51.100.24", disks: { ...disksOf(raw, 2) } });
     expect(errorOf(raw)).toBe(
       'Pulumi.single.yaml: numa-k3s:vms[3].disks.lakeDevice = "/dev/disk/by-id/ata-REPLACE-WITH-YOUR-8TB-HDD": is also VM k3s-minio-storage\'s lake: two VMs never share a disk (both would write its filesystem); give one of them another disk',
     );
@@ -248,7 +248,7 @@ describe("data disks in a stack", () => {
     const raw = rawOf("single");
     delete disksOf(raw, 2).stagingGiB;
     expect(errorOf(raw)).toBe(
-      "Pulumi.single.yaml: numa-k3s:vms[2].disks.stagingGiB: an SLM VM keeps its models and the Temporal worker's files on its staging disk (/data/local): set stagingGiB (the models' GGUFs must fit, e.g. 100)",
+      "Pulumi.single.yaml: numa-k3s:vms[2].disks.stagingGiB: is missing: it must be set and be the size of an SLM VM's staging disk (/data/local), GiB: its models and the Temporal worker keep their files there (the models' GGUFs must fit, e.g. 100)",
     );
   });
 
@@ -312,7 +312,7 @@ describe("growing to a second host", () => {
     const doc = YAML.parse(readFileSync(join(projectDir, "Pulumi.single.yaml"), "utf8"));
     const hosts = doc.config["numa-k3s:hosts"] as Record<string, unknown>[];
     hosts.push({ ...hosts[0], name: "numa-02", capabilities: "hosts/numa-02.capabilities.xml", ssh: { address: "192.0.2.11" } });
-    (doc.config["numa-k3s:vms"] as Record<string, unknown>[]).push({ name: "k3s-worker-slm-3", host: "numa-02", node: 0, cores: 8, memoryGiB: 32, workload: "slm", address: "198.51.100.14" });
+    (doc.config["numa-k3s:vms"] as Record<string, unknown>[]).push({ name: "k3s-worker-slm-3", host: "numa-02", node: 0, cores: 8, memoryGiB: 32, workload: "slm", address: "198.51.100.14", disks: { stagingGiB: 40 } });
     writeFileSync(join(dir, "Pulumi.single.yaml"), YAML.stringify(doc));
     return dir;
   }
