@@ -85,7 +85,7 @@ function stackConfigOf(name: string, inputs: VmInputs) {
         // A stack needs a K3s server somewhere; this one VM is it (nothing here installs K3s).
         k3sRole: "server",
         address: GUEST_ADDRESS,
-        disks: { osGiB: 4, stagingGiB: 1, hotGiB: 1, lakeDevice: inputs.lakeDevice },
+        disks: { osGiB: 10, stagingGiB: 1, hotGiB: 1, lakeDevice: inputs.lakeDevice },
       },
     ],
     network: { prefixLength: 24, gateway: GATEWAY, nameservers: [GATEWAY] },
