@@ -16,6 +16,7 @@ import { placeRequest } from "../stacks/place-stack";
 import { readStackEntries, stackInputsOf, stackNames } from "../stacks/stack-inputs";
 import { shellQuote } from "../hypervisor/shell-quote";
 import { BadInput, run } from "./exit";
+import { sshArgs, sshTarget } from "./ssh";
 
 const USAGE = "usage: npm run capture -- --host NAME [--stack NAME]";
 
@@ -43,13 +44,9 @@ function main(argv: string[]): number {
   const projectDir = process.cwd();
   const { host, stacks } = findHost(projectDir, values.host, values.stack);
   const target = resolve(projectDir, host.capabilities);
-  const ssh = spawnSync(
-    "ssh",
-    ["-o", "BatchMode=yes", "-p", String(host.ssh.port), `${host.ssh.user}@${host.ssh.address}`, `virsh -c ${shellQuote(host.libvirt.uri)} capabilities`],
-    { encoding: "utf8", maxBuffer: 64 * 1024 * 1024 },
-  );
+  const ssh = spawnSync("ssh", sshArgs(host, `virsh -c ${shellQuote(host.libvirt.uri)} capabilities`), { encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
   if (ssh.error) throw new BadInput(`cannot run ssh: ${ssh.error.message}`);
-  if (ssh.status !== 0) throw new BadInput(`ssh ${host.ssh.user}@${host.ssh.address} virsh capabilities failed (exit ${ssh.status}): ${ssh.stderr.trim().split("\n").pop() ?? ""}`);
+  if (ssh.status !== 0) throw new BadInput(`ssh ${sshTarget(host)} virsh capabilities failed (exit ${ssh.status}): ${ssh.stderr.trim().split("\n").pop() ?? ""}`);
 
   // Never replace a good capture with one the planner cannot read (no <topology>, damaged XML).
   const live = parseCapabilities(ssh.stdout, `${values.host}: live virsh capabilities`);

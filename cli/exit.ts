@@ -1,4 +1,5 @@
 // How every offline command ends: known problems as one line and an exit code, never a stack trace.
+import { redact } from "../common/redact";
 import { UserError } from "../common/user-error";
 
 /** Something the user gave (a file, a flag, a config key) is wrong: exit 2. */
@@ -19,17 +20,18 @@ export function run(main: () => number | Promise<number>): void {
     })
     .catch((e: unknown) => {
       const err = e as Error & { code?: string };
+      // Redacted again: not every error that reaches here is a UserError made by us.
       if (e instanceof UserError || err.code?.startsWith("ERR_PARSE_ARGS")) {
-        console.error(err.message.split("\n")[0]);
+        console.error(redact(err.message.split("\n")[0]));
         process.exitCode = e instanceof UserError ? e.exitCode : 2;
       } else if (OUTPUT_ERRORS.includes(err.code ?? "") && (err as NodeJS.ErrnoException).path) {
         // An output path the user gave (--lock, --svg, --out) that cannot be written.
-        console.error(`${(err as NodeJS.ErrnoException).path}: cannot write it (${err.code})`);
+        console.error(redact(`${(err as NodeJS.ErrnoException).path}: cannot write it (${err.code})`));
         process.exitCode = 2;
       } else {
         // A bug of ours, not the user's input: say so in one line, keep the detail for a report.
-        console.error(`internal error: ${err.message?.split("\n")[0] ?? String(e)} (run with NUMA_K3S_DEBUG=1 for the stack)`);
-        if (process.env.NUMA_K3S_DEBUG) console.error(err.stack);
+        console.error(redact(`internal error: ${err.message?.split("\n")[0] ?? String(e)} (run with NUMA_K3S_DEBUG=1 for the stack)`));
+        if (process.env.NUMA_K3S_DEBUG) console.error(redact(err.stack ?? ""));
         process.exitCode = 1;
       }
     });

@@ -13,6 +13,7 @@ import type { StackHost } from "../stacks/config";
 import { readStackInputs } from "../stacks/stack-inputs";
 import { placeRequest } from "../stacks/place-stack";
 import { BadInput, run } from "./exit";
+import { sshArgs } from "./ssh";
 
 const USAGE = "usage: npm run host-check -- --stack NAME [--host NAME] [--local]";
 
@@ -21,7 +22,7 @@ export type StateRunner = (host: StackHost, script: string) => { status: number 
 
 /** Over SSH with the operator's own ssh client and keys (not Pulumi's secret): read-only. */
 export const sshRunner: StateRunner = (host, script) => {
-  const r = spawnSync("ssh", ["-o", "BatchMode=yes", "-p", String(host.ssh.port), `${host.ssh.user}@${host.ssh.address}`, "bash -s"], { input: script, encoding: "utf8" });
+  const r = spawnSync("ssh", sshArgs(host, "bash -s"), { input: script, encoding: "utf8" });
   return { status: r.status, stdout: r.stdout ?? "", stderr: r.stderr ?? r.error?.message ?? "" };
 };
 

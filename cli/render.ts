@@ -24,6 +24,7 @@ import { vmDescriptions } from "../stacks/numa-vms";
 import { CLUSTER_NAME } from "../stacks/cluster";
 import { placeStack } from "../stacks/place-stack";
 import { readStackEntries, readStackInputs } from "../stacks/stack-inputs";
+import { redact } from "../common/redact";
 import { BadInput, run } from "./exit";
 import { RecordedResource, offlineAnswers, programErrors, recordedResources, redactSecrets, settle, startMockRuntime } from "./mock-runtime";
 
@@ -124,7 +125,7 @@ async function main(argv: string[]): Promise<number> {
   await settle();
   const errors = programErrors();
   if (errors.length > 0) {
-    for (const e of errors) console.error(`${stack}: ${e.message.split("\n")[0]}`);
+    for (const e of errors) console.error(redact(`${stack}: ${e.message.split("\n")[0]}`));
     return 1;
   }
 

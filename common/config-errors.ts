@@ -3,6 +3,7 @@
 // (it is the likeliest cause of every other complaint) with the nearest key the schema knows; a
 // value is shown as the user wrote it, never a private key or a page of text.
 import { z } from "zod";
+import { redact } from "./redact";
 
 /** Where a checked value sits: the file, and the prefix its keys are written with. */
 export interface InputSource {
@@ -30,8 +31,7 @@ export function valueAt(raw: unknown, path: readonly PropertyKey[]): unknown {
  * never more than a line. */
 export function shownValue(value: unknown): string {
   if (typeof value === "number" && !Number.isFinite(value)) return String(value);
-  const text = JSON.stringify(value) ?? String(value);
-  if (/PRIVATE KEY/.test(text)) return "(a private key: not shown)";
+  const text = redact(JSON.stringify(value) ?? String(value));
   return text.length > 80 ? `${text.slice(0, 60)}...` : text;
 }
 

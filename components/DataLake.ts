@@ -6,6 +6,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
 import * as random from "@pulumi/random";
 import { z } from "zod";
+import { ABSOLUTE_PATH, ABSOLUTE_PATH_HINT } from "../common/formats";
 import { K8S_NAME, NodePortSchema, PodPlacementSchema, ResourcesSchema, argsError, digest, parseArgs } from "../platform/args";
 import {
   CONSOLE_SECRET,
@@ -73,7 +74,7 @@ export interface DataLakeArgs {
   resources?: { requests?: { cpu?: string; memory?: string }; limits?: { cpu?: string; memory?: string } };
 }
 
-const DiskSchema = z.object({ path: z.string().regex(/^\/[^\s]*$/, "an absolute path").optional(), sizeGiB: z.number().int().positive().optional() }).strict();
+const DiskSchema = z.object({ path: z.string().regex(ABSOLUTE_PATH, ABSOLUTE_PATH_HINT).optional(), sizeGiB: z.number().int().positive().optional() }).strict();
 const ZoneSchema = z.string().regex(/^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\/[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/, "lower-case words separated by '/'");
 
 const ArgsSchema = z

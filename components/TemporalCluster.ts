@@ -5,6 +5,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
 import * as random from "@pulumi/random";
 import { z } from "zod";
+import { ABSOLUTE_PATH, ABSOLUTE_PATH_HINT } from "../common/formats";
 import { K8S_NAME, NodePortSchema, PodPlacementSchema, ResourcesSchema, argsError, parseArgs } from "../platform/args";
 import type { PodPlacement } from "../platform/placement";
 import { CHARTS } from "../platform/versions";
@@ -82,7 +83,7 @@ const ArgsSchema = z
         cpus: z.number().int().min(1).optional(),
         memory: z.string().regex(/^[0-9]+(Mi|Gi)$/, "Mi or Gi, e.g. 4Gi").optional(),
         placement: PodPlacementSchema,
-        hostPath: z.string().regex(/^\/\S*$/, "an absolute path").optional(),
+        hostPath: z.string().regex(ABSOLUTE_PATH, ABSOLUTE_PATH_HINT).optional(),
         temporalNamespace: z.string().regex(K8S_NAME).optional(),
         env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "an environment variable name"), z.string()).optional(),
       })

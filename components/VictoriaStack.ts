@@ -5,6 +5,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
 import { z } from "zod";
+import { ABSOLUTE_PATH, ABSOLUTE_PATH_HINT } from "../common/formats";
 import { K8S_NAME, NodePortSchema, PodPlacementSchema, ResourcesSchema, argsError, parseArgs } from "../platform/args";
 import type { PodPlacement } from "../platform/placement";
 import { CHARTS, ChartRef } from "../platform/versions";
@@ -81,7 +82,7 @@ const ArgsSchema = z
       })
       .strict()
       .optional(),
-    stagingMountPoint: z.string().regex(/^\/\S*$/, "an absolute path").optional(),
+    stagingMountPoint: z.string().regex(ABSOLUTE_PATH, ABSOLUTE_PATH_HINT).optional(),
   })
   .strict();
 

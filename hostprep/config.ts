@@ -3,8 +3,6 @@
 import { z } from "zod";
 import { flag, wholeNumberIn } from "../common/config-values";
 
-const absolutePath = z.string().regex(/^\/[^\0\n'"]*[^/]$/, "must be an absolute path on the hypervisor, without quotes");
-
 export const ChecksumSchema = z
   .string()
   .regex(/^(sha256:[0-9a-f]{64}|sha512:[0-9a-f]{128})$/, "must be sha256:<64 hex digits> or sha512:<128 hex digits>, lowercase, as the image's SHA256SUMS/SHA512SUMS lists it");
@@ -57,5 +55,3 @@ export interface HostLibvirt {
   baseImage: string;
   bridge: string;
 }
-
-export { absolutePath };

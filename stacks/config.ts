@@ -12,18 +12,20 @@ import { HostRequestSchema, PlacementRequest, PlacementRequestSchema, ReserveSch
 import { UserError } from "../common/user-error";
 import { nearest, problemLine } from "../common/config-errors";
 import { flag, positiveNumber, wholeNumber, wholeNumberIn } from "../common/config-values";
-import { BY_ID_DEVICE, BY_ID_DEVICE_HINT, DEFAULT_LIBVIRT_URI, DNS_LABEL, DNS_LABEL_HINT, IMAGE_REFERENCE, INTERFACE_NAME, INTERFACE_NAME_HINT, LIBVIRT_URI, LIBVIRT_URI_HINT, LOGIN_NAME, MAC, MAC_HINT, PACKAGE_NAME, PACKAGE_NAME_HINT, PINNED_IMAGE_HINT, isPinnedImage } from "../common/formats";
+import { ABSOLUTE_PATH, ABSOLUTE_PATH_HINT, BY_ID_DEVICE, BY_ID_DEVICE_HINT, DEFAULT_LIBVIRT_URI, DNS_LABEL, DNS_LABEL_HINT, HOST_ADDRESS_HINT, IMAGE_REFERENCE, INTERFACE_NAME, INTERFACE_NAME_HINT, LIBVIRT_URI, LIBVIRT_URI_HINT, LOGIN_NAME, MAC, MAC_HINT, PACKAGE_NAME, PACKAGE_NAME_HINT, PINNED_IMAGE_HINT, isHostAddress, isPinnedImage } from "../common/formats";
 
 export const CONFIG_NAMESPACE = "numa-k3s";
 
 const ipv4 = z.string().refine((s) => isIP(s) === 4, "must be an IPv4 address such as 192.168.50.11");
-const absolutePath = z.string().regex(/^\/[^\0\n]*[^/]$/, "must be an absolute path on the hypervisor");
+const absolutePath = z.string().regex(ABSOLUTE_PATH, ABSOLUTE_PATH_HINT);
+/** What `ssh` and Pulumi dial; checked, since `capture` and `host-check` hand it to the ssh binary. */
+const hostAddress = z.string().refine(isHostAddress, HOST_ADDRESS_HINT);
 
 export const SshSchema = z
   .object({
     /** Address the Pulumi engine reaches the hypervisor's sshd at. */
-    address: z.string().min(1),
-    user: z.string().default("root"),
+    address: hostAddress,
+    user: z.string().regex(LOGIN_NAME, "must be a login name (lowercase letters, digits, '_', '-'; not starting with '-')").default("root"),
     port: wholeNumberIn(1, 65535).default(22),
   })
   .strict();
@@ -130,7 +132,7 @@ export const K3sServerSchema = z
     lima: z
       .object({
         /** SSH to the Mac (the user that runs Lima). */
-        mac: z.object({ address: z.string().min(1), user: z.string().min(1), port: wholeNumberIn(1, 65535).default(22) }).strict(),
+        mac: z.object({ address: hostAddress, user: z.string().min(1), port: wholeNumberIn(1, 65535).default(22) }).strict(),
         /** The bridged NIC's MAC (reserve `address` for it in DHCP). */
         macAddress: z.string().regex(MAC, MAC_HINT),
         cpus: wholeNumberIn(1, 64).default(2),

@@ -1,6 +1,7 @@
 // The Pulumi program: read and check the stack's inputs, place its VMs, pick its layout, compose it.
 // (stacks/index.ts runs it; `npm run render` runs it under the mock runtime.)
 import * as pulumi from "@pulumi/pulumi";
+import { redact } from "../common/redact";
 import { UserError } from "../common/user-error";
 import { StackContext } from "./context";
 import { distributed } from "./distributed";
@@ -8,7 +9,7 @@ import { lockedPlan } from "./locked-plan";
 import { macNuma } from "./mac-numa";
 import { Placed } from "./place-stack";
 import { single } from "./single";
-import { StackInputs, stackInputsOf } from "./stack-inputs";
+import { StackInputs, readStackEntries, stackInputsOf } from "./stack-inputs";
 import { CONFIG_NAMESPACE, ourEntries } from "./config";
 import { placeholdersIn } from "./placeholders";
 import { formatOptIns } from "./opt-ins";
@@ -47,6 +48,21 @@ function asUserStop<T>(step: () => T): T {
   }
 }
 
+/** A stop Pulumi prints as it is: redacted like every UserError. */
+const stop = (message: string) => new pulumi.RunError(redact(message));
+
+/** Whether the stack file holds the private key in the clear: `pulumi config set` without
+ * --secret writes it there as text, and the file is committed with the project. */
+function plaintextPrivateKey(projectDir: string, stack: string): boolean {
+  let entries: Record<string, unknown>;
+  try {
+    entries = readStackEntries(projectDir, stack);
+  } catch {
+    return false;
+  }
+  return typeof entries.sshPrivateKey === "string";
+}
+
 export function runProgram(projectDir = process.cwd(), prepared?: Prepared) {
   const stack = pulumi.getStack();
   const inputs = prepared?.inputs ?? asUserStop(() => stackInputsOf(projectDir, stack, rawConfig(`Pulumi.${stack}.yaml`)));
@@ -56,12 +72,17 @@ export function runProgram(projectDir = process.cwd(), prepared?: Prepared) {
   const rendering = process.env.NUMA_K3S_RENDER === "1";
   const previewOnly = pulumi.runtime.isDryRun() || rendering;
   if (!sshPrivateKey && !previewOnly)
-    throw new pulumi.RunError(`${inputs.file}: numa-k3s:sshPrivateKey is not set: pulumi config set --secret numa-k3s:sshPrivateKey < ~/.ssh/id_ed25519`);
+    throw stop(`${inputs.file}: numa-k3s:sshPrivateKey is not set: pulumi config set --secret numa-k3s:sshPrivateKey < ~/.ssh/id_ed25519`);
+  if (plaintextPrivateKey(projectDir, stack)) {
+    const why = `${inputs.file}: numa-k3s:sshPrivateKey is stored in the clear in the stack file, which is committed with the project: store it encrypted with pulumi config set --secret numa-k3s:sshPrivateKey < ~/.ssh/id_ed25519 (and take the old key out of the repository's history)`;
+    if (!previewOnly) throw stop(why);
+    pulumi.log.warn(why);
+  }
   // Placeholders render and preview, with a warning each; an up refuses them all at once.
   const placeholders = placeholdersIn(inputs.config);
   if (placeholders.length > 0 && !previewOnly)
-    throw new pulumi.RunError(`${inputs.file}: still holds placeholders, which an up would use for real:\n${placeholders.map((p) => `  ${p}`).join("\n")}`);
-  for (const p of placeholders) pulumi.log.warn(`${inputs.file}: ${p}`);
+    throw stop(`${inputs.file}: still holds placeholders, which an up would use for real:\n${placeholders.map((p) => `  ${p}`).join("\n")}`);
+  for (const p of placeholders) pulumi.log.warn(redact(`${inputs.file}: ${p}`));
   for (const o of formatOptIns(inputs.config)) pulumi.log.warn(`${inputs.file}: ${o}`);
   const ctx: StackContext = {
     stack,

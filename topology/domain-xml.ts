@@ -5,7 +5,7 @@ import { XMLBuilder } from "fast-xml-parser";
 import { formatCpuset, MAX_CPUSET_ID } from "./cpuset";
 import type { VmPlacement } from "./placement";
 import { UserError, fieldProblem } from "../common/user-error";
-import { BY_ID_DEVICE, BY_ID_DEVICE_HINT, MAC, MAC_HINT } from "../common/formats";
+import { ABSOLUTE_PATH, ABSOLUTE_PATH_HINT, BY_ID_DEVICE, BY_ID_DEVICE_HINT, MAC, MAC_HINT } from "../common/formats";
 import { INTERFACE_NAME, INTERFACE_NAME_HINT } from "../common/formats";
 
 /** A disk image file on the hypervisor. */
@@ -124,7 +124,7 @@ function check(p: VmPlacement, spec: DomainSpec, iothreads: number): void {
     fail(vm, "placement.numatune.mode", p.numatune.mode, "huge pages need strict memory on one node");
 
   const absolute = (field: string, path: string | undefined) => {
-    if (path !== undefined && !path.startsWith("/")) fail(vm, field, path, "must be an absolute path on the hypervisor");
+    if (path !== undefined && !ABSOLUTE_PATH.test(path)) fail(vm, field, path, ABSOLUTE_PATH_HINT);
   };
   absolute("spec.osDisk.path", spec.osDisk.path);
   absolute("spec.stagingDisk.path", spec.stagingDisk?.path);

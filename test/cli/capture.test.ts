@@ -40,7 +40,7 @@ describe("npm run capture", () => {
     expect(r.stdout).toContain("no change to nodes, threads, cores or page sizes since the previous capture");
     expect(r.stdout).toContain("stack single: its plan (locked in hosts/single.lock.json) fits the new capture");
     const args = readFileSync(join(p.dir, "ssh-args"), "utf8").trim().split("\n");
-    expect(args).toEqual(["-o", "BatchMode=yes", "-p", "22", "root@192.0.2.10", "virsh -c 'qemu:///system' capabilities"]);
+    expect(args).toEqual(["-o", "BatchMode=yes", "-l", "root", "-p", "22", "--", "192.0.2.10", "virsh -c 'qemu:///system' capabilities"]);
   });
 
   it("lists what changed when the BIOS renumbered the threads", () => {

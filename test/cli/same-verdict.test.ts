@@ -15,7 +15,7 @@ type Config = Record<string, unknown>;
 const cases: [string, (config: Config) => void, RegExp][] = [
   ["a bridge name libvirt would refuse", (c) => ((c["numa-k3s:hosts"] as { libvirt: Config }[])[0].libvirt.bridge = "br 0"), /^Pulumi\.edited\.yaml: numa-k3s:hosts\[0\]\.libvirt\.bridge = "br 0": must be a Linux interface name/],
   ["a worker image without a tag", (c) => ((c["numa-k3s:platform"] as { temporal: Config }).temporal.workerImage = "registry.lab/team/worker"), /^Pulumi\.edited\.yaml: numa-k3s:platform\.temporal\.workerImage = "registry\.lab\/team\/worker": must be an image reference with a tag/],
-  ["a private key pasted as the worker image", (c) => ((c["numa-k3s:platform"] as { temporal: Config }).temporal.workerImage = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----"), /^Pulumi\.edited\.yaml: numa-k3s:platform\.temporal\.workerImage = \(a private key: not shown\): /],
+  ["a private key pasted as the worker image", (c) => ((c["numa-k3s:platform"] as { temporal: Config }).temporal.workerImage = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----"), /^Pulumi\.edited\.yaml: numa-k3s:platform\.temporal\.workerImage = "<redacted>": /],
   ["a package name apt would refuse", (c) => (c["numa-k3s:packages"] = ["htop; rm -rf /"]), /^Pulumi\.edited\.yaml: numa-k3s:packages\[0\] = "htop; rm -rf \/": is not a Debian package name/],
 ];
 

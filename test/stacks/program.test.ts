@@ -257,7 +257,7 @@ describe("the program, stack single, as pulumi up runs it", () => {
       runSingle((config) => {
         config["numa-k3s:admin"] = JSON.stringify({ sshAuthorizedKeys: [PRIVATE_KEY] });
       }),
-    ).rejects.toThrow(/numa-k3s:admin\.sshAuthorizedKeys\[0\] = \(a private key: not shown\): is not an OpenSSH public key line/);
+    ).rejects.toThrow(/numa-k3s:admin\.sshAuthorizedKeys\[0\] = "<redacted>": is not an OpenSSH public key line/);
   });
 
   it("a bad config value stops the program with one line naming the key", async () => {
