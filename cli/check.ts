@@ -30,7 +30,7 @@ export function k8sType(apiVersion: string, kind: string): string {
 /** Everything the rules read from render directory `dir`. */
 export function readRender(dir: string): { plan: Plan; inputs: Inputs } {
   const planFile = join(dir, "plan.json");
-  if (!existsSync(planFile) || !existsSync(join(dir, "domains"))) throw new BadInput(`${dir}: not a render (no plan.json and domains/); make one with npm run render -- --stack NAME --out ${dir}`);
+  if (!existsSync(planFile) || !existsSync(join(dir, "domains"))) throw new BadInput(`${dir}: not a render (no plan.json and domains/); make one with npm run render -- --stack NAME (it writes out/NAME), then npm run check -- out/NAME`);
   let plan: Plan;
   try {
     plan = JSON.parse(readFileSync(planFile, "utf8")) as Plan;

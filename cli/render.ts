@@ -2,7 +2,7 @@
 // Runs the real Pulumi program under the mock runtime and writes what it would do, for review:
 // plan.json, plan.md, plan.svg, domains/*.xml, cloud-init/<vm>/*, commands/*.sh. Secrets are
 // redacted: a render is something people paste into reviews.
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import YAML from "yaml";
@@ -26,6 +26,7 @@ import { placeStack } from "../stacks/place-stack";
 import { readStackEntries, readStackInputs } from "../stacks/stack-inputs";
 import { redact } from "../common/redact";
 import { BadInput, run } from "./exit";
+import { finishRender, renderTarget, startRender } from "./render-dir";
 import { RecordedResource, offlineAnswers, programErrors, recordedResources, redactSecrets, settle, startMockRuntime } from "./mock-runtime";
 
 const USAGE = "usage: npm run render -- --stack NAME [--out DIR]";
@@ -85,7 +86,10 @@ async function main(argv: string[]): Promise<number> {
   if (!values.stack) throw new BadInput(`--stack NAME is required; ${USAGE}`);
   const stack = values.stack;
   const projectDir = process.cwd();
-  const out = resolve(values.out ?? join("out", stack));
+  const given = values.out ?? join("out", stack);
+  const target = resolve(given);
+  // Refused before the (slow) program runs, and again before the new render takes its place.
+  renderTarget(target, given, stack, projectDir);
 
   // Read and planned once, here, and handed to the program: a bad config or a host too small is
   // exit 2 or 3 with the same one-line messages as `npm run plan`.
@@ -129,7 +133,7 @@ async function main(argv: string[]): Promise<number> {
     return 1;
   }
 
-  rmSync(out, { recursive: true, force: true });
+  const out = startRender(target, stack);
   const plan: Plan = outputs.plan;
   const resources = recordedResources();
   write(join(out, "plan.json"), JSON.stringify(plan, null, 2));
@@ -182,7 +186,8 @@ async function main(argv: string[]): Promise<number> {
   }
   // What each remote command runs, as the engine receives it (secrets redacted).
   for (const r of resources) if (r.type === "command:remote:Command") for (const [verb, script] of commandScripts(r)) write(join(out, "commands", `${r.name}.${verb}.sh`), script);
-  console.log(`wrote ${out}: ${plan.vms.length} VMs on ${plan.hosts.length} host${plan.hosts.length > 1 ? "s" : ""}, ${resources.length} resources${unlocked.length > 0 ? `; not locked yet: ${unlocked.join(", ")}` : ""}`);
+  finishRender(out, target, given, stack, projectDir);
+  console.log(`wrote ${target}: ${plan.vms.length} VMs on ${plan.hosts.length} host${plan.hosts.length > 1 ? "s" : ""}, ${resources.length} resources${unlocked.length > 0 ? `; not locked yet: ${unlocked.join(", ")}` : ""}`);
   return 0;
 }
 

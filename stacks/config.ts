@@ -1,6 +1,7 @@
 // The zod schema of a stack's config (Pulumi.<stack>.yaml, keys under `numa-k3s:`), and the one
 // way both the Pulumi program and the offline commands read it. Errors name the file and the key.
 import { isIP } from "node:net";
+import { posix } from "node:path";
 import YAML from "yaml";
 import { z } from "zod";
 import { PUBLIC_KEY } from "../guest/cloud-init";
@@ -224,6 +225,19 @@ export const StackConfigSchema = z
     if (cfg.k3s.server?.lima && cfg.layout !== "mac-numa") ctx.addIssue({ code: "custom", path: ["k3s", "server", "lima"], message: "a Lima server on the Mac is the mac-numa layout's; use an existing host's address here" });
     const request = PlacementRequestSchema.safeParse({ hosts: cfg.hosts.map(hostRequestOf), vms: cfg.vms.map(vmRequestOf) });
     if (!request.success) for (const issue of request.error.issues) ctx.addIssue({ code: "custom", path: issue.path, message: issue.message });
+    // One capture file per host: `npm run capture` of one would rewrite the other's topology.
+    const captures = new Map<string, string>();
+    cfg.hosts.forEach((h, i) => {
+      const file = posix.normalize(h.capabilities);
+      const other = captures.get(file);
+      if (other)
+        ctx.addIssue({
+          code: "custom",
+          path: ["hosts", i, "capabilities"],
+          message: `is also the capture of host ${other}: one capture file per host (npm run capture -- --host ${h.name} would overwrite ${other}'s); give ${h.name} a file of its own, a copy if the two machines are identical`,
+        });
+      else captures.set(file, h.name);
+    });
     const seen = new Map<string, string>();
     cfg.vms.forEach((vm, i) => {
       const other = seen.get(vm.address);
