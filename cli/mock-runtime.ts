@@ -20,6 +20,8 @@ export interface RecordedResource {
   /** URNs of the resources it depends on (dependsOn, with a component expanded to its children,
    * and the resources its input Outputs came from), as the engine is told. */
   dependencies?: string[];
+  /** Properties whose changes the engine is told to ignore (the ignoreChanges option). */
+  ignoreChanges?: string[];
   urn?: string;
 }
 
@@ -101,17 +103,19 @@ export function startMockRuntime(opts: MockRuntimeOptions): void {
   };
   void pulumi.runtime.setMocks(mocks, opts.project, opts.stack, false);
   const monitor = pulumi.runtime.getMonitor() as unknown as {
-    registerResource(req: { getParent(): string; getDependenciesList(): string[] }, callback: (err: unknown, res: { getUrn(): string } | undefined) => void): Promise<void>;
+    registerResource(req: { getParent(): string; getDependenciesList(): string[]; getIgnorechangesList(): string[] }, callback: (err: unknown, res: { getUrn(): string } | undefined) => void): Promise<void>;
   };
   const register = monitor.registerResource.bind(monitor);
   monitor.registerResource = (req, callback) => {
     nextParent = req.getParent() || undefined;
     const index = recorded.length;
     const dependencies = req.getDependenciesList();
+    const ignoreChanges = req.getIgnorechangesList();
     const done = register(req, (err, res) => {
       if (res && recorded[index]) {
         recorded[index].urn = res.getUrn();
         recorded[index].dependencies = dependencies;
+        if (ignoreChanges.length > 0) recorded[index].ignoreChanges = ignoreChanges;
       }
       callback(err, res);
     });

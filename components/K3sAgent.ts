@@ -11,7 +11,7 @@ import { renderAgentConfig, serverUrl } from "../k3s/config-files";
 import { kubeletConfiguration, kubeletPolicyDigest, renderKubeletConfig } from "../k3s/kubelet-config";
 import { LABEL_VALUE, LAYOUTS, Layout, workerMarks } from "../k3s/node-roles";
 import { drainScript, installScript, removeNodeScript, uncordonScript, uninstallScript } from "../k3s/scripts";
-import { K3S_VERSION, K3sArgsError, checkK3sVersion } from "../k3s/version";
+import { InstallScript, K3S_VERSION, K3sArgsError, checkK3sVersion, installScriptOf } from "../k3s/version";
 import { ConnectionArgs, secretConnection } from "./HostCheck";
 import { K3sControlPlane, marker, payload } from "./K3sControlPlane";
 import { INTERFACE_NAME, INTERFACE_NAME_HINT } from "../common/formats";
@@ -33,6 +33,9 @@ export interface K3sAgentArgs {
   /** K3s release; must be the control plane's (default K3S_VERSION). A change upgrades in place,
    * after the server (this agent depends on the server's install). */
   version?: string;
+  /** The release's install.sh and its sha256, when `version` is not one k3s/version.ts pins a sum
+   * for (or to fetch it from a mirror). Default: the tag's install.sh and the pinned sum. */
+  installScript?: Partial<InstallScript>;
   /** flannel's NIC. Default eth0 (the numa-k3s VMs' NIC). */
   flannelIface?: string;
   /** The VM's component (NumaPinnedVm): nothing runs on the VM before it exists. */
@@ -107,6 +110,7 @@ export class K3sAgent extends pulumi.ComponentResource {
     checkAgentArgs(args);
     const p = args.placement;
     const version = args.version ?? K3S_VERSION;
+    const installer = installScriptOf(`K3sAgent '${p.name}': installScript`, version, args.installScript);
     super("numa-k3s:k3s:K3sAgent", name, { nodeName: p.name, host: p.host, node: p.node, version }, opts);
 
     // From the plain address, not the serverUrl Output: the files stay known in a preview.
@@ -128,7 +132,7 @@ export class K3sAgent extends pulumi.ComponentResource {
       { parent: this, dependsOn: [args.controlPlane.installed] },
     );
 
-    const script = remoteCommand(installScript({ role: "agent", version, nodeName: p.name, policyDigest, readyTimeoutSeconds: timeout }));
+    const script = remoteCommand(installScript({ role: "agent", version, nodeName: p.name, policyDigest, readyTimeoutSeconds: timeout, installer }));
     const filesMarker = marker("NUMA_K3S_FILES_SHA256", JSON.stringify(files));
     const install = new command.remote.Command(
       `${name}-k3s`,

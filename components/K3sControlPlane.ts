@@ -18,7 +18,7 @@ import { kubeletConfiguration, kubeletPolicyDigest, renderKubeletConfig } from "
 import { DEFAULT_LIMA_IMAGE, DEFAULT_LIMA_NETWORK, LIMA_INTERFACE, LimaImage, limaDeleteScript, limaUpScript, renderLimaTemplate } from "../k3s/lima";
 import { LAYOUTS, Layout, serverMarks } from "../k3s/node-roles";
 import { K3sFile, filesPayload, installScript, readKubeconfigScript, uninstallScript } from "../k3s/scripts";
-import { K3S_VERSION, K3sArgsError, checkK3sVersion } from "../k3s/version";
+import { InstallScript, K3S_VERSION, K3sArgsError, checkK3sVersion, installScriptOf } from "../k3s/version";
 import { ConnectionArgs, secretConnection } from "./HostCheck";
 import { INTERFACE_NAME, INTERFACE_NAME_HINT } from "../common/formats";
 
@@ -60,6 +60,9 @@ export interface K3sControlPlaneArgs {
   /** K3s release. Default K3S_VERSION (k3s/version.ts). A change upgrades the server in place,
    * before any agent (agents depend on it). */
   version?: string;
+  /** The release's install.sh and its sha256, when `version` is not one k3s/version.ts pins a sum
+   * for (or to fetch it from a mirror). Default: the tag's install.sh and the pinned sum. */
+  installScript?: Partial<InstallScript>;
   /** More API certificate names (a DNS name for the server, a VIP). */
   tlsSans?: string[];
   /** flannel's NIC. Default eth0 (the numa-k3s VMs' NIC), lima0 with `lima`. Set it for a bare-metal host. */
@@ -72,7 +75,10 @@ export interface K3sControlPlaneArgs {
   /** Create the server as a Lima VM on the Mac first. */
   lima?: LimaServerArgs;
   /** The cluster token. Default: generated once (@pulumi/random, 48 characters) and kept in the
-   * state. Give one to adopt an existing cluster. Secret. */
+   * state; its inputs are ignored after creation, so no change of this code replaces it (a rename
+   * of the component needs an alias). Give one to adopt an existing cluster. Secret. A token that
+   * differs from the one a running server holds is refused by the install (k3s/scripts.ts), with
+   * the `k3s token rotate` steps for a deliberate change. */
   token?: pulumi.Input<string>;
   /** Resources the install must wait for (the server's NumaPinnedVm). */
   dependsOn?: pulumi.Resource[];
@@ -127,6 +133,15 @@ export function serverFiles(args: K3sControlPlaneArgs): { files: ServerFiles; po
   return { files, policyDigest: kubelet && args.placement ? kubeletPolicyDigest(kubelet, args.placement.vcpus) : "" };
 }
 
+/** The generated token's inputs. */
+const TOKEN_INPUTS: random.RandomPasswordArgs = { length: 48, special: false };
+/**
+ * Every input of RandomPassword (@pulumi/random 4.21.2, randomPassword.d.ts): a change to any of
+ * them would replace the password, i.e. generate a new cluster token, which a running server
+ * cannot take (its datastore's bootstrap data is encrypted with the first). Ignored once created.
+ */
+export const TOKEN_IGNORED = ["keepers", "length", "lower", "minLower", "minNumeric", "minSpecial", "minUpper", "number", "numeric", "overrideSpecial", "special", "upper"];
+
 /** An assignment in front of a command that changes exactly when `text` does. */
 export function marker(name: string, text: string): string {
   return `${name}=${createHash("sha256").update(text).digest("hex").slice(0, 16)}`;
@@ -173,6 +188,7 @@ export class K3sControlPlane extends pulumi.ComponentResource {
   constructor(name: string, args: K3sControlPlaneArgs, opts?: pulumi.ComponentResourceOptions) {
     checkControlPlaneArgs(args);
     const version = args.version ?? K3S_VERSION;
+    const installer = installScriptOf(`K3sControlPlane '${args.nodeName}': installScript`, version, args.installScript);
     super("numa-k3s:k3s:K3sControlPlane", name, { nodeName: args.nodeName, address: args.address, version }, opts);
 
     this.address = args.address;
@@ -182,10 +198,10 @@ export class K3sControlPlane extends pulumi.ComponentResource {
     this.files = limaYaml ? { ...files, "lima.yaml": limaYaml } : files;
 
     const lima = args.lima && limaYaml ? this.limaVm(name, args.lima, limaYaml) : undefined;
-    this.token = pulumi.secret(args.token ?? new random.RandomPassword(`${name}-token`, { length: 48, special: false }, { parent: this }).result);
+    this.token = pulumi.secret(args.token ?? new random.RandomPassword(`${name}-token`, TOKEN_INPUTS, { parent: this, ignoreChanges: TOKEN_IGNORED }).result);
     this.serverConnection = secretConnection(args.connection);
 
-    const script = installScript({ role: "server", version, nodeName: args.nodeName, policyDigest, readyTimeoutSeconds: args.readyTimeoutSeconds ?? 600 });
+    const script = installScript({ role: "server", version, nodeName: args.nodeName, policyDigest, readyTimeoutSeconds: args.readyTimeoutSeconds ?? 600, installer });
     const filesMarker = marker("NUMA_K3S_FILES_SHA256", JSON.stringify(files));
     const install = remoteCommand(script);
     this.installed = new command.remote.Command(

@@ -4,6 +4,7 @@
 import { shellQuote } from "../hypervisor/shell-quote";
 import { CONFIG_FILE, TOKEN_FILE } from "./config-files";
 import { KUBELET_CONFIG_COPY, KUBELET_CONFIG_PATH, KUBELET_STATE_FILES } from "./kubelet-config";
+import type { InstallScript } from "./version";
 
 export type K3sRole = "server" | "agent";
 
@@ -31,10 +32,17 @@ export function filesPayload(files: Partial<Record<K3sFile, string>>): string {
 // on an existing host: re-run the same text as root either way; stdin goes along.
 const AS_ROOT = `if [[ $EUID -ne 0 ]]; then exec sudo -n -- bash -c "$BASH_EXECUTION_STRING"; fi`;
 
-/** The official installer of exactly this release (its tag's install.sh, not get.k3s.io's latest). */
-export function installerUrl(version: string): string {
-  return `https://raw.githubusercontent.com/k3s-io/k3s/${encodeURIComponent(version)}/install.sh`;
-}
+/** Where a server keeps the token its datastore's bootstrap data is encrypted with (K3s writes it
+ * at every start, in the secure form `K10<CA hash>::server:<token>`). */
+export const SERVER_TOKEN_FILE = "/var/lib/rancher/k3s/server/token";
+/** Where the install leaves a token it refused, for a deliberate `k3s token rotate`. */
+export const PENDING_TOKEN_FILE = `${TOKEN_FILE}.pending`;
+/** What the operator renames the pending token to once `k3s token rotate` ran: the rotation is theirs. */
+export const ROTATED_TOKEN_FILE = `${TOKEN_FILE}.rotated`;
+
+// Every path the install script touches starts with $root: "" on a machine, a directory tree in
+// the tests that run the script (NUMA_K3S_ROOT; sshd passes no such variable to a command).
+const ROOT = `root=\${NUMA_K3S_ROOT:-}`;
 
 export interface InstallScriptParams {
   role: K3sRole;
@@ -46,20 +54,28 @@ export interface InstallScriptParams {
   policyDigest: string;
   /** Seconds to wait for the API server (server) or the kubelet (agent) to answer. */
   readyTimeoutSeconds: number;
+  /** The release's install.sh and the sha256 it must have (k3s/version.ts installScriptOf). */
+  installer: InstallScript;
 }
 
 /**
  * Install, upgrade or reconfigure K3s, in this order:
- * 1. write the files from stdin, each only if its content differs (the token file never changes
- *    after the first run; config.yaml and kubelet.yaml when the inputs do);
- * 2. if the kubelet policy digest differs from the one recorded: (server: drain itself), stop the
+ * 1. stage the files from stdin beside their targets;
+ * 2. on a server that holds a token already: refuse a token that differs from it (the datastore's
+ *    bootstrap data is encrypted with the first one; a server restarted with another cannot read
+ *    it), leaving the new one in cluster-token.pending with the `k3s token rotate` command to run,
+ *    unless that rotation was recorded (cluster-token.rotated holds the new token);
+ * 3. replace each file whose content differs (the token file never changes otherwise;
+ *    config.yaml and kubelet.yaml when the inputs do);
+ * 4. if the kubelet policy digest differs from the one recorded: (server: drain itself), stop the
  *    service, remove the CPU and memory manager state files, which a kubelet with a new policy
  *    refuses to start with;
- * 3. if the installed release is not the pinned one: run that release's installer (an in-place
- *    upgrade on an existing node: same data dir, the installer restarts the service);
+ * 5. if the installed release is not the pinned one: download that release's install.sh, check
+ *    its sha256 (refused, naming both sums, when it differs) and run it (an in-place upgrade on an
+ *    existing node: same data dir, the installer restarts the service);
  *    else if a file changed, the policy changed or the service is not running: restart it;
  *    else nothing: unchanged inputs do not restart K3s;
- * 4. wait until the API server (/readyz) or the kubelet (/healthz) answers; the server uncordons
+ * 6. wait until the API server (/readyz) or the kubelet (/healthz) answers; the server uncordons
  *    itself after a policy change.
  */
 export function installScript(p: InstallScriptParams): string {
@@ -71,19 +87,26 @@ export function installScript(p: InstallScriptParams): string {
   return `#!/usr/bin/env bash
 set -euo pipefail
 ${AS_ROOT}
+${ROOT}
 version=${shellQuote(p.version)}
 role=${shellQuote(p.role)}
 service=${shellQuote(service)}
 node=${shellQuote(p.nodeName)}
 policy=${shellQuote(p.policyDigest)}
 timeout=${p.readyTimeoutSeconds}
-dir=/etc/rancher/k3s
+installer_url=${shellQuote(p.installer.url)}
+installer_sha256=${shellQuote(p.installer.sha256)}
+dir=$root/etc/rancher/k3s
+held_token=$root${SERVER_TOKEN_FILE}
+pending_token=$root${PENDING_TOKEN_FILE}
+rotated_token=$root${ROTATED_TOKEN_FILE}
+policy_file=$root${POLICY_FILE}
 log() { echo "numa-k3s k3s ($node): $*" >&2; }
 umask 077
 mkdir -p "$dir"
 
-# 1. The files, each replaced only when its content differs.
-changed=()
+# 1. The files from stdin, staged: nothing is replaced before the token is checked.
+staged=()
 kubelet_seen=false
 while read -r file data; do
   case $file in
@@ -92,6 +115,31 @@ while read -r file data; do
     *) log "unexpected file '$file' on stdin"; exit 1 ;;
   esac
   base64 -d >"$dir/.$file.new" <<<"$data"
+  staged+=("$file")
+done
+discard() { for file in "\${staged[@]}"; do rm -f "$dir/.$file.new"; done; }
+
+# 2. The token this server's datastore is encrypted with stays, unless its rotation was recorded.
+# The password part of a token in either form: K10<CA hash>::server:<password>, or the password.
+password() { local t; t=$(<"$1"); if [[ $t == K10*::* ]]; then t=\${t#*::}; t=\${t#*:}; fi; printf '%s' "$t"; }
+rotated=false
+if [[ $role == server && -s $held_token && -s $dir/.cluster-token.new ]] && [[ $(password "$held_token") != "$(password "$dir/.cluster-token.new")" ]]; then
+  if [[ -s $rotated_token ]] && cmp -s "$rotated_token" "$dir/.cluster-token.new"; then
+    log "the cluster token was rotated (recorded in $rotated_token): taking the new one"
+    rotated=true
+  else
+    mv -f "$dir/.cluster-token.new" "$pending_token"
+    discard
+    # shellcheck disable=SC2016
+    rotate=$(printf 'sudo k3s token rotate --token "$(sudo cat %s)" --new-token "$(sudo cat %s)" && sudo mv %s %s' "$held_token" "$pending_token" "$pending_token" "$rotated_token")
+    log "refusing to change the cluster token: this server holds another one ($held_token), and K3s encrypts its datastore's bootstrap data with it; restarted with a new token it could not read its own data. The stack's token was replaced (a re-created or renamed k3s-token resource, or a new token argument): give the stack the old token back; or rotate it deliberately: $rotate, then pulumi up again (docs.k3s.io/cli/token). Nothing was changed."
+    exit 1
+  fi
+fi
+
+# 3. Each file replaced only when its content differs.
+changed=()
+for file in "\${staged[@]}"; do
   if cmp -s "$dir/.$file.new" "$dir/$file"; then
     rm -f "$dir/.$file.new"
   else
@@ -102,13 +150,13 @@ done
 for file in config.yaml cluster-token; do
   [[ -s $dir/$file ]] || { log "$dir/$file was not written"; exit 1; }
 done
-if ! $kubelet_seen && [[ -e $dir/kubelet.yaml || -e ${KUBELET_CONFIG_COPY} ]]; then
-  rm -f "$dir/kubelet.yaml" ${KUBELET_CONFIG_COPY}
+if ! $kubelet_seen && [[ -e $dir/kubelet.yaml || -e $root${KUBELET_CONFIG_COPY} ]]; then
+  rm -f "$dir/kubelet.yaml" "$root${KUBELET_CONFIG_COPY}"
   changed+=(kubelet.yaml)
 fi
 
-# 2. A new CPU/memory manager policy: the old state files would stop the kubelet from starting.
-recorded=$(cat ${POLICY_FILE} 2>/dev/null || true)
+# 4. A new CPU/memory manager policy: the old state files would stop the kubelet from starting.
+recorded=$(cat "$policy_file" 2>/dev/null || true)
 policy_changed=false
 if [[ -n $recorded && $recorded != "$policy" ]]; then
   policy_changed=true
@@ -119,23 +167,32 @@ if [[ -n $recorded && $recorded != "$policy" ]]; then
     fi
     systemctl stop "$service"
   fi
-  rm -f ${KUBELET_STATE_FILES.join(" ")}
+  rm -f ${KUBELET_STATE_FILES.map((f) => `"$root${f}"`).join(" ")}
 fi
 
-# 3. Install or upgrade to the pinned release, or restart only if something changed.
+# 5. Install or upgrade to the pinned release, or restart only if something changed. The installer
+#    runs as root: only the bytes whose sha256 was pinned with the release run.
 installed=$( (k3s --version 2>/dev/null || true) | awk 'NR == 1 { print $3 }')
 if [[ $installed != "$version" ]]; then
   log "installing $version (found \${installed:-none})"
-  curl -sfL ${shellQuote(installerUrl(p.version))} | INSTALL_K3S_VERSION="$version" INSTALL_K3S_EXEC="$role" sh -s -
+  installer=$(mktemp "\${TMPDIR:-/tmp}/numa-k3s-install.XXXXXX")
+  trap 'rm -f "$installer"' EXIT
+  curl -fsSL --retry 3 -o "$installer" "$installer_url" || { log "cannot download $installer_url"; exit 1; }
+  got=$(sha256sum "$installer" | cut -d' ' -f1)
+  if [[ $got != "$installer_sha256" ]]; then
+    log "refusing to run $installer_url: its sha256 is $got, expected $installer_sha256 (k3s/version.ts for the pinned release, numa-k3s:k3s.installScript.sha256 for another); K3s was not installed"
+    exit 1
+  fi
+  INSTALL_K3S_VERSION="$version" INSTALL_K3S_EXEC="$role" sh "$installer"
 elif ((\${#changed[@]} > 0)) || $policy_changed || ! systemctl is-active --quiet "$service"; then
   log "$version installed; restarting $service (changed: \${changed[*]:-none})"
   systemctl restart "$service"
 else
   log "$version installed, configuration unchanged: nothing to do"
 fi
-printf '%s\\n' "$policy" >${POLICY_FILE}
+printf '%s\\n' "$policy" >"$policy_file"
 
-# 4. Ready?
+# 6. Ready?
 waited=0
 until ${ready}; do
   if ((waited >= timeout)); then
@@ -148,6 +205,7 @@ done
 if $policy_changed && [[ $role == server ]]; then
   k3s kubectl uncordon "$node"
 fi
+if $rotated; then rm -f "$rotated_token"; fi
 log "ready"
 `;
 }

@@ -44,6 +44,7 @@ export function k3sCluster(inputs: StackInputs, numa: NumaVms, ctx: StackContext
       address: serverVm.address,
       connection: login(ctx, serverVm.address, cfg.admin.user),
       version,
+      installScript: cfg.k3s.installScript,
       placement: numa.plan.vms.find((p) => p.name === serverVm.name),
       dependsOn: [vmOf(serverVm.name)!].filter(Boolean),
     };
@@ -56,6 +57,7 @@ export function k3sCluster(inputs: StackInputs, numa: NumaVms, ctx: StackContext
       address: s.address,
       connection: login(ctx, s.address, s.user ?? cfg.admin.user, s.port),
       version,
+      installScript: cfg.k3s.installScript,
       flannelIface: s.flannelIface,
       lima: s.lima
         ? {
@@ -87,6 +89,7 @@ export function k3sCluster(inputs: StackInputs, numa: NumaVms, ctx: StackContext
         controlPlane,
         connection: login(ctx, vm.address, cfg.admin.user),
         version,
+        installScript: cfg.k3s.installScript,
         vm: vmOf(vm.name),
       });
       files[vm.name] = { ...agent.files };

@@ -8,7 +8,7 @@ import { PUBLIC_KEY } from "../guest/cloud-init";
 import { lanProblems } from "../guest/lan";
 import { SlmSectionSchema } from "../slm/ensemble";
 import { HostPrepSchema } from "../hostprep/config";
-import { K3S_VERSION, K3S_VERSION_PATTERN } from "../k3s/version";
+import { INSTALL_SCRIPT_SHA256, K3S_VERSION, K3S_VERSION_PATTERN, SHA256_HEX, installerUrl } from "../k3s/version";
 import { HostRequestSchema, PlacementRequest, PlacementRequestSchema, ReserveSchema, VmRequestSchema } from "../topology/request";
 import { UserError } from "../common/user-error";
 import { nearest, problemLine } from "../common/config-errors";
@@ -149,6 +149,12 @@ export const K3sSchema = z
   .object({
     /** The K3s release of every node. A change upgrades in place, the server first. */
     version: z.string().regex(K3S_VERSION_PATTERN, `must be a stable K3s release tag of v1.30 or later, like ${K3S_VERSION}`).default(K3S_VERSION),
+    /** The release's install.sh: its sha256 (required for a version k3s/version.ts pins no sum
+     * for) and, optionally, another https URL (a mirror). Default: the tag's, with the pinned sum. */
+    installScript: z
+      .object({ url: z.string().regex(/^https:\/\/[^\s'"]+$/, "must be an https URL without spaces or quotes").optional(), sha256: z.string().regex(SHA256_HEX, "must be 64 lowercase hex digits, as sha256sum prints them") })
+      .strict()
+      .optional(),
     /** Where the server runs when no VM has `k3sRole: server` (mac-numa, distributed). */
     server: K3sServerSchema.optional(),
   })
@@ -222,6 +228,12 @@ export const StackConfigSchema = z
     if (serverVm && cfg.k3s.server) ctx.addIssue({ code: "custom", path: ["k3s", "server"], message: "a VM has k3sRole: server already: remove one of the two" });
     if (!serverVm && !cfg.k3s.server)
       ctx.addIssue({ code: "custom", path: ["k3s", "server"], message: "the cluster needs a server: set k3s.server (its address, or lima: to create it on the Mac) or give one VM k3sRole: server" });
+    if (K3S_VERSION_PATTERN.test(cfg.k3s.version) && !cfg.k3s.installScript && !INSTALL_SCRIPT_SHA256[cfg.k3s.version])
+      ctx.addIssue({
+        code: "custom",
+        path: ["k3s", "version"],
+        message: `no checksum of its install.sh is pinned here (k3s/version.ts: ${Object.keys(INSTALL_SCRIPT_SHA256).join(", ")}): set numa-k3s:k3s.installScript.sha256 to the output of curl -fsSL '${installerUrl(cfg.k3s.version)}' | sha256sum`,
+      });
     if (cfg.k3s.server?.lima && cfg.layout !== "mac-numa") ctx.addIssue({ code: "custom", path: ["k3s", "server", "lima"], message: "a Lima server on the Mac is the mac-numa layout's; use an existing host's address here" });
     const request = PlacementRequestSchema.safeParse({ hosts: cfg.hosts.map(hostRequestOf), vms: cfg.vms.map(vmRequestOf) });
     if (!request.success) for (const issue of request.error.issues) ctx.addIssue({ code: "custom", path: issue.path, message: issue.message });

@@ -110,7 +110,7 @@ describe("K3sControlPlane", () => {
     const same = (await deploy(singleArgs())).byName("cp-k3s").inputs;
     expect(same.create).toBe(a.create);
     expect(same.update).toBe(a.update);
-    const b = (await deploy({ ...singleArgs(), version: "v1.36.2+k3s1" })).byName("cp-k3s").inputs;
+    const b = (await deploy({ ...singleArgs(), version: "v1.36.2+k3s1", installScript: { sha256: "ab".repeat(32) } })).byName("cp-k3s").inputs;
     expect(b.update).not.toBe(a.update);
     expect(b.update).toContain("k3s/v1.36.2%2Bk3s1/install.sh");
     expect(b.triggers).toEqual(a.triggers);
@@ -137,6 +137,28 @@ describe("K3sControlPlane", () => {
     expect(config["kubelet-arg"]).toBeUndefined();
     const order = recordedResources().map((r) => r.name);
     expect(order.indexOf("cp-lima")).toBeLessThan(order.indexOf("cp-k3s"));
+  });
+
+  it("the install runs only the tag's install.sh with the pinned sha256; another release needs its sum", async () => {
+    const { INSTALL_SCRIPT_SHA256, K3S_VERSION } = await import("../../k3s/version");
+    const install = String((await deploy(singleArgs())).byName("cp-k3s").inputs.create);
+    expect(install).toMatch(new RegExp(`installer_sha256=\\W*${INSTALL_SCRIPT_SHA256[K3S_VERSION]}\\W`));
+    expect(install).toContain(`https://raw.githubusercontent.com/k3s-io/k3s/${encodeURIComponent(K3S_VERSION)}/install.sh`);
+    expect(install).not.toMatch(/curl[^\n]*\| *(INSTALL_K3S_[A-Z_]+=\S+ )*sh/);
+    const { K3sControlPlane } = await import("../../components/K3sControlPlane");
+    expect(() => new K3sControlPlane("cp2", { ...singleArgs(), version: "v1.35.0+k3s1" })).toThrow(
+      /^K3sControlPlane 'k3s-server-tasks': installScript\.sha256: no checksum of https:\/\/raw\.githubusercontent\.com\/k3s-io\/k3s\/v1\.35\.0%2Bk3s1\/install\.sh is known here .*\| sha256sum$/,
+    );
+  });
+
+  it("the generated token ignores changes to every input of RandomPassword (as @pulumi/random declares them): no change of code replaces it", async () => {
+    const { token: _given, ...args } = singleArgs();
+    const { byName } = await deploy(args);
+    const declared = readFileSync(join(__dirname, "../../node_modules/@pulumi/random/randomPassword.d.ts"), "utf8");
+    const argsInterface = declared.slice(declared.indexOf("export interface RandomPasswordArgs"));
+    const inputs = [...argsInterface.slice(0, argsInterface.indexOf("\n}")).matchAll(/^ {4}(\w+)\??:/gm)].map((m) => m[1]).sort();
+    expect(inputs).toContain("length");
+    expect([...(byName("cp-token").ignoreChanges ?? [])].sort()).toEqual(inputs);
   });
 
   it("refuses a bad address or version in one line naming the field", async () => {

@@ -12,7 +12,7 @@ import { renderAgentConfig, serverUrl } from "../../k3s/config-files";
 import { KUBELET_CONFIG_COPY, KUBELET_CONFIG_PATH, kubeletConfiguration, kubeletPolicyDigest, renderKubeletConfig } from "../../k3s/kubelet-config";
 import { workerMarks } from "../../k3s/node-roles";
 import { filesPayload, installScript } from "../../k3s/scripts";
-import { K3S_VERSION } from "../../k3s/version";
+import { K3S_VERSION, installScriptOf } from "../../k3s/version";
 import { requireTools } from "../tools";
 
 const isRoot = process.getuid?.() === 0;
@@ -72,7 +72,7 @@ function runInstalls(runs: { stdin: string; policy: string }[], before = ""): { 
     }
     const steps = runs.map((r, i) => {
       writeFileSync(join(dir, `stdin-${i}`), r.stdin);
-      writeFileSync(join(dir, `script-${i}`), installScript({ role: "agent", version: K3S_VERSION, nodeName: placement.name, policyDigest: r.policy, readyTimeoutSeconds: 30 }));
+      writeFileSync(join(dir, `script-${i}`), installScript({ role: "agent", version: K3S_VERSION, nodeName: placement.name, policyDigest: r.policy, readyTimeoutSeconds: 30, installer: installScriptOf("installScript", K3S_VERSION) }));
       return `bash -c "$(cat '${dir}/script-${i}')" <'${dir}/stdin-${i}' || exit $?
 echo "=== run ${i}"
 for f in ${KUBELET_CONFIG_PATH} ${KUBELET_CONFIG_COPY} /var/lib/kubelet/cpu_manager_state; do [[ -e $f ]] && echo "present $f"; done

@@ -331,4 +331,12 @@ describe("growing to a second host", () => {
     rmSync(join(dir, "hosts/single.lock.json"));
     expect(() => readStackInputs(dir, "single")).toThrow(/numa-k3s:vms\[0\]\.host: is missing: .*required with node: 0 when there are several hosts/);
   });
+
+  it("a K3s release without a pinned install.sh checksum needs numa-k3s:k3s.installScript.sha256", () => {
+    const raw = rawOf("single");
+    raw.k3s = { version: "v1.35.0+k3s1" };
+    expect(errorOf(raw)).toMatch(/^Pulumi\.single\.yaml: numa-k3s:k3s\.version = "v1\.35\.0\+k3s1": no checksum of its install\.sh is pinned here .*set numa-k3s:k3s\.installScript\.sha256 to the output of curl -fsSL 'https:\/\/raw\.githubusercontent\.com\/k3s-io\/k3s\/v1\.35\.0%2Bk3s1\/install\.sh' \| sha256sum$/);
+    raw.k3s = { version: "v1.35.0+k3s1", installScript: { sha256: "ab".repeat(32) } };
+    expect(() => parseStackConfig(raw, "Pulumi.single.yaml")).not.toThrow();
+  });
 });
