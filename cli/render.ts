@@ -10,6 +10,7 @@ import { seedFiles } from "../components/NumaPinnedVm";
 import { domainSpecOf } from "../hypervisor/vm-description";
 import { parsePrepare } from "../components/NumaHost";
 import { stateScript } from "../hostprep/host-state";
+import { hostOwner } from "../hostprep/host-record";
 import { prepareScript, tuningScript } from "../hostprep/scripts";
 import { hostSettings } from "../hostprep/settings";
 import { hostSummary } from "../hostprep/summary";
@@ -30,6 +31,8 @@ import { finishRender, renderTarget, startRender } from "./render-dir";
 import { RecordedResource, offlineAnswers, programErrors, recordedResources, redactSecrets, settle, startMockRuntime } from "./mock-runtime";
 
 const USAGE = "usage: npm run render -- --stack NAME [--out DIR]";
+/** The project name (Pulumi.yaml), as the engine would give it. */
+const PROJECT = "numa-k3s";
 
 /** The stack's config as Pulumi would hand it to the program: strings, objects as JSON text. */
 export function pulumiConfig(projectDir: string, stack: string): { config: Record<string, string>; secretKeys: string[] } {
@@ -108,7 +111,7 @@ async function main(argv: string[]): Promise<number> {
   const { HostCheck } = await import("../components/HostCheck");
   const { K3sControlPlane } = await import("../components/K3sControlPlane");
   startMockRuntime({
-    project: "numa-k3s",
+    project: PROJECT,
     stack,
     config,
     secretConfigKeys: secretKeys,
@@ -169,7 +172,7 @@ async function main(argv: string[]): Promise<number> {
     write(join(dir, "summary.txt"), hostSummary(settings));
     write(join(dir, "cmdline.txt"), settings.bootParameters.join(" "));
     write(join(dir, "cpu-partitioning-variables.conf"), tunedVariables(host.name, settings));
-    write(join(dir, "prepare.sh"), prepareScript(settings));
+    write(join(dir, "prepare.sh"), prepareScript(settings, hostOwner(PROJECT, stack)));
     write(join(dir, "numa-k3s-host-tuning.sh"), tuningScript(settings));
     write(join(dir, "state.sh"), stateScript(settings));
   }

@@ -2,12 +2,16 @@
 // pool, base image, bridge check, CPU isolation, irqbalance, huge pages per node, governor and
 // wake latency; hostprep/ derives every value) and holds the host's VM commands back until that
 // ran. What takes effect only at the next boot is reported, and rebooted for only with allowReboot.
+// Its delete undoes the preparation (hostprep/undo.ts): what the host held before comes back, and
+// a reboot is said to be needed for the kernel command line.
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import { HostLibvirt, HostPrep, HostPrepSchema } from "../hostprep/config";
 import { HostSettings, hostSettings } from "../hostprep/settings";
+import { hostOwner } from "../hostprep/host-record";
 import { prepareScript } from "../hostprep/scripts";
 import { nodeExporterScript } from "../hostprep/node-exporter";
+import { undoScript } from "../hostprep/undo";
 import { hostDrift } from "../hostprep/drift";
 import { parseHostState, stateScript } from "../hostprep/host-state";
 import { remoteCommand } from "../hypervisor/vm-scripts";
@@ -81,7 +85,9 @@ export class NumaHost extends pulumi.ComponentResource implements HostGate {
     this.settings = settings;
     this.bootParameters = settings.bootParameters;
 
-    const script = remoteCommand(prepareScript(settings));
+    // The stack this host belongs to: the prepare refuses a host another stack prepared.
+    const owner = hostOwner(pulumi.getProject(), pulumi.getStack());
+    const script = remoteCommand(prepareScript(settings, owner));
     // No triggers: a new plan is a new script text, which is an update that converges the host.
     const prepareCommand = new command.remote.Command(
       NumaHost.commandName(name),
@@ -89,6 +95,7 @@ export class NumaHost extends pulumi.ComponentResource implements HostGate {
         connection: args.hostCheck.gate(secretConnection(args.connection)),
         create: script,
         update: script,
+        delete: remoteCommand(undoScript(owner)),
         addPreviousOutputInEnv: false,
         logging: "stdoutAndStderr",
       },

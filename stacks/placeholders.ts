@@ -10,7 +10,8 @@ const DOCUMENTATION = [/^192\.0\.2\./, /^198\.51\.100\./, /^203\.0\.113\./];
 const DOCUMENTATION_MAC = /^00:00:5e:00:53:[0-9a-f]{2}$/;
 const PLACEHOLDER_TEXT = /replace/i;
 
-const isDocumentation = (address: string) => DOCUMENTATION.some((r) => r.test(address));
+/** An address from the documentation ranges: a placeholder, never a host of a real network. */
+export const isDocumentation = (address: string) => DOCUMENTATION.some((r) => r.test(address));
 const RFC5737 = "a documentation address (RFC 5737)";
 /** The shipped stand-in for a lake disk's name (an up refuses it). */
 export const isPlaceholderDevice = (device: string) => PLACEHOLDER_TEXT.test(device);

@@ -9,7 +9,7 @@ import { PlacementLock } from "../topology/lock";
 import { lockFileOf, withLockedHosts as lockedHostsFilled } from "../topology/stack-placement";
 import { ConfigError, StackConfig, parseStackConfig, placementRequestOf, stackConfigEntries } from "./config";
 import { LoadedRequest, checkNodesExist, readLock, readTopologies } from "./placement-inputs";
-import { isPlaceholderDevice } from "./placeholders";
+import { isDocumentation, isPlaceholderDevice } from "./placeholders";
 
 export interface StackInputs extends LoadedRequest {
   stack: string;
@@ -126,6 +126,43 @@ function checkLakesAreOwn(projectDir: string, stack: string, config: StackConfig
   }
 }
 
+/** Another stack file's `numa-k3s:hosts`, as written (a file that does not parse has none). */
+function hostsOf(projectDir: string, stack: string): Array<{ name?: unknown; capabilities?: unknown; ssh?: { address?: unknown } }> {
+  try {
+    const doc = YAML.parse(readFileSync(resolve(projectDir, `Pulumi.${stack}.yaml`), "utf8")) as { config?: Record<string, unknown> } | null;
+    const hosts = doc?.config?.["numa-k3s:hosts"];
+    return Array.isArray(hosts) ? hosts : [];
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * A host belongs to one stack: two stacks preparing one host overwrite each other's kernel command
+ * line, huge pages and irqbalance ban (the prepare script refuses it on the host as well). Another
+ * stack naming the same address, or the same capture file, for one of its hosts is refused. A
+ * documentation address is a placeholder that no up accepts: the shipped stacks are alternatives
+ * for one example host, and a user's copy of one conflicts only once both hold real addresses.
+ */
+function checkHostsAreOwn(projectDir: string, stack: string, config: StackConfig): void {
+  for (const other of stackNames(projectDir)) {
+    if (other === stack) continue;
+    hostsOf(projectDir, other).forEach((theirs, j) => {
+      const address = theirs?.ssh?.address;
+      if (typeof address !== "string" || isDocumentation(address)) return;
+      config.hosts.forEach((mine, i) => {
+        if (isDocumentation(mine.ssh.address)) return;
+        const sameCapture = typeof theirs.capabilities === "string" && resolve(projectDir, theirs.capabilities) === resolve(projectDir, mine.capabilities);
+        if (address !== mine.ssh.address && !sameCapture) return;
+        const [key, value] = address === mine.ssh.address ? ["ssh.address", mine.ssh.address] : ["capabilities", mine.capabilities];
+        throw new ConfigError(
+          `Pulumi.${stack}.yaml: numa-k3s:hosts[${i}].${key} = ${JSON.stringify(value)}: host ${mine.name} is also host ${String(theirs.name)} of stack ${other} (Pulumi.${other}.yaml, hosts[${j}], at ${address}): two stacks that prepare one host overwrite each other's kernel command line, huge pages and irqbalance settings; keep the host in one stack (pulumi destroy the other first)`,
+        );
+      });
+    });
+  }
+}
+
 /** The inputs of stack `stack` from its config entries (keys without the `numa-k3s:` prefix). */
 export function stackInputsOf(projectDir: string, stack: string, entries: Record<string, unknown>, topologiesInstead?: ReadonlyMap<string, HostTopology>): StackInputs {
   const file = `Pulumi.${stack}.yaml`;
@@ -134,6 +171,7 @@ export function stackInputsOf(projectDir: string, stack: string, entries: Record
   const lockFile = lockFileOf(stack, config);
   checkLockIsOwn(projectDir, stack, lockFile);
   checkLakesAreOwn(projectDir, stack, config);
+  checkHostsAreOwn(projectDir, stack, config);
   const inputs: StackInputs = {
     stack,
     file,

@@ -77,6 +77,17 @@ describe("NumaHost", () => {
     expect(String(after.create)).toMatch(/max_wake_latency_us=\W*5\W/);
   });
 
+  it("its delete undoes the preparation of this stack only (hostprep/undo.ts, run in test/hostprep/prepare-undo.test.ts)", async () => {
+    await build();
+    await settle();
+    const { undoScript } = await import("../../hostprep/undo");
+    const { remoteCommand } = await import("../../hypervisor/vm-scripts");
+    const inputs = named("numa-01-host-prepare").inputs;
+    // The stack's own name: another stack's prepare is refused on the host, its undo leaves it.
+    expect(inputs.delete).toBe(remoteCommand(undoScript("numa-k3s/test")));
+    expect(String(inputs.create)).toMatch(/owner=\W*numa-k3s\/test\W/);
+  });
+
   it("a VM added without huge pages changes nothing on the host: isolation already covers every VM thread", async () => {
     await build({ vms: "without-slm" });
     await settle();

@@ -1,14 +1,16 @@
 // Golden host preparation for three hosts (the documents' reference host with the single stack's
-// locked plan, a two-socket EPYC with huge-page VMs, a POWER8 SMT8 host); every script shellcheck
-// clean; the boot script run for real on a sysfs tree. UPDATE_GOLDEN=1 rewrites the golden files;
-// review the diff before committing it.
+// locked plan, a two-socket EPYC with huge-page VMs, a POWER8 SMT8 host): only what varies per host
+// (the summary, tuned's variables, and each script's block of values), since the scripts' constant
+// text is tested by running it (prepare-undo.test.ts, and the boot script below on a sysfs tree).
+// Every script shellcheck clean. UPDATE_GOLDEN=1 rewrites the golden files; review the diff.
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { hugepageBootParameters } from "../../hostprep/hugepages";
 import { missingParameters } from "../../hostprep/kernel-cmdline";
-import { prepareScript, tuningScript } from "../../hostprep/scripts";
+import { assignmentBlock, prepareAssignments, prepareScript, tuningAssignments, tuningScript } from "../../hostprep/scripts";
+import { undoScript } from "../../hostprep/undo";
 import { stateScript } from "../../hostprep/host-state";
 import { HostSettings } from "../../hostprep/settings";
 import { tunedVariables } from "../../hostprep/tuned";
@@ -28,6 +30,7 @@ function expectGolden(name: string, text: string) {
 }
 
 const summary = hostSummary;
+const OWNER = "numa-k3s/test";
 
 const hosts: Array<[string, () => PlannedHost]> = [
   ["reference-single", referenceSingle],
@@ -45,11 +48,16 @@ describe.each(hosts)("%s", (name, host) => {
   const planned = host();
   const s = planned.settings();
 
-  it("golden: summary (cmdline, irqbalance, huge pages), tuned variables, boot and prepare scripts", () => {
+  it("golden: summary (cmdline, irqbalance, huge pages), tuned variables, the values of the boot and prepare scripts", () => {
     expectGolden(`${name}/summary.txt`, summary(s));
     expectGolden(`${name}/cpu-partitioning-variables.conf`, tunedVariables(s.host, s));
-    expectGolden(`${name}/numa-k3s-host-tuning.sh`, tuningScript(s));
-    expectGolden(`${name}/prepare.sh`, prepareScript(s));
+    expectGolden(`${name}/numa-k3s-host-tuning.values.sh`, `${assignmentBlock(tuningAssignments(s))}\n`);
+    // What the plan decides: the stack's own settings (owner, libvirt, base image) pass through as
+    // given; the boot script it installs is the one above; the unit and the undo are constant.
+    const passedThrough = ["owner", "pool_dir", "base_image", "image_url", "image_checksum", "bridge", "packages", "tuning_text", "unit_text", "undo_text"];
+    const values = prepareAssignments(s, OWNER).filter(([n]) => !passedThrough.includes(n));
+    expectGolden(`${name}/prepare.values.sh`, `${assignmentBlock(values)}\n`);
+    expect(prepareAssignments(s, OWNER).find(([n]) => n === "tuning_text")![1]).toBe(tuningScript(s));
   });
 
   it("every thread is either a VM thread or reserved, and every vCPU and emulator thread is where it should be", () => {
@@ -70,7 +78,21 @@ describe.each(hosts)("%s", (name, host) => {
 
   it.each(["cmdline", "tuned"] as const)("shellcheck is clean on every script (%s mode)", (isolation) => {
     const t = planned.settings({ isolation, maxWakeLatencyUs: 2, allowReboot: true, baseImage: { url: "https://cloud.debian.org/images/cloud/bookworm/latest/debian-12-genericcloud-amd64.qcow2", checksum: `sha512:${"ab".repeat(64)}` } });
-    for (const script of [prepareScript(t), tuningScript(t), stateScript(t)]) expect(shellcheck(script)).toBe("");
+    for (const script of [prepareScript(t, OWNER), tuningScript(t), stateScript(t), undoScript(OWNER), undoScript("")]) expect(shellcheck(script)).toBe("");
+  });
+});
+
+describe("what varies per host is in the block of values, and nowhere else", () => {
+  const withoutValues = (script: string, block: string) => {
+    expect(script).toContain(block);
+    return script.replace(block, "");
+  };
+  it.each([
+    ["prepare", (s: HostSettings) => withoutValues(prepareScript(s, OWNER), assignmentBlock(prepareAssignments(s, OWNER)))],
+    ["boot", (s: HostSettings) => withoutValues(tuningScript(s), assignmentBlock(tuningAssignments(s)))],
+  ])("the %s script's text outside its values is the same for every host", (_n, constant) => {
+    const texts = hosts.map(([, host]) => constant(host().settings({ maxWakeLatencyUs: 2 })));
+    expect(new Set(texts).size).toBe(1);
   });
 });
 
@@ -96,14 +118,17 @@ describe("the boot script, run on a sysfs tree", () => {
   let root: string;
   beforeEach(() => {
     root = mkdtempSync(join(tmpdir(), "nk3s-sysfs-"));
+    mkdirSync(join(root, "proc"));
+    writeFileSync(join(root, "proc/mounts"), "sysfs /sys sysfs rw 0 0\n");
   });
   afterEach(() => rmSync(root, { recursive: true, force: true }));
 
   function file(path: string, text: string) {
-    mkdirSync(join(root, path, ".."), { recursive: true });
-    writeFileSync(join(root, path), text);
+    mkdirSync(join(root, "sys", path, ".."), { recursive: true });
+    writeFileSync(join(root, "sys", path), text);
   }
-  const read = (path: string) => readFileSync(join(root, path), "utf8").trim();
+  const read = (path: string) => readFileSync(join(root, "sys", path), "utf8").trim();
+  const boot = (script: string) => spawnSync("bash", ["-c", script], { encoding: "utf8", env: { ...process.env, NUMA_K3S_ROOT: root } });
 
   it("sets each node's pages, the governor and the wake latency on VM threads only; says where there is no cpufreq", () => {
     const s = epyc().settings({ maxWakeLatencyUs: 2 });
@@ -115,8 +140,7 @@ describe("the boot script, run on a sysfs tree", () => {
     // Threads 0 (VM) and 15 (reserve) have cpufreq; thread 1 (VM) has none.
     for (const t of [0, 15]) file(`devices/system/cpu/cpu${t}/cpufreq/scaling_governor`, "powersave\n");
     for (const t of [0, 1, 15]) file(`devices/system/cpu/cpu${t}/power/pm_qos_resume_latency_us`, "0\n");
-    const script = tuningScript({ ...s, pages: { runtime: s.pages.runtime, boot: [] } }, { sysRoot: root });
-    const r = spawnSync("bash", ["-c", script], { encoding: "utf8" });
+    const r = boot(tuningScript({ ...s, pages: { runtime: s.pages.runtime, boot: [] } }));
     expect(r.stderr).toContain("node 1: 2048 pages of 2048 KiB");
     expect(r.status).toBe(0);
     expect(r.stdout).toBe("");
@@ -133,8 +157,8 @@ describe("the boot script, run on a sysfs tree", () => {
     const s = epyc().settings();
     file("devices/system/node/node0/hugepages/hugepages-2048kB/nr_hugepages", "0\n");
     const only2M = { ...s, pages: { runtime: s.pages.runtime, boot: [] } };
-    rmSync(join(root, "devices/system/node/node1"), { recursive: true, force: true });
-    const gone = spawnSync("bash", ["-c", tuningScript(only2M, { sysRoot: root })], { encoding: "utf8" });
+    rmSync(join(root, "sys/devices/system/node/node1"), { recursive: true, force: true });
+    const gone = boot(tuningScript(only2M));
     expect(gone.status).toBe(1);
     expect(gone.stderr).toContain("this kernel offers no 2048 KiB pages on node 1");
   });
