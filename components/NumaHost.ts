@@ -95,11 +95,13 @@ export class NumaHost extends pulumi.ComponentResource implements HostGate {
         connection: args.hostCheck.gate(secretConnection(args.connection)),
         create: script,
         update: script,
-        delete: remoteCommand(undoScript(owner)),
+        delete: remoteCommand(undoScript(owner, host)),
         addPreviousOutputInEnv: false,
         logging: "stdoutAndStderr",
       },
-      { parent: this },
+      // A replacement (pulumi up --replace) undoes the old preparation before it prepares again:
+      // the other way round, the old one's undo would take back what the new one just set.
+      { parent: this, deleteBeforeReplace: true },
     );
     // The metrics VictoriaStack's hypervisor job scrapes (node_exporter, the pinning collector),
     // after the packages and the VMs' plan are in place.

@@ -5,6 +5,7 @@
 //
 // Layout of the record directory (STATE_DIR, created and removed only by these scripts):
 //   owner                  `<project>/<stack>` of the stack that prepared the host
+//   host                   the host's name in that stack
 //   files/<id>.path        a file this preparation writes (the path on the host)
 //   files/<id>.before      its content (and mode) before the first write; absent: there was none
 //   files/<id>.ours        what this preparation last wrote there

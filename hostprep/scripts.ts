@@ -194,7 +194,7 @@ export function prepareAssignments(s: HostSettings, owner: string): Assignments 
     ["irqbalance_line", irqbalanceLine(s) ?? ""],
     ["tuning_text", tuningScript(s)],
     ["unit_text", tuningUnit()],
-    ["undo_text", undoScript("")],
+    ["undo_text", undoScript("", "")],
     ["allow_reboot", s.allowReboot ? "yes" : ""],
   ];
 }
@@ -259,6 +259,7 @@ if [[ -s $state/owner ]] && [[ $(<"$state/owner") != "$owner" ]]; then
   die "this host is prepared by stack $(<"$state/owner") (recorded in ${STATE_DIR}), and stack $owner would overwrite its kernel command line, huge pages and irqbalance settings: pulumi destroy stack $(<"$state/owner") first (it restores the host), or, if that stack is gone, run bash ${STATE_DIR}/undo.sh on the host"
 fi
 printf '%s\\n' "$owner" >"$state/owner"
+printf '%s\\n' "$host" >"$state/host"
 put "$state/undo.sh" "$undo_text" 0755 || true
 
 # 1. Packages, installed only when missing (left installed by the undo).

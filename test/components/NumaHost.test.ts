@@ -84,7 +84,7 @@ describe("NumaHost", () => {
     const { remoteCommand } = await import("../../hypervisor/vm-scripts");
     const inputs = named("numa-01-host-prepare").inputs;
     // The stack's own name: another stack's prepare is refused on the host, its undo leaves it.
-    expect(inputs.delete).toBe(remoteCommand(undoScript("numa-k3s/test")));
+    expect(inputs.delete).toBe(remoteCommand(undoScript("numa-k3s/test", "numa-01")));
     expect(String(inputs.create)).toMatch(/owner=\W*numa-k3s\/test\W/);
   });
 

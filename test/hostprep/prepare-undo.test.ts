@@ -148,7 +148,7 @@ describe("prepare, then undo: the host is as it was", () => {
     expect(run(prepareScript(s, OWNER)).code).toBe(0);
     expect(snapshot()).toEqual(after);
 
-    const undone = run(undoScript(OWNER));
+    const undone = run(undoScript(OWNER, s.host));
     expect(undone.stderr).toContain("host put back as it was before numa-k3s prepared it");
     expect(undone.code).toBe(0);
     expect(undone.stdout).toMatch(/^reboot-needed: /m);
@@ -169,7 +169,22 @@ describe("prepare, then undo: the host is as it was", () => {
     expect(run(prepareScript(first, OWNER)).code).toBe(0);
     expect(run(prepareScript(changed, OWNER)).code).toBe(0);
     expect(read("etc/default/grub.d/numa-k3s.cfg")).toContain("hugepages=0:8,1:16");
-    expect(run(undoScript(OWNER)).code).toBe(0);
+    expect(run(undoScript(OWNER, first.host)).code).toBe(0);
+    expect(snapshot()).toEqual(before);
+  });
+
+  it("a host renamed in its stack: the new name prepares first, the old name's delete leaves it, the new one's undoes it", () => {
+    const s = referenceSingle().settings();
+    host(s);
+    const before = snapshot();
+    expect(run(prepareScript(s, OWNER)).code).toBe(0);
+    const renamed = { ...s, host: "numa-10" };
+    expect(run(prepareScript(renamed, OWNER)).code).toBe(0);
+    const prepared = snapshot();
+    const old = run(undoScript(OWNER, s.host));
+    expect(old.stderr).toContain("now prepared as host numa-10 of stack numa-k3s/single, not as numa-01: left as it is");
+    expect(snapshot()).toEqual(prepared);
+    expect(run(undoScript(OWNER, "numa-10")).code).toBe(0);
     expect(snapshot()).toEqual(before);
   });
 
@@ -179,7 +194,7 @@ describe("prepare, then undo: the host is as it was", () => {
     expect(run(prepareScript(s, OWNER)).code).toBe(0);
     put("etc/default/grub.d/numa-k3s.cfg", "# the user's edit\nGRUB_CMDLINE_LINUX=\"$GRUB_CMDLINE_LINUX nosmt\"\n");
     put("etc/default/irqbalance", `${read("etc/default/irqbalance")}IRQBALANCE_EXTRA=1\n`);
-    const undone = run(undoScript(OWNER));
+    const undone = run(undoScript(OWNER, s.host));
     expect(undone.code).toBe(0);
     expect(undone.stderr).toContain("left /etc/default/grub.d/numa-k3s.cfg as it is: it changed since numa-k3s wrote it (there was no such file before)");
     expect(read("etc/default/grub.d/numa-k3s.cfg")).toContain("the user's edit");
@@ -208,7 +223,7 @@ describe("one stack per host", () => {
     const before = snapshot();
     expect(run(prepareScript(s, OWNER)).code).toBe(0);
     const prepared = snapshot();
-    const foreign = run(undoScript("numa-k3s/mylab"));
+    const foreign = run(undoScript("numa-k3s/mylab", s.host));
     expect(foreign.code).toBe(0);
     expect(foreign.stderr).toContain("prepared by stack numa-k3s/single, not numa-k3s/mylab: left as it is");
     expect(snapshot()).toEqual(prepared);
@@ -220,7 +235,7 @@ describe("one stack per host", () => {
     const s = referenceSingle().settings();
     host(s);
     const before = snapshot();
-    const r = run(undoScript(OWNER));
+    const r = run(undoScript(OWNER, s.host));
     expect(r.code).toBe(0);
     expect(r.stderr).toContain("no record of a numa-k3s preparation here");
     expect(snapshot()).toEqual(before);

@@ -78,7 +78,7 @@ describe.each(hosts)("%s", (name, host) => {
 
   it.each(["cmdline", "tuned"] as const)("shellcheck is clean on every script (%s mode)", (isolation) => {
     const t = planned.settings({ isolation, maxWakeLatencyUs: 2, allowReboot: true, baseImage: { url: "https://cloud.debian.org/images/cloud/bookworm/latest/debian-12-genericcloud-amd64.qcow2", checksum: `sha512:${"ab".repeat(64)}` } });
-    for (const script of [prepareScript(t, OWNER), tuningScript(t), stateScript(t), undoScript(OWNER), undoScript("")]) expect(shellcheck(script)).toBe("");
+    for (const script of [prepareScript(t, OWNER), tuningScript(t), stateScript(t), undoScript(OWNER, "host-a"), undoScript("", "")]) expect(shellcheck(script)).toBe("");
   });
 });
 
