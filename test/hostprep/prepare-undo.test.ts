@@ -114,6 +114,14 @@ function run(script: string) {
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
+/** The host as the user keeps it, then prepared by this stack; returns the host before. */
+function prepared(s: HostSettings): Record<string, string> {
+  host(s);
+  const before = snapshot();
+  expect(run(prepareScript(s, OWNER)).code).toBe(0);
+  return before;
+}
+
 /** The kernel command line the next boot gets, as update-grub computes it: /etc/default/grub, then
  * every grub.d/*.cfg in order, sourced by the real bash. */
 function nextBootCmdline(): string {
@@ -132,9 +140,9 @@ describe("prepare, then undo: the host is as it was", () => {
     const bootBefore = nextBootCmdline();
     expect(bootBefore).toBe("console=ttyS0 mitigations=auto isolcpus=3");
 
-    const prepared = run(prepareScript(s, OWNER));
-    expect(prepared.stderr).toContain("irqbalance keeps off the VM threads");
-    expect(prepared.code).toBe(0);
+    const firstRun = run(prepareScript(s, OWNER));
+    expect(firstRun.stderr).toContain("irqbalance keeps off the VM threads");
+    expect(firstRun.code).toBe(0);
     // It did change the host: the drop-in (cmdline mode), the irqbalance ban, the unit, sysfs.
     const after = snapshot();
     expect(after).not.toEqual(before);
@@ -175,23 +183,20 @@ describe("prepare, then undo: the host is as it was", () => {
 
   it("a host renamed in its stack: the new name prepares first, the old name's delete leaves it, the new one's undoes it", () => {
     const s = referenceSingle().settings();
-    host(s);
-    const before = snapshot();
-    expect(run(prepareScript(s, OWNER)).code).toBe(0);
+    const before = prepared(s);
     const renamed = { ...s, host: "numa-10" };
     expect(run(prepareScript(renamed, OWNER)).code).toBe(0);
-    const prepared = snapshot();
+    const after = snapshot();
     const old = run(undoScript(OWNER, s.host));
     expect(old.stderr).toContain("now prepared as host numa-10 of stack numa-k3s/single, not as numa-01: left as it is");
-    expect(snapshot()).toEqual(prepared);
+    expect(snapshot()).toEqual(after);
     expect(run(undoScript(OWNER, "numa-10")).code).toBe(0);
     expect(snapshot()).toEqual(before);
   });
 
   it("a file the user changed since is left as they changed it, what was there before kept beside", () => {
     const s = referenceSingle().settings();
-    host(s);
-    expect(run(prepareScript(s, OWNER)).code).toBe(0);
+    prepared(s);
     put("etc/default/grub.d/numa-k3s.cfg", "# the user's edit\nGRUB_CMDLINE_LINUX=\"$GRUB_CMDLINE_LINUX nosmt\"\n");
     put("etc/default/irqbalance", `${read("etc/default/irqbalance")}IRQBALANCE_EXTRA=1\n`);
     const undone = run(undoScript(OWNER, s.host));
@@ -207,26 +212,23 @@ describe("prepare, then undo: the host is as it was", () => {
 describe("one stack per host", () => {
   it("another stack's prepare is refused, naming both, and changes nothing", () => {
     const s = referenceSingle().settings();
-    host(s);
-    expect(run(prepareScript(s, OWNER)).code).toBe(0);
-    const prepared = snapshot();
+    prepared(s);
+    const after = snapshot();
     const other = run(prepareScript(s, "numa-k3s/mylab"));
     expect(other.code).toBe(1);
     expect(other.stderr).toContain(`this host is prepared by stack numa-k3s/single (recorded in ${STATE_DIR}), and stack numa-k3s/mylab would overwrite`);
     expect(other.stderr).toContain(`run bash ${STATE_DIR}/undo.sh on the host`);
-    expect(snapshot()).toEqual(prepared);
+    expect(snapshot()).toEqual(after);
   });
 
   it("another stack's undo leaves the host alone; the copy kept on the host undoes it when the stack is gone", () => {
     const s = referenceSingle().settings();
-    host(s);
-    const before = snapshot();
-    expect(run(prepareScript(s, OWNER)).code).toBe(0);
-    const prepared = snapshot();
+    const before = prepared(s);
+    const after = snapshot();
     const foreign = run(undoScript("numa-k3s/mylab", s.host));
     expect(foreign.code).toBe(0);
     expect(foreign.stderr).toContain("prepared by stack numa-k3s/single, not numa-k3s/mylab: left as it is");
-    expect(snapshot()).toEqual(prepared);
+    expect(snapshot()).toEqual(after);
     expect(run(`bash "$NUMA_K3S_ROOT${STATE_DIR}/undo.sh"`).code).toBe(0);
     expect(snapshot()).toEqual(before);
   });
