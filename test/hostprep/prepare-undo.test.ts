@@ -13,6 +13,7 @@ import { STATE_DIR } from "../../hostprep/host-record";
 import { prepareScript } from "../../hostprep/scripts";
 import type { HostSettings } from "../../hostprep/settings";
 import { undoScript } from "../../hostprep/undo";
+import { NODE_EXPORTER_FILES } from "../../hostprep/node-exporter";
 import { epyc, referenceSingle } from "./hosts";
 
 const OWNER = "numa-k3s/single";
@@ -72,7 +73,7 @@ const read = (path: string) => readFileSync(join(root, path), "utf8");
 /** A host as the user keeps it, for the settings' plan: every sysfs file the boot script may touch,
  * with values of the user's (not the plan's), and the user's own GRUB, irqbalance and tuned files. */
 function host(s: HostSettings) {
-  for (const d of ["usr/local/sbin", "etc/systemd/system/multi-user.target.wants", "etc/tuned", "var/lib/libvirt/images", "dev", "sys/class/net/br0/bridge"]) mkdirSync(join(root, d), { recursive: true });
+  for (const d of ["usr/local/sbin", "usr/local/lib", "etc/systemd/system/multi-user.target.wants", "etc/tuned", "var/lib/libvirt/images", "dev", "sys/class/net/br0/bridge"]) mkdirSync(join(root, d), { recursive: true });
   put("proc/cmdline", "BOOT_IMAGE=/vmlinuz-6.1.0-18-amd64 root=/dev/sda1 ro quiet\n");
   put("proc/mounts", "sysfs /sys sysfs rw,nosuid 0 0\n");
   put("dev/kvm", "");
@@ -155,6 +156,10 @@ describe("prepare, then undo: the host is as it was", () => {
     // A second run converges: nothing changes.
     expect(run(prepareScript(s, OWNER)).code).toBe(0);
     expect(snapshot()).toEqual(after);
+    // The hypervisor's monitoring command (hostprep/node-exporter.ts, a command of its own) writes
+    // its files and enables its timer.
+    for (const f of NODE_EXPORTER_FILES) put(f, "# numa-k3s monitoring\n");
+    expect(run("systemctl enable --now --quiet numa-k3s-pinning.timer").code).toBe(0);
 
     const undone = run(undoScript(OWNER, s.host));
     expect(undone.stderr).toContain("host put back as it was before numa-k3s prepared it");
