@@ -132,7 +132,7 @@ if [[ $role == server && -s $held_token && -s $dir/.cluster-token.new ]] && [[ $
     discard
     # shellcheck disable=SC2016
     rotate=$(printf 'sudo k3s token rotate --token "$(sudo cat %s)" --new-token "$(sudo cat %s)" && sudo mv %s %s' "$held_token" "$pending_token" "$pending_token" "$rotated_token")
-    log "refusing to change the cluster token: this server holds another one ($held_token), and K3s encrypts its datastore's bootstrap data with it; restarted with a new token it could not read its own data. The stack's token was replaced (a re-created or renamed k3s-token resource, or a new token argument): give the stack the old token back; or rotate it deliberately: $rotate, then pulumi up again (docs.k3s.io/cli/token). Nothing was changed."
+    log "refusing to change the cluster token, since this server holds another one ($held_token), and K3s encrypts its datastore's bootstrap data with it; restarted with a new token it could not read its own data. The stack's token was replaced (a re-created or renamed k3s-token resource, or a new token argument): give the stack the old token back; or rotate it deliberately: $rotate, then pulumi up again (docs.k3s.io/cli/token). Nothing was changed."
     exit 1
   fi
 fi

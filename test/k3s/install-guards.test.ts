@@ -103,7 +103,7 @@ describe("the cluster token of a running server never changes by accident", () =
     runningServer(TOKEN_A);
     const r = install("server", TOKEN_B, { config: "node-name: k3s-server-tasks\nnode-ip: 10.0.0.9\n" });
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/refusing to change the cluster token: this server holds another one .*sudo k3s token rotate --token .*--new-token .*cluster-token\.pending.*cluster-token\.rotated, then pulumi up again/);
+    expect(r.stderr).toMatch(/refusing to change the cluster token, since this server holds another one .*sudo k3s token rotate --token .*--new-token .*cluster-token\.pending.*cluster-token\.rotated, then pulumi up again/);
     expect(r.stderr).not.toContain(TOKEN_A);
     expect(r.stderr).not.toContain(TOKEN_B);
     expect(read(K3S_FILES["cluster-token"])).toBe(`${TOKEN_A}\n`);
