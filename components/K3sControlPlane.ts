@@ -136,7 +136,7 @@ export function serverFiles(args: K3sControlPlaneArgs): { files: ServerFiles; po
 /** The generated token's inputs. */
 const TOKEN_INPUTS: random.RandomPasswordArgs = { length: 48, special: false };
 /**
- * Every input of RandomPassword (@pulumi/random 4.21.2, randomPassword.d.ts): a change to any of
+ * Every input of RandomPassword (randomPassword.d.ts of the pinned @pulumi/random; a test reads it): a change to any of
  * them would replace the password, i.e. generate a new cluster token, which a running server
  * cannot take (its datastore's bootstrap data is encrypted with the first). Ignored once created.
  */
