@@ -26,7 +26,7 @@ import {
   seaweedfsValues,
   volumeClaim,
 } from "../platform/datalake";
-import type { PodPlacement } from "../platform/placement";
+import type { PodPlacement } from "../k3s/layouts";
 import { POD_DIRS } from "../guest/data-mounts";
 import { CHARTS } from "../platform/versions";
 

@@ -16,7 +16,8 @@ import { DEFAULT_DISABLED, DISABLE_ITEMS, DisableItem, renderServerConfig, serve
 import { KUBECONFIG_FILE, rewriteKubeconfigServer } from "../k3s/kubeconfig";
 import { kubeletConfiguration, kubeletPolicyDigest, renderKubeletConfig } from "../k3s/kubelet-config";
 import { DEFAULT_LIMA_IMAGE, DEFAULT_LIMA_NETWORK, LIMA_INTERFACE, LimaImage, limaDeleteScript, limaUpScript, renderLimaTemplate } from "../k3s/lima";
-import { LAYOUTS, Layout, serverMarks } from "../k3s/node-roles";
+import { LAYOUTS, Layout } from "../k3s/layouts";
+import { serverMarks } from "../k3s/node-roles";
 import { K3sFile, filesPayload, installScript, readKubeconfigScript, uninstallScript } from "../k3s/scripts";
 import { InstallScript, K3S_VERSION, K3sArgsError, checkK3sVersion, installScriptOf } from "../k3s/version";
 import { ConnectionArgs, secretConnection } from "./HostCheck";

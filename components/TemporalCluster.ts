@@ -7,7 +7,7 @@ import * as random from "@pulumi/random";
 import { z } from "zod";
 import { ABSOLUTE_PATH, ABSOLUTE_PATH_HINT } from "../common/formats";
 import { K8S_NAME, NodePortSchema, PodPlacementSchema, ResourcesSchema, argsError, parseArgs } from "../platform/args";
-import type { PodPlacement } from "../platform/placement";
+import type { PodPlacement } from "../k3s/layouts";
 import { CHARTS } from "../platform/versions";
 import { TEMPORAL_WORKER_REQUESTS } from "../platform/temporal-worker";
 import { IMAGE_REFERENCE, PINNED_IMAGE_HINT, isPinnedImage } from "../common/formats";

@@ -7,7 +7,7 @@ import * as k8s from "@pulumi/kubernetes";
 import { z } from "zod";
 import { ABSOLUTE_PATH, ABSOLUTE_PATH_HINT } from "../common/formats";
 import { K8S_NAME, NodePortSchema, PodPlacementSchema, ResourcesSchema, argsError, parseArgs } from "../platform/args";
-import type { PodPlacement } from "../platform/placement";
+import type { PodPlacement } from "../k3s/layouts";
 import { CHARTS, ChartRef } from "../platform/versions";
 import {
   AlertThresholds,

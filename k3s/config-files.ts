@@ -5,7 +5,7 @@
 import { isIP } from "node:net";
 import { stringify } from "yaml";
 import { KUBELET_CONFIG_PATH } from "./kubelet-config";
-import type { NodeMarks } from "./node-roles";
+import type { NodeMarks } from "./layouts";
 import { K3sArgsError } from "./version";
 
 /** Where the install script writes the cluster token (mode 0600, root), named by `token-file`. */

@@ -10,7 +10,7 @@ import type { IResourceRequirements } from "kubernetes-models/v1/ResourceRequire
 import type { IStorageClass } from "kubernetes-models/storage.k8s.io/v1/StorageClass";
 import { stringify } from "yaml";
 import { IMAGES, SEAWEEDFS_TAG } from "./versions";
-import type { PodPlacement } from "./placement";
+import type { PodPlacement } from "../k3s/layouts";
 
 /** The lake's zones (docs/reference-layouts.md), in the order the documents list them. */
 export const DEFAULT_ZONES = ["raw", "clean/bronze", "clean/silver", "clean/gold", "patterns", "archive", "staging", "models", "daily-prepared"] as const;

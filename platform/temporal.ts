@@ -7,7 +7,7 @@ import type { IStatefulSet } from "kubernetes-models/apps/v1/StatefulSet";
 import type { IService } from "kubernetes-models/v1/Service";
 import type { IResourceRequirements } from "kubernetes-models/v1/ResourceRequirements";
 import { IMAGES } from "./versions";
-import type { PodPlacement } from "./placement";
+import type { PodPlacement } from "../k3s/layouts";
 
 export interface TemporalSpec {
   namespace: string;

@@ -6,7 +6,7 @@ import type { IDaemonSet } from "kubernetes-models/apps/v1/DaemonSet";
 import type { IResourceRequirements } from "kubernetes-models/v1/ResourceRequirements";
 import type { VmPlacement } from "../topology/placement";
 import { IMAGES } from "./versions";
-import type { PodPlacement } from "./placement";
+import type { PodPlacement } from "../k3s/layouts";
 
 /** A NUMA host's node_exporter (the Debian package), scraped from the cluster. */
 export interface HypervisorTarget {

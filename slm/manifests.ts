@@ -2,7 +2,7 @@
 // the `ensemble` ConfigMap the consensus workflow reads, and the namespace. The component hands
 // them to @pulumi/kubernetes unchanged, the tests validate them against the Kubernetes schemas,
 // and render prints them; nothing else builds a pod spec.
-import { LABEL_HOST, LABEL_NUMA_NODE, LABEL_WORKLOAD } from "../k3s/node-roles";
+import { LABEL_HOST, LABEL_NUMA_NODE, LABEL_WORKLOAD } from "../k3s/layouts";
 import { FETCH_SCRIPT } from "./fetch-script";
 import { MODELS_DIR, SERVER_PORT, modelFileName, serverArgs } from "./llama-server";
 import { POD_DIRS } from "../guest/data-mounts";

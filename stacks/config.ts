@@ -9,6 +9,7 @@ import { lanProblems } from "../guest/lan";
 import { SlmSectionSchema } from "../slm/ensemble";
 import { HostPrepSchema } from "../hostprep/config";
 import { INSTALL_SCRIPT_SHA256, K3S_VERSION, K3S_VERSION_PATTERN, SHA256_HEX, installerUrl } from "../k3s/version";
+import { LAYOUTS, LAYOUT_PROFILES } from "../k3s/layouts";
 import { HostRequestSchema, PlacementRequest, PlacementRequestSchema, ReserveSchema, VmRequestSchema } from "../topology/request";
 import { UserError } from "../common/user-error";
 import { nearest, problemLine } from "../common/config-errors";
@@ -195,7 +196,9 @@ export const PlatformSchema = z
 export const StackConfigSchema = z
   .object({
     /** Which deployment option this stack is (not derived from the stack's name). */
-    layout: z.enum(["mac-numa", "single", "distributed"]),
+    layout: z.enum(LAYOUTS),
+    /** The last stage built: the VMs, the cluster on them, or (absent) the platform and models too. */
+    stopAfter: z.enum(["vms", "cluster"]).optional(),
     /** The placement lock, relative to the project; default `hosts/<stack>.lock.json`.
      * `npm run plan -- --stack NAME --lock PATH` writes it. Two stacks never share one. */
     placementLock: z.string().min(1).optional(),
@@ -224,17 +227,24 @@ export const StackConfigSchema = z
   })
   .strict()
   .superRefine((cfg, ctx) => {
+    // Where the server runs is the layout's (k3s/layouts.ts): a VM of the stack, or outside it.
+    const profile = LAYOUT_PROFILES[cfg.layout];
     const serverVm = cfg.vms.some((vm) => vm.k3sRole === "server");
-    if (serverVm && cfg.k3s.server) ctx.addIssue({ code: "custom", path: ["k3s", "server"], message: "a VM has k3sRole: server already: remove one of the two" });
-    if (!serverVm && !cfg.k3s.server)
-      ctx.addIssue({ code: "custom", path: ["k3s", "server"], message: "the cluster needs a server: set k3s.server (its address, or lima: to create it on the Mac) or give one VM k3sRole: server" });
+    if (profile.server === "a VM" && !serverVm)
+      ctx.addIssue({ code: "custom", path: ["layout"], message: `runs the K3s server on one of its VMs: give one VM k3sRole: server` });
+    if (profile.server === "a VM" && cfg.k3s.server)
+      ctx.addIssue({ code: "custom", path: ["k3s", "server"], message: `the ${cfg.layout} layout runs the K3s server on one of its VMs (k3sRole: server), not on another host: remove k3s.server` });
+    if (profile.server === "outside" && serverVm)
+      ctx.addIssue({ code: "custom", path: ["vms", cfg.vms.findIndex((vm) => vm.k3sRole === "server"), "k3sRole"], message: `the ${cfg.layout} layout runs the K3s server outside the NUMA hosts (k3s.server): make this VM an agent` });
+    if (profile.server === "outside" && !cfg.k3s.server)
+      ctx.addIssue({ code: "custom", path: ["k3s", "server"], message: `the ${cfg.layout} layout runs the K3s server outside the NUMA hosts: set k3s.server (its address${profile.lima ? ", or lima: to create it on the Mac" : ""})` });
     if (K3S_VERSION_PATTERN.test(cfg.k3s.version) && !cfg.k3s.installScript && !INSTALL_SCRIPT_SHA256[cfg.k3s.version])
       ctx.addIssue({
         code: "custom",
         path: ["k3s", "version"],
         message: `no checksum of its install.sh is pinned here (k3s/version.ts: ${Object.keys(INSTALL_SCRIPT_SHA256).join(", ")}): set numa-k3s:k3s.installScript.sha256 to the output of curl -fsSL '${installerUrl(cfg.k3s.version)}' | sha256sum`,
       });
-    if (cfg.k3s.server?.lima && cfg.layout !== "mac-numa") ctx.addIssue({ code: "custom", path: ["k3s", "server", "lima"], message: "a Lima server on the Mac is the mac-numa layout's; use an existing host's address here" });
+    if (cfg.k3s.server?.lima && !profile.lima) ctx.addIssue({ code: "custom", path: ["k3s", "server", "lima"], message: "a Lima server on the Mac is the mac-numa layout's; use an existing host's address here" });
     const request = PlacementRequestSchema.safeParse({ hosts: cfg.hosts.map(hostRequestOf), vms: cfg.vms.map(vmRequestOf) });
     if (!request.success) for (const issue of request.error.issues) ctx.addIssue({ code: "custom", path: issue.path, message: issue.message });
     // One capture file per host: `npm run capture` of one would rewrite the other's topology.

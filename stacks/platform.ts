@@ -4,7 +4,7 @@
 import { DataLake } from "../components/DataLake";
 import { TemporalCluster } from "../components/TemporalCluster";
 import { VictoriaStack } from "../components/VictoriaStack";
-import { platformPlacement } from "../platform/placement";
+import { LAYOUT_PROFILES } from "../k3s/layouts";
 import { UserError } from "../common/user-error";
 import { Cluster } from "./cluster";
 import { StackInputs } from "./stack-inputs";
@@ -19,11 +19,13 @@ export class PlatformConfigError extends UserError {}
 
 export function platformOf(inputs: StackInputs, cluster: Cluster): Platform {
   const cfg = inputs.config;
-  const placement = platformPlacement(cfg.layout);
+  const profile = LAYOUT_PROFILES[cfg.layout];
+  const placement = profile.pods;
   const provider = cluster.controlPlane.provider;
-  // The data k8s node: the VM with workload data, or (distributed) the bare-metal server.
+  // The data k8s node: the VM with workload data, or where the layout allows it the server (a
+  // bare-metal data server).
   const dataVm = cfg.vms.find((vm) => vm.workload === "data");
-  const dataNodeName = dataVm?.name ?? (cfg.layout === "distributed" ? cfg.k3s.server?.name : undefined);
+  const dataNodeName = dataVm?.name ?? (profile.dataNode === "the data VM, else the server" ? cfg.k3s.server?.name : undefined);
   if (!dataNodeName) throw new PlatformConfigError(`${inputs.file}: numa-k3s:vms: no VM has workload: data, so the data lake has no disks to live on`);
   // The lake's volumes name the data k8s node: it must have joined first.
   const dataAgent = dataVm ? cluster.agentOf[dataVm.name] : undefined;

@@ -3,19 +3,15 @@
 import * as pulumi from "@pulumi/pulumi";
 import { redact } from "../common/redact";
 import { UserError } from "../common/user-error";
+import { composeStack } from "./compose";
 import { StackContext } from "./context";
-import { distributed } from "./distributed";
 import { lockedPlan } from "./locked-plan";
-import { macNuma } from "./mac-numa";
 import { Placed } from "./place-stack";
-import { single } from "./single";
 import { StackInputs, readStackEntries, stackInputsOf } from "./stack-inputs";
 import { CONFIG_NAMESPACE, ourEntries } from "./config";
 import { placeholdersIn } from "./placeholders";
 import { formatOptIns } from "./opt-ins";
 import { checkModels } from "./model-check";
-
-const layouts = { "mac-numa": macNuma, single, distributed } as const;
 
 /** This stack's `numa-k3s:` config as plain values (objects arrive as JSON text). */
 function rawConfig(file: string): Record<string, unknown> {
@@ -97,16 +93,16 @@ export function runProgram(projectDir = process.cwd(), prepared?: Prepared) {
   const deployment = asUserStop(() => {
     const plan = lockedPlan(inputs, previewOnly, prepared?.placed);
     checkModels(inputs, plan);
-    return layouts[inputs.config.layout](inputs, plan, ctx);
+    return composeStack(inputs, plan, ctx);
   });
   return {
     layout: inputs.config.layout,
     plan: deployment.plan,
     vms: deployment.vms.map((vm) => ({ name: vm.name, host: vm.host, node: vm.node, threads: vm.threads, address: vm.address })),
-    /** The K3s API, and a kubeconfig for it (a secret). */
-    k3sServer: deployment.cluster.controlPlane.serverUrl,
-    kubeconfig: deployment.cluster.controlPlane.kubeconfig,
+    /** The K3s API, and a kubeconfig for it (a secret); none when the stack stops after its VMs. */
+    k3sServer: deployment.cluster?.controlPlane.serverUrl,
+    kubeconfig: deployment.cluster?.controlPlane.kubeconfig,
     /** For render: each k8s node's K3s files in the clear (no secret in them). */
-    k3sFiles: deployment.cluster.files,
+    k3sFiles: deployment.cluster?.files ?? {},
   };
 }

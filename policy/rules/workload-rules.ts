@@ -4,7 +4,7 @@
 // SLM VMs the plan decided.
 import YAML from "yaml";
 import { kubeletConfiguration } from "../../k3s/kubelet-config";
-import { LABEL_HOST, LABEL_NUMA_NODE, LABEL_WORKLOAD } from "../../k3s/node-roles";
+import { LABEL_HOST, LABEL_NUMA_NODE, LABEL_WORKLOAD } from "../../k3s/layouts";
 import type { VmPlacement } from "../../topology/placement";
 import { DecidedVm, Finding, KubeletInput, ObjectInput, PolicyContext } from "./model";
 import { podsOf } from "./pods";

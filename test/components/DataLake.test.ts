@@ -1,5 +1,5 @@
 import * as k8s from "@pulumi/kubernetes";
-import { platformPlacement } from "../../platform/placement";
+import { platformPlacement } from "../../k3s/layouts";
 import type { DataLakeArgs } from "../../components/DataLake";
 import { schemaErrors } from "../k8s-schema";
 import { Recorded, charts, k8sObjects, passwordOf, redacted, secretPaths, settled, startPlatformMocks } from "../platform/platform-mocks";

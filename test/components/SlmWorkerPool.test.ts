@@ -4,7 +4,7 @@ import { RecordedResource, recordedResources, settle, startMockRuntime, unwrapSe
 import type { SlmWorkerPoolArgs } from "../../components/SlmWorkerPool";
 import { memoryEstimate } from "../../slm/memory";
 import { LAYOUT_NAMES, defaultConfig, qosClass, slmVms, validateK8s } from "../slm/helpers";
-import type { Layout } from "../../k3s/node-roles";
+import type { Layout } from "../../k3s/layouts";
 
 const KUBECONFIG = "apiVersion: v1\nkind: Config\nclusters: []\ncontexts: []\nusers: []\n";
 

@@ -1,6 +1,6 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { platformPlacement } from "../../platform/placement";
+import { platformPlacement } from "../../k3s/layouts";
 import type { TemporalClusterArgs } from "../../components/TemporalCluster";
 import { schemaErrors } from "../k8s-schema";
 import { charts, k8sObjects, passwordOf, redacted, secretPaths, settled, startPlatformMocks } from "../platform/platform-mocks";

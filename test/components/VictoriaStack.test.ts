@@ -1,5 +1,5 @@
 import * as k8s from "@pulumi/kubernetes";
-import { platformPlacement } from "../../platform/placement";
+import { platformPlacement } from "../../k3s/layouts";
 import type { VictoriaStackArgs } from "../../components/VictoriaStack";
 import { CHARTS } from "../../platform/versions";
 import { schemaErrors } from "../k8s-schema";

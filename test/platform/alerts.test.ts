@@ -10,7 +10,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { NODE_EXPORTER_ARGS, NODE_EXPORTER_FILES, NODE_EXPORTER_VERSIONS, nodeExporterScript } from "../../hostprep/node-exporter";
-import { platformPlacement } from "../../platform/placement";
+import { platformPlacement } from "../../k3s/layouts";
 import { alertRules, pinningCollectorScript } from "../../platform/victoria";
 import type { VmPlacement } from "../../topology/placement";
 import { victoriaSpec } from "../../components/VictoriaStack";

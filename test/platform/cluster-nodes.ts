@@ -1,8 +1,9 @@
 // The k8s nodes of each layout's shipped stack, with the labels and taints k3s/node-roles.ts gives
 // them: what the placement test checks each platform part's selector and tolerations against.
 // (Sizes, reservations and the fit of every pod: test/platform/scheduling.test.ts, on the render.)
-import { Layout, serverMarks, workerMarks } from "../../k3s/node-roles";
-import type { PodPlacement } from "../../platform/placement";
+import { Layout } from "../../k3s/layouts";
+import { serverMarks, workerMarks } from "../../k3s/node-roles";
+import type { PodPlacement } from "../../k3s/layouts";
 import { Effect, Node, refusal } from "./scheduler";
 
 const node = (name: string, marks: { labels: string[]; taints: string[] }): Node => ({

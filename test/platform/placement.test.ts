@@ -1,5 +1,5 @@
-import { LAYOUTS, Layout } from "../../k3s/node-roles";
-import { platformPlacement } from "../../platform/placement";
+import { LAYOUTS, Layout } from "../../k3s/layouts";
+import { platformPlacement } from "../../k3s/layouts";
 import { CLUSTERS, schedulable } from "./cluster-nodes";
 
 describe("platformPlacement", () => {

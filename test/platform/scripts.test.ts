@@ -3,7 +3,7 @@ import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { lakeSpec } from "../../components/DataLake";
-import { platformPlacement } from "../../platform/placement";
+import { platformPlacement } from "../../k3s/layouts";
 import { bucketScript, hotTierScript, lifecycle } from "../../platform/datalake";
 import { pinningCollectorScript } from "../../platform/victoria";
 import type { VmPlacement } from "../../topology/placement";

@@ -3,7 +3,7 @@
 import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import type { Layout } from "../../k3s/node-roles";
+import type { Layout } from "../../k3s/layouts";
 import YAML from "yaml";
 import { SlmVm, StackVmRole, TEMPORAL_WORKER, slmVmsOf } from "../../slm/capacity";
 import { FINANCE_ENSEMBLE, slmConfigOf } from "../../slm/ensemble";

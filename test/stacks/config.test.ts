@@ -160,6 +160,17 @@ describe("mistakes in a stack file", () => {
     expect(() => stackConfigEntries(other, "Pulumi.single.yaml")).not.toThrow();
   });
 
+  // Where the K3s server runs is the layout's (k3s/layouts.ts).
+  it.each([
+    ["single without a server VM", "single", (raw: Raw) => (vmsOf(raw)[3].k3sRole = "agent"), /numa-k3s:layout = "single": runs the K3s server on one of its VMs: give one VM k3sRole: server/],
+    ["mac-numa with a server VM", "mac-numa", (raw: Raw) => (vmsOf(raw)[0].k3sRole = "server"), /numa-k3s:vms\[0\]\.k3sRole = "server": the mac-numa layout runs the K3s server outside the NUMA hosts/],
+    ["distributed with a Lima server", "distributed", (raw: Raw) => ((raw.k3s as { server: Record<string, unknown> }).server.lima = { mac: { address: "192.0.2.30", user: "admin" }, macAddress: "52:54:00:4d:61:63" }), /numa-k3s:k3s\.server\.lima = .*: a Lima server on the Mac is the mac-numa layout's/],
+  ])("%s is refused", (_what, stack, edit, expected) => {
+    const raw = rawOf(stack);
+    edit(raw);
+    expect(errorOf(raw)).toMatch(expected);
+  });
+
   it("a VM on a host the stack does not have is refused", () => {
     const raw = rawOf("single");
     (raw.vms as Record<string, unknown>[])[0].host = "numa-02";

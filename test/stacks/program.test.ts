@@ -71,6 +71,18 @@ describe.each(["mac-numa", "single", "distributed"])("the program, stack %s", (s
     expect(at("numa-01-host-prepare")).toBeGreaterThan(at("numa-01-host-check-capabilities"));
   });
 
+  it.each([
+    ["vms", (t: string) => !/^(numa-k3s:(k3s|platform|slm):|kubernetes:|random:|pulumi:providers:kubernetes)/.test(t)],
+    ["cluster", (t: string) => !/^(numa-k3s:(platform|slm):|kubernetes:)/.test(t)],
+  ])("stopAfter: %s builds that stage and every one before it, nothing after", async (stage, allowed) => {
+    const { outputs, resources } = await runStack(stack, (config) => (config["numa-k3s:stopAfter"] = stage as string));
+    const types = [...new Set(resources.map((r) => r.type))];
+    expect(types.filter((t) => !allowed(t))).toEqual([]);
+    expect(types).toContain("numa-k3s:libvirt:NumaPinnedVm");
+    expect(types.includes("numa-k3s:k3s:K3sAgent")).toBe(stage === "cluster");
+    expect(outputs.kubeconfig === undefined).toBe(stage === "vms");
+  });
+
   it("never deletes the data disks: every delete command keeps the hot disk and leaves the lake device alone", async () => {
     const { resources } = await runStack(stack);
     for (const r of resources.filter((x) => x.name.endsWith("-domain"))) {
@@ -143,8 +155,8 @@ describe.each(["mac-numa", "single", "distributed"])("the cluster of stack %s", 
       expect(shown).not.toContain("offline-k3s-token");
       if (r.type !== "pulumi:providers:kubernetes") expect(shown).not.toContain(clientKey);
     }
-    expect(await (pulumi.isSecret(outputs.kubeconfig) as unknown as Promise<boolean>)).toBe(true);
-    expect(await outputValue(outputs.kubeconfig)).toContain("server: https://");
+    expect(await (pulumi.isSecret(outputs.kubeconfig!) as unknown as Promise<boolean>)).toBe(true);
+    expect(await outputValue(outputs.kubeconfig!)).toContain("server: https://");
   });
 });
 
