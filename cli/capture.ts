@@ -17,7 +17,7 @@ import { topologyDiff } from "../topology/topology-diff";
 import { StackConfig, StackHost, parseStackConfig } from "../stacks/config";
 import { placeRequest } from "../stacks/place-stack";
 import { readStackEntries, stackInputsOf, stackNames } from "../stacks/stack-inputs";
-import { shellQuote } from "../hypervisor/shell-quote";
+import { shellQuote } from "../common/remote-script";
 import { BadInput, run } from "./exit";
 import { sshArgs, sshTarget } from "./ssh";
 

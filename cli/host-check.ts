@@ -8,7 +8,6 @@ import { parseArgs } from "node:util";
 import { hostDrift } from "../hostprep/drift";
 import { HostStateError, parseHostState, stateScript } from "../hostprep/host-state";
 import { HostSettings, hostSettings } from "../hostprep/settings";
-import { parsePrepare } from "../components/NumaHost";
 import type { StackHost } from "../stacks/config";
 import { readStackInputs } from "../stacks/stack-inputs";
 import { placeRequest } from "../stacks/place-stack";
@@ -44,8 +43,7 @@ export function stackHostSettings(projectDir: string, stack: string): Array<{ ho
     .filter((h) => placed.plan.hosts.some((p) => p.name === h.name))
     .map((host) => {
       const hostPlan = placed.plan.hosts.find((p) => p.name === host.name)!;
-      const prepare = parsePrepare(host.name, (host as { prepare?: unknown }).prepare);
-      return { host, settings: hostSettings(inputs.topologies.get(host.name)!, hostPlan, placed.plan.vms, prepare, host.libvirt) };
+      return { host, settings: hostSettings(inputs.topologies.get(host.name)!, hostPlan, placed.plan.vms, host.prepare, host.libvirt) };
     });
 }
 

@@ -8,7 +8,6 @@ import { parseArgs } from "node:util";
 import YAML from "yaml";
 import { seedFiles } from "../components/NumaPinnedVm";
 import { domainSpecOf } from "../hypervisor/vm-description";
-import { parsePrepare } from "../components/NumaHost";
 import { stateScript } from "../hostprep/host-state";
 import { hostOwner } from "../hostprep/host-record";
 import { prepareScript, tuningScript } from "../hostprep/scripts";
@@ -167,7 +166,7 @@ async function main(argv: string[]): Promise<number> {
   for (const hostPlan of plan.hosts) {
     const host = inputs.config.hosts.find((h) => h.name === hostPlan.name)!;
     if (!plan.vms.some((vm) => vm.host === host.name)) continue;
-    const settings = hostSettings(inputs.topologies.get(host.name)!, hostPlan, plan.vms, parsePrepare(host.name, host.prepare), host.libvirt);
+    const settings = hostSettings(inputs.topologies.get(host.name)!, hostPlan, plan.vms, host.prepare, host.libvirt);
     const dir = join(out, "hosts", host.name);
     write(join(dir, "summary.txt"), hostSummary(settings));
     write(join(dir, "cmdline.txt"), settings.bootParameters.join(" "));

@@ -6,15 +6,13 @@
 import { createHash } from "node:crypto";
 import { isAbsolute, relative } from "node:path";
 import * as pulumi from "@pulumi/pulumi";
-import * as command from "@pulumi/command";
 import { parseCapabilities } from "../topology/capabilities";
 import type { HostTopology } from "../topology/host-topology";
 import { topologyDiff } from "../topology/topology-diff";
-import { shellQuote } from "../hypervisor/shell-quote";
+import { changeMarker, shellQuote } from "../common/remote-script";
+import { ConnectionArgs, hostCommand } from "./remote";
 import { UserError } from "../common/user-error";
 import { DEFAULT_LIBVIRT_URI } from "../common/formats";
-
-export type ConnectionArgs = command.types.input.remote.ConnectionArgs;
 
 export interface HostCheckArgs {
   /** The host's name in the stack config (`hosts[].name`), e.g. `numa-01`; names it in messages
@@ -32,27 +30,15 @@ export interface HostCheckArgs {
   /** libvirt connection URI on the hypervisor. Default `qemu:///system`. */
   libvirtUri?: string;
   /**
-   * Marks one run of the program; a value different from the last `pulumi up` is what makes the
-   * check run again (see the class comment). Default: the time this module was loaded, ISO 8601.
-   * Give a fixed value where output must be reproducible (render, tests).
+   * What the stack will make this host do (a digest of its preparation and of every VM on it):
+   * the check runs again whenever it changes, so it comes before every command that would act on
+   * the host, and an unchanged stack runs nothing at all (see the class comment).
    */
-  runId?: string;
+  desired: string;
 }
-
-/** When this program run started: the default runId. */
-export const PROGRAM_STARTED = new Date().toISOString();
-
-/** The libvirt URI HostCheck and the VM scripts default to. */
 
 /** How many differences the one-line message shows before saying how many more there are. */
 const SHOWN = 3;
-
-/** The SSH connection as a secret Output: the private key (and any password) must never reach a
- * log, a diff or a render in the clear. The command provider stores it secret too; this makes it
- * secret before it gets there, and in everything derived from it. */
-export function secretConnection(connection: pulumi.Input<ConnectionArgs>): pulumi.Output<ConnectionArgs> {
-  return pulumi.secret(connection) as pulumi.Output<ConnectionArgs>;
-}
 
 /** A capture path as a user would type it: relative to the working directory when inside it. */
 function shownPath(source: string): string {
@@ -104,21 +90,21 @@ export function verifyLiveTopology(host: string, committed: HostTopology, liveXm
 }
 
 /**
- * Reads a host's live `virsh capabilities` on every `pulumi up` and resolves `verified` only when
- * it pins like the committed capture. Every VM of the host takes `verified` into its commands'
- * inputs, so no VM command reaches a host whose topology changed.
+ * Reads a host's live `virsh capabilities` before anything of the stack acts on the host, and
+ * resolves `verified` only when it pins like the committed capture. Every command on the host takes
+ * `verified` into its inputs, so no command reaches a host whose topology changed.
  *
- * Running a command on every `up`: `remote.Command` runs `create` once and `update` only when an
- * input changes. The update command carries a per-run value (runId) as a variable assignment in
- * front of `virsh capabilities`, so each `up` is an *update* that runs it again. Rejected alternatives:
- * - `triggers: [timestamp]`: a replacement on every run ("+-replace" in every preview), and a
- *   replacement cascades to dependents when anyone later sets deleteBeforeReplace;
- * - `local.run` (an invoke that does run on every preview too): needs an ssh client and the key on
- *   the machine running Pulumi, outside Pulumi's secret handling.
- * Not `environment`: sshd drops variables it does not AcceptEnv, and the provider warns about each
- * one on every run; an assignment in the command text reaches the shell and warns about nothing.
- * The cost: each preview shows this check as an update, and its output is unknown there, so the
- * comparison happens at `up`, before any VM command runs.
+ * When it runs: `remote.Command` runs `create` once and `update` when an input changes. The check's
+ * command carries a marker of what the stack wants of the host (`desired`) and of the committed
+ * capture, so it runs again exactly when some command on the host will (a VM added, re-pinned,
+ * resized; the preparation changed; a new capture), and an unchanged stack re-runs nothing: a
+ * second `pulumi up` is a no-op. Between ups, `npm run host-check` compares the live host with the
+ * plan on demand. Rejected alternatives:
+ * - a per-run marker: an update in every preview and every up, so `pulumi up --expect-no-changes`
+ *   could never pass;
+ * - `triggers: [timestamp]`: a replacement on every run;
+ * - `local.run` (an invoke, run on every preview too): needs an ssh client and the key on the
+ *   machine running Pulumi, outside Pulumi's secret handling.
  */
 export class HostCheck extends pulumi.ComponentResource {
   /** topologyDigest(committed) once the live host matched; rejects with the one-line difference. */
@@ -134,13 +120,12 @@ export class HostCheck extends pulumi.ComponentResource {
     super("numa-k3s:libvirt:HostCheck", name, { host: args.host, captureFile: args.captureFile ?? args.topology.source }, opts);
     this.host = args.host;
     const virsh = `virsh -c ${shellQuote(args.libvirtUri ?? DEFAULT_LIBVIRT_URI)} capabilities`;
-    const capabilities = new command.remote.Command(
+    const capabilities = hostCommand(
       HostCheck.commandName(name),
       {
-        connection: secretConnection(args.connection),
-        create: virsh,
-        update: `NUMA_K3S_CHECK_RUN=${shellQuote(args.runId ?? PROGRAM_STARTED)} ${virsh}`,
-        addPreviousOutputInEnv: false,
+        connection: args.connection,
+        script: virsh,
+        markers: [changeMarker("NUMA_K3S_HOST_CHECK", `${args.desired} ${topologyDigest(args.topology)}`)],
         // The XML is hundreds of lines of noise in `pulumi up`; virsh's errors still show.
         logging: "stderr",
       },

@@ -2,19 +2,17 @@
 // settings come from the VM's placement (k3s/kubelet-config.ts), its labels and taint from the
 // layout and the placement (k3s/node-roles.ts); nothing about CPUs is typed by hand.
 import * as pulumi from "@pulumi/pulumi";
-import * as command from "@pulumi/command";
 import { z } from "zod";
 import { GUEST_INTERFACE } from "../guest/cloud-init";
-import { remoteCommand } from "../hypervisor/vm-scripts";
 import type { VmPlacement } from "../topology/placement";
 import { renderAgentConfig, serverUrl } from "../k3s/config-files";
 import { kubeletConfiguration, kubeletPolicyDigest, renderKubeletConfig } from "../k3s/kubelet-config";
 import { LAYOUTS, Layout } from "../k3s/layouts";
 import { LABEL_VALUE, workerMarks } from "../k3s/node-roles";
-import { drainScript, installScript, removeNodeScript, uncordonScript, uninstallScript } from "../k3s/scripts";
+import { drainScript, installPayload, installScript, removeNodeScript, uncordonScript, uninstallScript } from "../k3s/scripts";
 import { InstallScript, K3S_VERSION, K3sArgsError, checkK3sVersion, installScriptOf } from "../k3s/version";
-import { ConnectionArgs, secretConnection } from "./HostCheck";
-import { K3sControlPlane, marker, payload } from "./K3sControlPlane";
+import { changeMarker } from "../common/remote-script";
+import { ConnectionArgs, hostCommand } from "./remote";
 import { INTERFACE_NAME, INTERFACE_NAME_HINT } from "../common/formats";
 
 export interface K3sAgentArgs {
@@ -28,7 +26,7 @@ export interface K3sAgentArgs {
   workload: string;
   layout: Layout;
   /** The server to join: its URL, token, and the SSH connection its drain/uncordon run over. */
-  controlPlane: K3sControlPlane;
+  controlPlane: AgentsServer;
   /** SSH to the VM (the admin user from cloud-init, with sudo). Secret as a whole. */
   connection: pulumi.Input<ConnectionArgs>;
   /** K3s release; must be the control plane's (default K3S_VERSION). A change upgrades in place,
@@ -55,6 +53,16 @@ const ArgsSchema = z
     readyTimeoutSeconds: z.number().int().min(30).optional(),
   })
   .passthrough();
+
+/** What an agent needs of its server (a K3sControlPlane is one): where it answers, the cluster
+ * token, SSH to it (the drain and uncordon run there, with its admin kubeconfig), and its install
+ * command, which every agent comes after. */
+export interface AgentsServer {
+  address: string;
+  token: pulumi.Output<string>;
+  serverConnection: pulumi.Output<ConnectionArgs>;
+  installed: pulumi.Resource;
+}
 
 export function checkAgentArgs(args: Omit<K3sAgentArgs, "controlPlane" | "connection">): void {
   const vm = args.placement.name;
@@ -119,46 +127,28 @@ export class K3sAgent extends pulumi.ComponentResource {
     this.files = files;
     const timeout = args.readyTimeoutSeconds ?? 600;
     const server = args.controlPlane.serverConnection;
-    const policyMarker = `NUMA_K3S_KUBELET_POLICY=${policyDigest}`;
+    // Drain and uncordon run again exactly when the kubelet policy changes.
+    const policyMarker = changeMarker("NUMA_K3S_KUBELET_POLICY", policyDigest);
 
-    const drain = new command.remote.Command(
-      `${name}-drain`,
-      {
-        connection: server,
-        create: `${policyMarker} ${remoteCommand(drainScript(p.name))}`,
-        update: `${policyMarker} ${remoteCommand(drainScript(p.name))}`,
-        addPreviousOutputInEnv: false,
-        logging: "stdoutAndStderr",
-      },
-      { parent: this, dependsOn: [args.controlPlane.installed] },
-    );
+    const drain = hostCommand(`${name}-drain`, { connection: server, script: drainScript(p.name), markers: [policyMarker] }, { parent: this, dependsOn: [args.controlPlane.installed] });
 
-    const script = remoteCommand(installScript({ role: "agent", version, nodeName: p.name, policyDigest, readyTimeoutSeconds: timeout, installer }));
-    const filesMarker = marker("NUMA_K3S_FILES_SHA256", JSON.stringify(files));
-    const install = new command.remote.Command(
+    const install = hostCommand(
       `${name}-k3s`,
       {
-        connection: secretConnection(args.connection),
-        create: `${filesMarker} ${script}`,
-        update: `${filesMarker} ${script}`,
-        delete: remoteCommand(uninstallScript("agent")),
-        stdin: pulumi.secret(args.controlPlane.token.apply((token) => payload(p.name, files, token))),
-        addPreviousOutputInEnv: false,
+        connection: args.connection,
+        script: installScript({ role: "agent", version, nodeName: p.name, policyDigest, readyTimeoutSeconds: timeout, installer }),
+        delete: uninstallScript("agent"),
+        markers: [changeMarker("NUMA_K3S_FILES", JSON.stringify(files))],
+        stdin: pulumi.secret(args.controlPlane.token.apply((token) => installPayload(p.name, files, token))),
+        secret: true,
         logging: "stderr",
       },
-      { parent: this, dependsOn: [drain, args.controlPlane.installed, ...(args.vm ? [args.vm] : [])], additionalSecretOutputs: ["stdout"] },
+      { parent: this, dependsOn: [drain, args.controlPlane.installed, ...(args.vm ? [args.vm] : [])] },
     );
 
-    const uncordon = new command.remote.Command(
+    const uncordon = hostCommand(
       `${name}-uncordon`,
-      {
-        connection: server,
-        create: `${policyMarker} ${remoteCommand(uncordonScript(p.name, timeout))}`,
-        update: `${policyMarker} ${remoteCommand(uncordonScript(p.name, timeout))}`,
-        delete: remoteCommand(removeNodeScript(p.name)),
-        addPreviousOutputInEnv: false,
-        logging: "stdoutAndStderr",
-      },
+      { connection: server, script: uncordonScript(p.name, timeout), delete: removeNodeScript(p.name), markers: [policyMarker] },
       { parent: this, dependsOn: [install] },
     );
 

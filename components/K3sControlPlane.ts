@@ -2,7 +2,6 @@
 // mac-numa without the Mac's address), or a Lima VM the program creates on the Mac (mac-numa).
 // It owns the cluster token, reads the admin kubeconfig back, and builds the one Kubernetes
 // provider everything after it uses.
-import { createHash } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import * as k8s from "@pulumi/kubernetes";
@@ -10,7 +9,6 @@ import * as random from "@pulumi/random";
 import { z } from "zod";
 import { DNS_LABEL } from "../common/formats";
 import { GUEST_INTERFACE } from "../guest/cloud-init";
-import { remoteCommand } from "../hypervisor/vm-scripts";
 import type { VmPlacement } from "../topology/placement";
 import { DEFAULT_DISABLED, DISABLE_ITEMS, DisableItem, renderServerConfig, serverUrl } from "../k3s/config-files";
 import { KUBECONFIG_FILE, rewriteKubeconfigServer } from "../k3s/kubeconfig";
@@ -18,9 +16,10 @@ import { kubeletConfiguration, kubeletPolicyDigest, renderKubeletConfig } from "
 import { DEFAULT_LIMA_IMAGE, DEFAULT_LIMA_NETWORK, LIMA_INTERFACE, LimaImage, limaDeleteScript, limaUpScript, renderLimaTemplate } from "../k3s/lima";
 import { LAYOUTS, Layout } from "../k3s/layouts";
 import { serverMarks } from "../k3s/node-roles";
-import { K3sFile, filesPayload, installScript, readKubeconfigScript, uninstallScript } from "../k3s/scripts";
+import { installPayload, installScript, readKubeconfigScript, uninstallScript } from "../k3s/scripts";
 import { InstallScript, K3S_VERSION, K3sArgsError, checkK3sVersion, installScriptOf } from "../k3s/version";
-import { ConnectionArgs, secretConnection } from "./HostCheck";
+import { changeMarker } from "../common/remote-script";
+import { ConnectionArgs, hostCommand, secretConnection } from "./remote";
 import { INTERFACE_NAME, INTERFACE_NAME_HINT } from "../common/formats";
 
 /** A Lima VM on the Mac as the server (mac-numa). */
@@ -143,11 +142,6 @@ const TOKEN_INPUTS: random.RandomPasswordArgs = { length: 48, special: false };
  */
 export const TOKEN_IGNORED = ["keepers", "length", "lower", "minLower", "minNumeric", "minSpecial", "minUpper", "number", "numeric", "overrideSpecial", "special", "upper"];
 
-/** An assignment in front of a command that changes exactly when `text` does. */
-export function marker(name: string, text: string): string {
-  return `${name}=${createHash("sha256").update(text).digest("hex").slice(0, 16)}`;
-}
-
 /**
  * The K3s server. Children: `<name>-token` (RandomPassword, unless `token`), `<name>-lima` (with
  * `lima`: limactl on the Mac), `<name>-k3s` (install / upgrade / uninstall over SSH, the files on
@@ -203,31 +197,35 @@ export class K3sControlPlane extends pulumi.ComponentResource {
     this.serverConnection = secretConnection(args.connection);
 
     const script = installScript({ role: "server", version, nodeName: args.nodeName, policyDigest, readyTimeoutSeconds: args.readyTimeoutSeconds ?? 600, installer });
-    const filesMarker = marker("NUMA_K3S_FILES_SHA256", JSON.stringify(files));
-    const install = remoteCommand(script);
-    this.installed = new command.remote.Command(
+    // The files travel on stdin (secret, with the token): their digest in the command text makes a
+    // changed file an update; the install's text names the version.
+    const filesMarker = changeMarker("NUMA_K3S_FILES", JSON.stringify(files));
+    this.installed = hostCommand(
       `${name}-k3s`,
       {
         connection: this.serverConnection,
-        create: `${filesMarker} ${install}`,
-        update: `${filesMarker} ${install}`,
-        delete: remoteCommand(uninstallScript("server")),
-        stdin: pulumi.secret(this.token.apply((token) => payload(args.nodeName, files, token))),
-        addPreviousOutputInEnv: false,
+        script,
+        delete: uninstallScript("server"),
+        markers: [filesMarker],
+        stdin: pulumi.secret(this.token.apply((token) => installPayload(args.nodeName, files, token))),
+        secret: true,
+        // The installer prints nothing secret to stderr, and its errors are what a user needs.
         logging: "stderr",
       },
-      { parent: this, dependsOn: [...(args.dependsOn ?? []), ...(lima ? [lima] : [])], additionalSecretOutputs: ["stdout"] },
+      { parent: this, dependsOn: [...(args.dependsOn ?? []), ...(lima ? [lima] : [])] },
     );
 
-    const read = new command.remote.Command(
+    // Read back after every install that changed anything (the install's own marker and text in
+    // front): a new certificate or address reaches the provider.
+    const read = hostCommand(
       K3sControlPlane.kubeconfigCommandName(name),
       {
         connection: this.serverConnection,
-        create: `${marker("NUMA_K3S_INSTALL", `${filesMarker} ${install}`)} ${remoteCommand(readKubeconfigScript(KUBECONFIG_FILE))}`,
-        addPreviousOutputInEnv: false,
-        logging: "none",
+        script: readKubeconfigScript(KUBECONFIG_FILE),
+        markers: [changeMarker("NUMA_K3S_INSTALL", `${filesMarker} ${script}`)],
+        secret: true,
       },
-      { parent: this, dependsOn: [this.installed], additionalSecretOutputs: ["stdout", "stderr"] },
+      { parent: this, dependsOn: [this.installed] },
     );
     this.kubeconfig = pulumi.secret(read.stdout.apply((text) => rewriteKubeconfigServer(text, url)));
     this.serverUrl = this.installed.id.apply(() => url);
@@ -238,20 +236,10 @@ export class K3sControlPlane extends pulumi.ComponentResource {
   private limaVm(name: string, lima: LimaServerArgs, template: string): command.remote.Command {
     const instance = lima.instance ?? "k3s-server";
     // The up script checks the Mac's socket_vmnet and sudoers setup before limactl create or start.
-    const up = remoteCommand(limaUpScript(instance, lima.network ?? DEFAULT_LIMA_NETWORK));
-    return new command.remote.Command(
+    return hostCommand(
       `${name}-lima`,
-      {
-        connection: secretConnection(lima.macConnection),
-        create: up,
-        update: up,
-        delete: remoteCommand(limaDeleteScript(instance)),
-        stdin: template,
-        triggers: [instance],
-        addPreviousOutputInEnv: false,
-        logging: "stdoutAndStderr",
-      },
-      { parent: this, deleteBeforeReplace: true },
+      { connection: lima.macConnection, script: limaUpScript(instance, lima.network ?? DEFAULT_LIMA_NETWORK), delete: limaDeleteScript(instance), stdin: template, triggers: [instance] },
+      { parent: this },
     );
   }
 }
@@ -270,11 +258,3 @@ export function limaTemplate(lima: LimaServerArgs): string {
   });
 }
 
-/** stdin of an install: the files and the token; refuses an empty token (a join would fail later,
- * less clearly). */
-export function payload(nodeName: string, files: Partial<Record<K3sFile, string>>, token: string | undefined): string {
-  if (typeof token !== "string" || token.length < 16) {
-    throw new K3sArgsError(`K3s '${nodeName}': the cluster token is ${token === undefined ? "missing" : `${token.length} characters`}; it needs at least 16`);
-  }
-  return filesPayload({ ...files, "cluster-token": `${token}\n` });
-}

@@ -5,7 +5,6 @@
 // Its delete undoes the preparation (hostprep/undo.ts): what the host held before comes back, and
 // a reboot is said to be needed for the kernel command line.
 import * as pulumi from "@pulumi/pulumi";
-import * as command from "@pulumi/command";
 import { HostLibvirt, HostPrep, HostPrepSchema } from "../hostprep/config";
 import { HostSettings, hostSettings } from "../hostprep/settings";
 import { hostOwner } from "../hostprep/host-record";
@@ -14,11 +13,11 @@ import { nodeExporterScript } from "../hostprep/node-exporter";
 import { undoScript } from "../hostprep/undo";
 import { hostDrift } from "../hostprep/drift";
 import { parseHostState, stateScript } from "../hostprep/host-state";
-import { remoteCommand } from "../hypervisor/vm-scripts";
 import type { HostTopology } from "../topology/host-topology";
 import type { HostPlan, VmPlacement } from "../topology/placement";
-import { ConnectionArgs, HostCheck, HostGate, PROGRAM_STARTED, secretConnection } from "./HostCheck";
-import { shellQuote } from "../hypervisor/shell-quote";
+import { HostCheck, HostGate } from "./HostCheck";
+import { ConnectionArgs, hostCommand } from "./remote";
+import { changeMarker } from "../common/remote-script";
 import { UserError } from "../common/user-error";
 
 export interface NumaHostArgs {
@@ -29,12 +28,12 @@ export interface NumaHostArgs {
   /** The plan's VMs (others' are ignored): their huge pages and, for the drift check, their pins.
    * Adding or resizing a VM changes the prepare command: an update, never a replacement. */
   vms: readonly VmPlacement[];
-  /** `numa-k3s:hosts[i].prepare` (hostprep/config.ts documents each field); parsed here, so the
-   * raw config may be passed. Default: cmdline isolation, no wake-latency limit, no reboot. */
-  prepare?: unknown;
+  /** `numa-k3s:hosts[i].prepare` as the stack schema parsed it (hostprep/config.ts documents each
+   * field). Default: cmdline isolation, no wake-latency limit, no reboot. */
+  prepare?: HostPrep;
   /** The host's libvirt settings from the stack (uri, poolDir, baseImage, bridge). */
   libvirt: HostLibvirt;
-  /** SSH to the hypervisor, as the host's other commands get it. Made secret here. */
+  /** SSH to the hypervisor (components/remote.ts sshConnection). */
   connection: pulumi.Input<ConnectionArgs>;
   /** The host's topology check: nothing is prepared on a host whose CPU numbering moved. */
   hostCheck: HostCheck;
@@ -78,7 +77,7 @@ export class NumaHost extends pulumi.ComponentResource implements HostGate {
   constructor(name: string, args: NumaHostArgs, opts?: pulumi.ComponentResourceOptions) {
     const host = args.hostPlan.name;
     if (args.hostCheck.host !== host) throw new NumaHostError(`NumaHost '${name}': hostPlan.name = ${JSON.stringify(host)}: must equal hostCheck.host (${JSON.stringify(args.hostCheck.host)})`);
-    const prepare = parsePrepare(host, args.prepare);
+    const prepare = args.prepare ?? HostPrepSchema.parse({});
     const settings = hostSettings(args.topology, args.hostPlan, args.vms, prepare, args.libvirt);
     super("numa-k3s:host:NumaHost", name, { host, bootParameters: settings.bootParameters, allowReboot: prepare.allowReboot }, opts);
     this.host = host;
@@ -87,28 +86,20 @@ export class NumaHost extends pulumi.ComponentResource implements HostGate {
 
     // The stack this host belongs to: the prepare refuses a host another stack prepared.
     const owner = hostOwner(pulumi.getProject(), pulumi.getStack());
-    const script = remoteCommand(prepareScript(settings, owner));
     // No triggers: a new plan is a new script text, which is an update that converges the host.
-    const prepareCommand = new command.remote.Command(
+    // A replacement (pulumi up --replace) undoes the old preparation before it prepares again
+    // (hostCommand deletes first): the other way round, the old one's undo would take back what
+    // the new one just set.
+    const prepareCommand = hostCommand(
       NumaHost.commandName(name),
-      {
-        connection: args.hostCheck.gate(secretConnection(args.connection)),
-        create: script,
-        update: script,
-        delete: remoteCommand(undoScript(owner, host)),
-        addPreviousOutputInEnv: false,
-        logging: "stdoutAndStderr",
-      },
-      // A replacement (pulumi up --replace) undoes the old preparation before it prepares again:
-      // the other way round, the old one's undo would take back what the new one just set.
-      { parent: this, deleteBeforeReplace: true },
+      { connection: args.hostCheck.gate(args.connection), script: prepareScript(settings, owner), delete: undoScript(owner, host) },
+      { parent: this },
     );
     // The metrics VictoriaStack's hypervisor job scrapes (node_exporter, the pinning collector),
     // after the packages and the VMs' plan are in place.
-    const monitoring = remoteCommand(nodeExporterScript(host, args.vms.filter((vm) => vm.host === host), args.libvirt.uri));
-    new command.remote.Command(
+    hostCommand(
       `${name}-node-exporter`,
-      { connection: args.hostCheck.gate(secretConnection(args.connection)), create: monitoring, update: monitoring, addPreviousOutputInEnv: false, logging: "stdoutAndStderr" },
+      { connection: args.hostCheck.gate(args.connection), script: nodeExporterScript(host, args.vms.filter((vm) => vm.host === host), args.libvirt.uri) },
       { parent: this, dependsOn: [prepareCommand] },
     );
     this.rebootRequired = prepareCommand.stdout.apply(rebootNeeds);
@@ -133,17 +124,17 @@ export class NumaHost extends pulumi.ComponentResource implements HostGate {
    * The drift check of `npm run host-check`, inside `pulumi up`: once `after` (the host's VMs) is
    * done, a read-only command reads the live state (command line, isolated threads, huge pages,
    * governor, every domain's pins) and each difference from the plan is logged as a warning on
-   * this host. It runs on every up (a per-run marker, like the host check), and never changes the
-   * host: drift is reported, not "fixed" behind the operator's back.
+   * this host. It runs whenever the host's plan changed (a marker of the settings it checks
+   * against), like the host check, and never changes the host: drift is reported, not "fixed"
+   * behind the operator's back. Between ups, `npm run host-check` reads it on demand.
    */
-  checkDrift(after: pulumi.Resource[], connection: pulumi.Input<ConnectionArgs>, runId: string = PROGRAM_STARTED): pulumi.Output<string[]> {
-    const read = new command.remote.Command(
+  checkDrift(after: pulumi.Resource[], connection: pulumi.Input<ConnectionArgs>): pulumi.Output<string[]> {
+    const read = hostCommand(
       `${this.host}-drift`,
       {
-        connection: this.gate(secretConnection(connection)),
-        create: `NUMA_K3S_DRIFT_RUN=${shellQuote(runId)} ${remoteCommand(stateScript(this.settings))}`,
-        update: `NUMA_K3S_DRIFT_RUN=${shellQuote(runId)} ${remoteCommand(stateScript(this.settings))}`,
-        addPreviousOutputInEnv: false,
+        connection: this.gate(connection),
+        script: stateScript(this.settings),
+        markers: [changeMarker("NUMA_K3S_DRIFT", JSON.stringify(this.settings))],
         logging: "stderr",
       },
       { parent: this, dependsOn: after },

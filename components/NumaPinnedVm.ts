@@ -2,16 +2,15 @@
 // are uploaded, then one command creates, updates and deletes the VM with the scripts of
 // hypervisor/vm-scripts.ts, the domain XML on stdin. Nothing runs before the host's HostCheck has
 // seen the live topology match the committed capture.
-import { createHash } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
-import * as command from "@pulumi/command";
 import { formatCpuset } from "../topology/cpuset";
 import { renderDomainXml } from "../topology/domain-xml";
 import { GuestSpec, renderMetaData, renderNetworkConfig, renderUserData } from "../guest/cloud-init";
-import { createScript, deleteScript, remoteCommand, updateScript } from "../hypervisor/vm-scripts";
+import { createScript, deleteScript, updateScript } from "../hypervisor/vm-scripts";
 import { VmDescription, domainSpecOf, replacedWhenMoved, scriptParamsOf, vmIdentity } from "../hypervisor/vm-description";
-import { shellQuote } from "../hypervisor/shell-quote";
-import { ConnectionArgs, HostGate, secretConnection } from "./HostCheck";
+import { changeMarker, filesPayload, readPayloadBash, shellQuote } from "../common/remote-script";
+import { HostGate } from "./HostCheck";
+import { ConnectionArgs, hostCommand } from "./remote";
 import { UserError, fieldProblem } from "../common/user-error";
 
 export interface NumaPinnedVmArgs {
@@ -59,46 +58,31 @@ export function seedFiles(guest: GuestSpec): Record<SeedFile, string> {
   return { "user-data": renderUserData(guest), "meta-data": renderMetaData(guest), "network-config": renderNetworkConfig(guest) };
 }
 
-/** What the seed upload sends on stdin: one line per file, `<name> <base64 of its content>`. Base64
- * keeps any byte of the documents away from the shell. */
+/** What the seed upload sends on stdin: the three files as a payload (common/remote-script.ts). */
 export function seedPayload(guest: GuestSpec): string {
-  const files = seedFiles(guest);
-  return SEED_FILES.map((f) => `${f} ${Buffer.from(files[f], "utf8").toString("base64")}\n`).join("");
-}
-
-/** The files a seed payload carries (what render writes to cloud-init/<vm>/). */
-export function parseSeedPayload(payload: string): Record<string, string> {
-  const files: Record<string, string> = {};
-  for (const line of payload.split("\n").filter((l) => l !== "")) {
-    const [name, data] = line.split(" ");
-    files[name] = Buffer.from(data ?? "", "base64").toString("utf8");
-  }
-  return files;
+  return filesPayload(seedFiles(guest));
 }
 
 /** The assignment in front of the domain command that changes exactly when the seed does. */
 export function seedMarker(guest: GuestSpec): string {
-  return `NUMA_K3S_SEED_SHA256=${createHash("sha256").update(seedPayload(guest)).digest("hex")}`;
+  return changeMarker("NUMA_K3S_SEED", seedPayload(guest));
 }
 
 /** The bash script that writes the payload's files into `dir` (created if missing): each file
- * written next to its target and renamed, so a half-written file is never read. */
+ * staged next to its target and renamed, so a half-written file is never read. */
 export function seedScript(dir: string): string {
   return `set -euo pipefail
+say() { echo "numa-k3s seed: $*" >&2; }
 dir=${shellQuote(dir)}
 umask 077
 mkdir -p "$dir"
-while read -r file data; do
-  case $file in
-    user-data | meta-data | network-config) ;;
-    *) echo "numa-k3s seed: unexpected file '$file' on stdin" >&2; exit 1 ;;
-  esac
-  base64 -d >"$dir/.$file.tmp" <<<"$data"
-  mv -f "$dir/.$file.tmp" "$dir/$file"
-  echo "numa-k3s seed: wrote $dir/$file" >&2
+${readPayloadBash(SEED_FILES)}
+for file in "\${received[@]}"; do
+  mv -f "$dir/.$file.new" "$dir/$file"
+  say "wrote $dir/$file"
 done
-for file in user-data meta-data network-config; do
-  [[ -f $dir/$file ]] || { echo "numa-k3s seed: $dir/$file was not written" >&2; exit 1; }
+for file in ${SEED_FILES.join(" ")}; do
+  [[ -f $dir/$file ]] || { say "$dir/$file was not written"; exit 1; }
 done
 `;
 }
@@ -152,35 +136,26 @@ export class NumaPinnedVm extends pulumi.ComponentResource {
     const params = scriptParamsOf(vm);
     const xml = renderDomainXml(placement, domainSpecOf(vm));
     const payload = seedPayload(guest);
-    const connection = hostCheck.gate(secretConnection(args.connection));
+    const connection = hostCheck.gate(args.connection);
 
-    const seed = new command.remote.Command(
+    const seed = hostCommand(
       `${name}-seed`,
-      {
-        connection,
-        create: remoteCommand(seedScript(files.seed.dir)),
-        update: remoteCommand(seedScript(files.seed.dir)),
-        stdin: payload,
-        triggers: [files.seed.dir],
-        addPreviousOutputInEnv: false,
-        logging: "stdoutAndStderr",
-      },
-      { parent: this, deleteBeforeReplace: true },
+      { connection, script: seedScript(files.seed.dir), stdin: payload, triggers: [files.seed.dir] },
+      { parent: this },
     );
 
-    const domainCommand = new command.remote.Command(
+    const domainCommand = hostCommand(
       `${name}-domain`,
       {
         connection,
-        create: `${seedMarker(guest)} ${remoteCommand(createScript(params))}`,
-        update: `${seedMarker(guest)} ${remoteCommand(updateScript(params))}`,
-        delete: remoteCommand(deleteScript(params)),
+        script: createScript(params),
+        update: updateScript(params),
+        delete: deleteScript(params),
+        markers: [seedMarker(guest)],
         stdin: xml,
         triggers: vmIdentity(vm),
-        addPreviousOutputInEnv: false,
-        logging: "stdoutAndStderr",
       },
-      { parent: this, dependsOn: [seed], deleteBeforeReplace: true, ...(replacedWhenMoved(vm) ? {} : { ignoreChanges: ["triggers"] }) },
+      { parent: this, dependsOn: [seed], ...(replacedWhenMoved(vm) ? {} : { ignoreChanges: ["triggers"] }) },
     );
 
     // Released once the domain command is registered, so whoever uses an output (a K3s agent

@@ -16,7 +16,7 @@
 // filesystems and volume managers keep their headers and backups, and from a spread over the whole
 // device, is zero. A disk the program created (the hot disk, the staging disk) reads as zeros
 // everywhere; anything else is left alone, and the script says so.
-import { shellQuote } from "../hypervisor/shell-quote";
+import { shellQuote } from "../common/remote-script";
 import type { MountPoint } from "./data-mounts";
 import { POD_DIR_NAME } from "./data-mounts";
 

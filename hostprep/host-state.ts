@@ -6,7 +6,7 @@
 // output, verbatim. Sections: cmdline, isolated, hugepages <node> <sizeKiB>, governor <thread>,
 // latency <thread>, domstate <domain>, vcpupin <domain>, emulatorpin <domain>, numatune <domain>.
 // A file that does not exist prints `@@ absent` as its body; a failed virsh prints `@@ error <text>`.
-import { shellQuote } from "../hypervisor/shell-quote";
+import { shellQuote } from "../common/remote-script";
 import { parseCpuset } from "../topology/cpuset";
 import type { HostSettings } from "./settings";
 import { UserError } from "../common/user-error";

@@ -3,7 +3,7 @@
 // textfile directory) and the pinning collector (platform/victoria.ts) run by a systemd timer,
 // whose output the pin-drift alert compares. Every file this writes is ours and listed in
 // NODE_EXPORTER_FILES, so a restore can remove exactly them; the package is left installed.
-import { shellQuote } from "../hypervisor/shell-quote";
+import { shellQuote } from "../common/remote-script";
 import { TEXTFILE_DIR, pinningCollectorScript } from "../platform/victoria";
 import type { VmPlacement } from "../topology/placement";
 

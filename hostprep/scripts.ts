@@ -7,7 +7,7 @@
 //
 // stdout carries only lines NumaHost reads: `reboot-needed: <what>` for each setting that takes
 // effect at the next boot only, and `reboot-scheduled: <when>`. Everything else goes to stderr.
-import { shellQuote } from "../hypervisor/shell-quote";
+import { shellQuote } from "../common/remote-script";
 import { formatCpuset } from "../topology/cpuset";
 import { GIGANTIC_KIB, sizeName } from "./hugepages";
 import { irqbalanceLine } from "./irqbalance";

@@ -5,7 +5,7 @@
 // file the user changed since is left as it is, sysfs values, mounts and the tuned profile go back.
 // Packages stay installed. What the running kernel keeps until a reboot is said, as
 // `reboot-needed:` lines on stdout.
-import { shellQuote } from "../hypervisor/shell-quote";
+import { shellQuote } from "../common/remote-script";
 import { RECORD_ASSIGNMENTS, RECORD_FUNCTIONS, STATE_DIR } from "./host-record";
 import { NODE_EXPORTER_FILES, NODE_EXPORTER_PACKAGE } from "./node-exporter";
 

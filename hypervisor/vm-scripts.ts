@@ -7,7 +7,7 @@
 // each shell-quoted; the rest of the text is constant and refers to those variables. Scripts are
 // idempotent: running one again converges instead of failing.
 import { posix } from "node:path";
-import { shellQuote } from "./shell-quote";
+import { shellQuote } from "../common/remote-script";
 import { UserError, fieldProblem } from "../common/user-error";
 import { BY_ID_DEVICE, BY_ID_DEVICE_HINT, DEFAULT_LIBVIRT_URI, LIBVIRT_URI, LIBVIRT_URI_HINT } from "../common/formats";
 
@@ -546,10 +546,3 @@ if [[ -n $data_device ]]; then say "kept passed-through device $data_device (nev
 `;
 }
 
-/**
- * The command line remote.Command runs: sshd hands it to the user's login shell, which may not be
- * bash, so the script goes to bash as one quoted argument; stdin stays free for the domain XML.
- */
-export function remoteCommand(script: string): string {
-  return `bash -c ${shellQuote(script)}`;
-}

@@ -5,7 +5,7 @@
 // program reaches the VM over the bridged address too, as an admin user the template creates.
 import { stringify } from "yaml";
 import { PUBLIC_KEY } from "../guest/cloud-init";
-import { shellQuote } from "../hypervisor/shell-quote";
+import { shellQuote } from "../common/remote-script";
 import { LOGIN_NAME, MAC } from "../common/formats";
 import { K3sArgsError } from "./version";
 

@@ -1,10 +1,10 @@
 // The bash scripts the K3s commands run over SSH: install/upgrade/reconfigure (one script, so a
 // rerun converges whatever state it finds), uninstall, and the server-side drain / uncordon around
 // a kubelet policy change. Values are quoted with shellQuote; files arrive on stdin.
-import { shellQuote } from "../hypervisor/shell-quote";
+import { filesPayload, readPayloadBash, shellQuote } from "../common/remote-script";
 import { CONFIG_FILE, TOKEN_FILE } from "./config-files";
 import { KUBELET_CONFIG_COPY, KUBELET_CONFIG_PATH, KUBELET_STATE_FILES } from "./kubelet-config";
-import type { InstallScript } from "./version";
+import { InstallScript, K3sArgsError } from "./version";
 
 export type K3sRole = "server" | "agent";
 
@@ -19,13 +19,19 @@ export const POLICY_FILE = "/etc/rancher/k3s/numa-k3s-kubelet-policy";
 export const K3S_FILES = { "config.yaml": CONFIG_FILE, "kubelet.yaml": KUBELET_CONFIG_PATH, "cluster-token": TOKEN_FILE } as const;
 export type K3sFile = keyof typeof K3S_FILES;
 
-/** stdin of the install command: one line per file, `<name> <base64>`; base64 keeps every byte away
- * from the shell. Holds the token: the caller makes it secret. */
-export function filesPayload(files: Partial<Record<K3sFile, string>>): string {
-  return (Object.keys(K3S_FILES) as K3sFile[])
-    .filter((f) => files[f] !== undefined)
-    .map((f) => `${f} ${Buffer.from(files[f]!, "utf8").toString("base64")}\n`)
-    .join("");
+/** stdin of the install command: the files as a payload (common/remote-script.ts), in K3S_FILES'
+ * order. Holds the token: the caller makes it secret. */
+export function k3sFilesPayload(files: Partial<Record<K3sFile, string>>): string {
+  return filesPayload(Object.fromEntries((Object.keys(K3S_FILES) as K3sFile[]).filter((f) => files[f] !== undefined).map((f) => [f, files[f]!])));
+}
+
+/** stdin of an install: the node's files and the cluster token; refuses a short or missing token
+ * (a join would fail later, less clearly). */
+export function installPayload(nodeName: string, files: Partial<Record<K3sFile, string>>, token: string | undefined): string {
+  if (typeof token !== "string" || token.length < 16) {
+    throw new K3sArgsError(`K3s '${nodeName}': the cluster token is ${token === undefined ? "missing" : `${token.length} characters`}; it needs at least 16`);
+  }
+  return k3sFilesPayload({ ...files, "cluster-token": `${token}\n` });
 }
 
 // The SSH user may be the VM's admin user (passwordless sudo, cloud-init gives it that) or root
@@ -106,17 +112,11 @@ umask 077
 mkdir -p "$dir"
 
 # 1. The files from stdin, staged: nothing is replaced before the token is checked.
-staged=()
+say() { log "$@"; }
+${readPayloadBash(Object.keys(K3S_FILES))}
+staged=("\${received[@]}")
 kubelet_seen=false
-while read -r file data; do
-  case $file in
-    config.yaml | cluster-token) ;;
-    kubelet.yaml) kubelet_seen=true ;;
-    *) log "unexpected file '$file' on stdin"; exit 1 ;;
-  esac
-  base64 -d >"$dir/.$file.new" <<<"$data"
-  staged+=("$file")
-done
+for file in "\${staged[@]}"; do [[ $file == kubelet.yaml ]] && kubelet_seen=true; done
 discard() { for file in "\${staged[@]}"; do rm -f "$dir/.$file.new"; done; }
 
 # 2. The token this server's datastore is encrypted with stays, unless its rotation was recorded.

@@ -7,7 +7,7 @@ import { problemLine } from "../common/config-errors";
 import { positiveNumber, wholeNumber, wholeNumberIn } from "../common/config-values";
 import { ARCHITECTURES, ARCHITECTURE_IDS, Architecture, ArchitectureId } from "./architectures";
 import { SlmConfigError } from "./errors";
-import { DEFAULT_LLAMA_SERVER_IMAGE } from "./llama-server";
+import { DEFAULT_LLAMA_SERVER_IMAGE } from "./llama-server-image";
 import { QUANTISATIONS } from "./quantisation";
 
 /** Where the errors say the input lives. */

@@ -5,7 +5,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { K3sAgent } from "../components/K3sAgent";
 import { K3sControlPlane, K3sControlPlaneArgs } from "../components/K3sControlPlane";
-import { types } from "@pulumi/command";
+import { sshConnection } from "../components/remote";
 import { StackContext } from "./context";
 import { NumaVms } from "./numa-vms";
 import { StackInputs } from "./stack-inputs";
@@ -24,8 +24,8 @@ export interface Cluster {
 }
 
 /** SSH as the stack's admin user with the stack's key: how Pulumi reaches VMs and the server. */
-function login(ctx: StackContext, address: string, user: string, port = 22): types.input.remote.ConnectionArgs {
-  return { host: address, port, user, privateKey: pulumi.secret(ctx.sshPrivateKey), dialErrorLimit: 30, perDialTimeout: 15 };
+function login(ctx: StackContext, address: string, user: string, port = 22) {
+  return sshConnection(address, user, port, ctx.sshPrivateKey);
 }
 
 export function k3sCluster(inputs: StackInputs, numa: NumaVms, ctx: StackContext): Cluster {

@@ -50,7 +50,7 @@ export const StackHostSchema = HostRequestSchema.extend({
   libvirt: LibvirtSchema,
   /** Host preparation from the plan (hostprep/config.ts documents each key): CPU isolation, huge
    * pages, governor, base image download, allowReboot. Default: cmdline isolation, no reboot. */
-  prepare: HostPrepSchema.optional(),
+  prepare: HostPrepSchema.prefault({}),
 }).strict();
 export type StackHost = z.infer<typeof StackHostSchema>;
 

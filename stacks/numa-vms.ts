@@ -7,6 +7,7 @@ import { VmDescription } from "../hypervisor/vm-description";
 import { Plan } from "../topology/placement";
 import { StackContext, connectionFor } from "./context";
 import { StackInputs } from "./stack-inputs";
+import { StackHost } from "./config";
 import { vmDescriptionOf } from "./vm-specs";
 
 export interface NumaVms {
@@ -26,6 +27,12 @@ export function vmDescriptions(inputs: StackInputs, plan: Plan): VmDescription[]
   });
 }
 
+/** What the stack wants of a host: its settings and every VM on it, as one text whose change makes
+ * the host check run again (the check comes before any command that acts on the host). */
+function desiredOf(host: StackHost, vms: readonly VmDescription[], plan: Plan): string {
+  return JSON.stringify({ host, plan: plan.hosts.find((h) => h.name === host.name), vms });
+}
+
 export function numaVms(inputs: StackInputs, plan: Plan, ctx: StackContext): NumaVms {
   const descriptions = vmDescriptions(inputs, plan);
   const hostChecks = new Map<string, HostCheck>();
@@ -39,7 +46,7 @@ export function numaVms(inputs: StackInputs, plan: Plan, ctx: StackContext): Num
         captureFile: host.capabilities,
         connection: connectionFor(host, ctx),
         libvirtUri: host.libvirt.uri,
-        runId: ctx.runId,
+        desired: desiredOf(host, descriptions.filter((vm) => vm.placement.host === host.name), plan),
       }),
     );
   }
@@ -68,7 +75,7 @@ export function numaVms(inputs: StackInputs, plan: Plan, ctx: StackContext): Num
   for (const [name, numaHost] of hosts) {
     const host = inputs.config.hosts.find((h) => h.name === name)!;
     const own = vms.filter((_, i) => descriptions[i].placement.host === name);
-    numaHost.checkDrift(own, connectionFor(host, ctx), ctx.runId);
+    numaHost.checkDrift(own, connectionFor(host, ctx));
   }
   return { plan, hostChecks: [...hostChecks.values()], hosts: [...hosts.values()], vms };
 }

@@ -85,7 +85,6 @@ export function runProgram(projectDir = process.cwd(), prepared?: Prepared) {
     configFile: inputs.file,
     projectDir,
     previewOnly,
-    runId: rendering ? "render" : undefined,
     sshPrivateKey: sshPrivateKey ?? pulumi.secret("(set numa-k3s:sshPrivateKey)"),
   };
   // What a user wrote that only shows once specs are built (a disk path libvirt would refuse, a

@@ -11,6 +11,7 @@
 // treated as absent, so that one unknown field does not stop every rule.
 import YAML from "yaml";
 import { CommandInput, Inputs, ObjectInput, SECRET, emptyInputs } from "./model";
+import { payloadFiles } from "../../common/remote-script";
 
 export interface ResourceLike {
   type: string;
@@ -49,15 +50,6 @@ export function redacted(v: unknown): unknown {
   return v;
 }
 
-/** The files of a K3s install's stdin (`<file> <base64>` per line, k3s/scripts.ts filesPayload). */
-export function payloadFiles(stdin: string): Record<string, string> {
-  const files: Record<string, string> = {};
-  for (const line of stdin.split("\n")) {
-    const m = /^([A-Za-z0-9._-]+) ([A-Za-z0-9+/=]*)$/.exec(line);
-    if (m) files[m[1]] = Buffer.from(m[2], "base64").toString("utf8");
-  }
-  return files;
-}
 
 const COMMAND_TYPES = new Set(["command:remote:Command", "command:local:Command"]);
 const COMMAND_FIELDS = ["create", "update", "delete", "environment", "triggers", "stdin"];

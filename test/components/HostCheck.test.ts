@@ -15,14 +15,14 @@ const renumbered = capture.replace(/<cpu id='(\d+)'([^>]*?)siblings='(\d+),(\d+)
 
 const connection = { host: "192.0.2.10", user: "root", privateKey: "-----BEGIN OPENSSH PRIVATE KEY-----\nAAAA\n-----END OPENSSH PRIVATE KEY-----" };
 
-async function hostCheck(liveXml: string, runId = "run-1") {
+async function hostCheck(liveXml: string, desired = "the stack's wishes for numa-01") {
   startMockRuntime({ project: "numa-k3s", stack: "test", commandStdout: stdoutByName({ "numa-01-check-capabilities": liveXml }) });
   const { HostCheck } = await import("../../components/HostCheck");
-  return new HostCheck("numa-01-check", { host: "numa-01", topology: committed, captureFile: CAPTURE_PATH, connection, runId });
+  return new HostCheck("numa-01-check", { host: "numa-01", topology: committed, captureFile: CAPTURE_PATH, connection, desired });
 }
 
 describe("HostCheck", () => {
-  it("runs virsh capabilities through one remote command that re-runs as an update on every run", async () => {
+  it("runs virsh capabilities through one remote command that runs again exactly when what the stack wants of the host changes", async () => {
     const check = await hostCheck(capture);
     await outputValue(check.verified);
     await settle();
@@ -33,13 +33,22 @@ describe("HostCheck", () => {
     ]);
     const cmd = resources[1];
     expect(cmd.parent).toBe(resources[0].urn);
-    expect(cmd.inputs.create).toBe("virsh -c 'qemu:///system' capabilities");
-    // A per-run value outside triggers: every `up` is an update of the check, never a replace.
-    expect(cmd.inputs.update).toBe("NUMA_K3S_CHECK_RUN='run-1' virsh -c 'qemu:///system' capabilities");
+    expect(cmd.inputs.create).toMatch(/^NUMA_K3S_HOST_CHECK=[0-9a-f]{16} bash -c 'virsh -c '\\''qemu:\/\/\/system'\\'' capabilities'$/);
+    // Update and create are one command: an unchanged stack runs nothing (a second up is a no-op),
+    // a changed one is an update, never a replace.
+    expect(cmd.inputs.update).toBe(cmd.inputs.create);
     expect(cmd.inputs.environment).toBeUndefined();
     expect(cmd.inputs.triggers).toBeUndefined();
     const { secretPaths } = unwrapSecrets(cmd.inputs);
     expect(secretPaths).toContain("connection");
+    const marker = (create: unknown) => /^(NUMA_K3S_HOST_CHECK=\w+)/.exec(String(create))![1];
+    const same = recordedResources().find((r) => r.name === "numa-01-check-capabilities")!.inputs.create;
+    await hostCheck(capture);
+    await settle();
+    expect(marker(recordedResources().find((r) => r.name === "numa-01-check-capabilities")!.inputs.create)).toBe(marker(same));
+    await hostCheck(capture, "a VM more on numa-01");
+    await settle();
+    expect(marker(recordedResources().find((r) => r.name === "numa-01-check-capabilities")!.inputs.create)).not.toBe(marker(same));
   });
 
   it("resolves verified when the live host matches the committed capture", async () => {

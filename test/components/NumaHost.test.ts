@@ -6,11 +6,13 @@ import { outputValue, recordedResources, settle, startMockRuntime, stdoutByName 
 import { LIBVIRT, referenceSingle, epyc } from "../hostprep/hosts";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { bashCommand } from "../../common/remote-script";
+import { HostPrepSchema } from "../../hostprep/config";
 
 const capture = readFileSync(join(__dirname, "../..", "hosts/reference-2x-e5-2697v4.capabilities.xml"), "utf8");
 const connection = { host: "192.0.2.10", user: "root", privateKey: "-----BEGIN OPENSSH PRIVATE KEY-----\nAAAA\n-----END OPENSSH PRIVATE KEY-----" };
 
-async function build(opts: { vms?: "all" | "without-slm"; prepare?: unknown; prepareStdout?: string; vm?: boolean; driftStdout?: string } = {}) {
+async function build(opts: { vms?: "all" | "without-slm"; prepare?: Record<string, unknown>; prepareStdout?: string; vm?: boolean; driftStdout?: string } = {}) {
   startMockRuntime({
     project: "numa-k3s",
     stack: "test",
@@ -21,8 +23,8 @@ async function build(opts: { vms?: "all" | "without-slm"; prepare?: unknown; pre
   const command = await import("@pulumi/command");
   const { plan, topology } = referenceSingle();
   const vms = opts.vms === "without-slm" ? plan.vms.filter((v) => v.name !== "k3s-worker-slm") : plan.vms;
-  const hostCheck = new HostCheck("numa-01-check", { host: "numa-01", topology, connection, runId: "run-1" });
-  const host = new NumaHost("numa-01-host", { topology, hostPlan: plan.hosts[0], vms, prepare: opts.prepare, libvirt: LIBVIRT, connection, hostCheck });
+  const hostCheck = new HostCheck("numa-01-check", { host: "numa-01", topology, connection, desired: "test" });
+  const host = new NumaHost("numa-01-host", { topology, hostPlan: plan.hosts[0], vms, prepare: opts.prepare ? HostPrepSchema.parse(opts.prepare) : undefined, libvirt: LIBVIRT, connection, hostCheck });
   // A stand-in for a VM's command, gated the way a NumaPinnedVm's would be.
   const vm = opts.vm !== false ? new command.remote.Command("k3s-worker-slm-domain", { connection: host.gate(connection), create: "true" }) : undefined;
   return { host, vm };
@@ -36,14 +38,14 @@ describe("NumaHost's drift check inside pulumi up", () => {
 
   it("reads the host back after its VMs and reports each difference; an in-sync host reports none", async () => {
     const drifted = await build({ driftStdout: state("numa-01-drifted.state.txt") });
-    const lines = await outputValue(drifted.host.checkDrift([drifted.vm!], connection, "run-1"));
+    const lines = await outputValue(drifted.host.checkDrift([drifted.vm!], connection));
     await settle();
     expect(lines.length).toBeGreaterThan(3);
     expect(lines.every((l) => l.startsWith("host numa-01: "))).toBe(true);
     expect(named("numa-01-drift").dependencies).toContain(named("k3s-worker-slm-domain").urn);
     expect(String(named("numa-01-drift").inputs.create)).not.toMatch(/\b(virsh (vcpupin|emulatorpin|numatune) \S+ \d|echo [0-9]+ >)/);
     const clean = await build({ driftStdout: state("numa-01-in-sync.state.txt") });
-    expect(await outputValue(clean.host.checkDrift([clean.vm!], connection, "run-1"))).toEqual([]);
+    expect(await outputValue(clean.host.checkDrift([clean.vm!], connection))).toEqual([]);
   });
 });
 
@@ -81,10 +83,10 @@ describe("NumaHost", () => {
     await build();
     await settle();
     const { undoScript } = await import("../../hostprep/undo");
-    const { remoteCommand } = await import("../../hypervisor/vm-scripts");
+    const { bashCommand } = await import("../../common/remote-script");
     const inputs = named("numa-01-host-prepare").inputs;
     // The stack's own name: another stack's prepare is refused on the host, its undo leaves it.
-    expect(inputs.delete).toBe(remoteCommand(undoScript("numa-k3s/test", "numa-01")));
+    expect(inputs.delete).toBe(bashCommand(undoScript("numa-k3s/test", "numa-01")));
     expect(String(inputs.create)).toMatch(/owner=\W*numa-k3s\/test\W/);
   });
 
@@ -128,7 +130,7 @@ describe("NumaHost", () => {
       const { HostCheck } = await import("../../components/HostCheck");
       const { NumaHost } = await import("../../components/NumaHost");
       const { plan, topology } = referenceSingle();
-      const hostCheck = new HostCheck("numa-01-check", { host: "numa-01", topology, connection, runId: "run-1" });
+      const hostCheck = new HostCheck("numa-01-check", { host: "numa-01", topology, connection, desired: "test" });
       new NumaHost("numa-01-host", { topology, hostPlan: plan.hosts[0], vms: plan.vms, libvirt: LIBVIRT, connection, hostCheck });
       expect(warn).toHaveBeenCalledWith(expect.stringMatching(/^host numa-01: the plan needs kernel parameters that apply at the next boot only: isolcpus=.* allowReboot is false/), expect.anything());
     } finally {
@@ -137,8 +139,4 @@ describe("NumaHost", () => {
     }
   });
 
-  it("refuses a prepare setting in one line naming the field", async () => {
-    await expect(build({ prepare: { isolation: "tuned-adm" } })).rejects.toThrow(/^NumaHost 'numa-01': prepare\.isolation: /);
-    await expect(build({ prepare: { allowreboot: true } })).rejects.toThrow(/^NumaHost 'numa-01': prepare: .*allowreboot/);
-  });
 });

@@ -10,9 +10,10 @@ import type { VmPlacement } from "../../topology/placement";
 import { planPlacement } from "../../topology/planner";
 import { PlacementRequestSchema } from "../../topology/request";
 import { GuestSpec, renderMetaData, renderNetworkConfig, renderUserData } from "../../guest/cloud-init";
-import { createScript, deleteScript, remoteCommand, updateScript } from "../../hypervisor/vm-scripts";
+import { createScript, deleteScript, updateScript } from "../../hypervisor/vm-scripts";
 import type { NumaPinnedVmArgs } from "../../components/NumaPinnedVm";
 import { VmDescription, domainSpecOf, scriptParamsOf, vmFilesOf } from "../../hypervisor/vm-description";
+import { bashCommand } from "../../common/remote-script";
 
 const CAPTURE_PATH = join(__dirname, "../../hosts/reference-2x-e5-2697v4.capabilities.xml");
 const capture = readFileSync(CAPTURE_PATH, "utf8");
@@ -64,7 +65,7 @@ async function deploy(args: Args, opts?: pulumi.ComponentResourceOptions) {
   const { HostCheck } = await import("../../components/HostCheck");
   const { NumaPinnedVm } = await import("../../components/NumaPinnedVm");
   const connection = { host: "192.0.2.10", user: "root", privateKey: PRIVATE_KEY };
-  const hostCheck = new HostCheck("numa-01-check", { host: "numa-01", topology, connection, runId: "run-1" });
+  const hostCheck = new HostCheck("numa-01-check", { host: "numa-01", topology, connection, desired: "test" });
   const vm = new NumaPinnedVm(args.vm.placement.name, { ...args, connection, hostCheck }, opts);
   await outputValue(vm.address);
   await settle();
@@ -97,16 +98,16 @@ describe("NumaPinnedVm", () => {
     expect(params.domainName).toBe("k3s-worker-data");
     expect(params.pins.vcpupin).toEqual(args.vm.placement.vcpupin);
     const { seedMarker } = await import("../../components/NumaPinnedVm");
-    expect(cmd.create).toBe(`${seedMarker(guest)} ${remoteCommand(createScript(params))}`);
-    expect(cmd.update).toBe(`${seedMarker(guest)} ${remoteCommand(updateScript(params))}`);
+    expect(cmd.create).toBe(`${seedMarker(guest)} ${bashCommand(createScript(params))}`);
+    expect(cmd.update).toBe(`${seedMarker(guest)} ${bashCommand(updateScript(params))}`);
     expect(cmd.environment).toBeUndefined();
-    expect(cmd.delete).toBe(remoteCommand(deleteScript(params)));
+    expect(cmd.delete).toBe(bashCommand(deleteScript(params)));
     expect(cmd.addPreviousOutputInEnv).toBe(false);
     expect(cmd.logging).toBe("stdoutAndStderr");
   });
 
   it("marks the SSH connection secret, private key included", async () => {
-    const { secretConnection } = await import("../../components/HostCheck");
+    const { secretConnection } = await import("../../components/remote");
     const connection = secretConnection({ host: "192.0.2.10", user: "root", privateKey: PRIVATE_KEY });
     const key = connection.apply((c) => c.privateKey);
     expect(await (pulumi.isSecret(key) as unknown as Promise<boolean>)).toBe(true);
@@ -193,8 +194,9 @@ describe("NumaPinnedVm", () => {
   it("uploads the rendered seed files, and its script writes exactly them", async () => {
     const { byName } = await deploy(baseArgs());
     const seed = byName("k3s-worker-data-seed").inputs;
-    const { parseSeedPayload, seedScript } = await import("../../components/NumaPinnedVm");
-    expect(parseSeedPayload(seed.stdin as string)).toEqual({
+    const { seedScript } = await import("../../components/NumaPinnedVm");
+    const { payloadFiles } = await import("../../common/remote-script");
+    expect(payloadFiles(seed.stdin as string)).toEqual({
       "user-data": renderUserData(guest),
       "meta-data": renderMetaData(guest),
       "network-config": renderNetworkConfig(guest),

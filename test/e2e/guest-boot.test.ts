@@ -16,7 +16,7 @@ import { dirname, join, resolve } from "node:path";
 import { instanceId } from "../../guest/cloud-init";
 import { POD_DIRS } from "../../guest/data-mounts";
 import { seedFiles } from "../../components/NumaPinnedVm";
-import { createScript, deleteScript, remoteCommand, updateScript, VmScriptParams } from "../../hypervisor/vm-scripts";
+import { createScript, deleteScript, updateScript, VmScriptParams } from "../../hypervisor/vm-scripts";
 import { StackConfigSchema, placementRequestOf, stackConfigEntries } from "../../stacks/config";
 import { vmDescriptionOf } from "../../stacks/vm-specs";
 import { domainSpecOf, scriptParamsOf } from "../../hypervisor/vm-description";
@@ -26,6 +26,7 @@ import { parseCpuset } from "../../topology/cpuset";
 import { renderDomainXml } from "../../topology/domain-xml";
 import { VmPlacement } from "../../topology/placement";
 import { planPlacement } from "../../topology/planner";
+import { bashCommand } from "../../common/remote-script";
 
 const REPO = resolve(__dirname, "../..");
 const NETNS = process.env.NUMA_K3S_NETNS ?? "numa-k3s-e2e";
@@ -184,7 +185,7 @@ if (!optedIn) console.log("test/e2e/guest-boot.test.ts skipped: a real guest boo
   }
   function runScript(script: string, product: ProductVm, withXml = true): string {
     writeSeed(product);
-    const r = run("sh", ["-c", remoteCommand(script)], { input: withXml ? product.xml : "", timeoutMs: 900_000 });
+    const r = run("sh", ["-c", bashCommand(script)], { input: withXml ? product.xml : "", timeoutMs: 900_000 });
     if (r.status !== 0) throw new Error(`script exited ${r.status}:\n${r.stderr}\n--- guest console (tail) ---\n${consoleTail()}`);
     return r.stderr;
   }
@@ -370,7 +371,7 @@ if (!optedIn) console.log("test/e2e/guest-boot.test.ts skipped: a real guest boo
     const t = Date.now();
     writeSeed(vm);
     // Asynchronously, so that the console reader can attach while the script waits for the agent.
-    const script = spawn("sh", ["-c", remoteCommand(createScript(vm.params))], { stdio: ["pipe", "ignore", "pipe"] });
+    const script = spawn("sh", ["-c", bashCommand(createScript(vm.params))], { stdio: ["pipe", "ignore", "pipe"] });
     let stderr = "";
     script.stderr!.on("data", (d: Buffer) => (stderr += d.toString()));
     script.stdin!.end(vm.xml);

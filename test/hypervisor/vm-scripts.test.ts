@@ -3,8 +3,8 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import fc from "fast-check";
-import { shellQuote } from "../../hypervisor/shell-quote";
-import { createScript, deleteScript, remoteCommand, updateScript, VmScriptParams } from "../../hypervisor/vm-scripts";
+import { shellQuote, bashCommand } from "../../common/remote-script";
+import { createScript, deleteScript, updateScript, VmScriptParams } from "../../hypervisor/vm-scripts";
 
 const POOL = "/var/lib/numa-k3s/k3s-slm-worker-1";
 const slmWorker: VmScriptParams = {
@@ -103,7 +103,7 @@ describe("scripts run by bash (libvirt's test:/// driver: real virsh, no daemon)
     for (const f of [p.baseImage, p.osDiskPath, p.stagingDisk!.path, p.hotDisk!.path, p.seed.isoPath]) writeFileSync(f, "x");
     for (const f of ["user-data", "meta-data", "network-config"]) writeFileSync(join(p.seed.dir, f), "x");
   }
-  const runViaLoginShell = (script: string, input = "") => spawnSync("sh", ["-c", remoteCommand(script)], { input, encoding: "utf8", cwd: root });
+  const runViaLoginShell = (script: string, input = "") => spawnSync("sh", ["-c", bashCommand(script)], { input, encoding: "utf8", cwd: root });
 
   test.each([false, true])("delete with deleteDataDisks=%s removes the VM's files, keeps data as asked, never runs a value", (deleteDataDisks) => {
     const p = weirdParams(deleteDataDisks);

@@ -11,12 +11,13 @@ import { domainDrift } from "../../hostprep/drift";
 import { parseHostState, stateScript } from "../../hostprep/host-state";
 import { HostSettings, hostSettings } from "../../hostprep/settings";
 import { HostPrepSchema } from "../../hostprep/config";
-import { createScript, remoteCommand, VmScriptParams } from "../../hypervisor/vm-scripts";
+import { createScript, VmScriptParams } from "../../hypervisor/vm-scripts";
 import { parseCapabilities } from "../../topology/capabilities";
 import { renderDomainXml } from "../../topology/domain-xml";
 import { VmPlacement } from "../../topology/placement";
 import { planPlacement } from "../../topology/planner";
 import { PlacementRequestSchema } from "../../topology/request";
+import { bashCommand } from "../../common/remote-script";
 
 const URI = "qemu:///system";
 function run(cmd: string, args: string[], input?: string) {
@@ -76,7 +77,7 @@ if (!libvirtdAnswers && !skip) {
       pins: placement,
     };
     const xml = renderDomainXml(placement, { domainType: "qemu", osDisk: { path: params.osDiskPath }, cloudInitIso: { path: params.seed.isoPath }, network: { bridge, mac: `52:54:00:${suffix.slice(0, 2)}:${suffix.slice(2, 4)}:${suffix.slice(4, 6)}` } });
-    const r = run("sh", ["-c", remoteCommand(createScript(params))], xml);
+    const r = run("sh", ["-c", bashCommand(createScript(params))], xml);
     if (r.status !== 0) throw new Error(`create exited ${r.status}: ${r.stderr}`);
     settings = hostSettings(topology, outcome.plan.hosts[0], outcome.plan.vms, HostPrepSchema.parse({}), { uri: URI, poolDir: pool, baseImage: params.baseImage, bridge });
   });

@@ -8,7 +8,7 @@ import { randomBytes } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { renderMetaData, renderNetworkConfig, renderUserData } from "../../guest/cloud-init";
-import { createScript, deleteScript, remoteCommand, updateScript, VmScriptParams } from "../../hypervisor/vm-scripts";
+import { createScript, deleteScript, updateScript, VmScriptParams } from "../../hypervisor/vm-scripts";
 import { VmDescription, domainSpecOf, guestMountsOf, scriptParamsOf, vmFilesOf } from "../../hypervisor/vm-description";
 import { guestMachineOf } from "../../hypervisor/guest-machine";
 import type { HostTopology } from "../../topology/host-topology";
@@ -18,6 +18,7 @@ import { DomainSpec, renderDomainXml } from "../../topology/domain-xml";
 import { VmPlacement } from "../../topology/placement";
 import { planPlacement } from "../../topology/planner";
 import { PlacementRequestSchema } from "../../topology/request";
+import { bashCommand } from "../../common/remote-script";
 
 const URI = "qemu:///system";
 
@@ -47,7 +48,7 @@ if (!libvirtdAnswers && !skip) {
 
 // The script text, run the way sshd runs remote.Command's command: by a login shell, `sh -c`.
 function runScript(script: string, domainXml = ""): { stderr: string } {
-  const r = run("sh", ["-c", remoteCommand(script)], domainXml);
+  const r = run("sh", ["-c", bashCommand(script)], domainXml);
   if (r.status !== 0) throw new Error(`script exited ${r.status}:\n${r.stderr}`);
   return { stderr: r.stderr };
 }
@@ -264,14 +265,14 @@ function vcpuTids(name: string): number[] {
     // libvirt resized it under the running domain: the guest sees the new size, no restart.
     expect(virsh("domblkinfo", name, params.hotDisk!.path)).toMatch(new RegExp(`Capacity:\\s+${2 * 1024 ** 3}`));
     expect(virsh("domid", name).trim()).toBe(domid);
-    const r = run("sh", ["-c", remoteCommand(updateScript({ ...params, hotDisk: { ...params.hotDisk!, sizeGiB: 1 } }))], xml);
+    const r = run("sh", ["-c", bashCommand(updateScript({ ...params, hotDisk: { ...params.hotDisk!, sizeGiB: 1 } }))], xml);
     expect(r.status).toBe(1);
     expect(r.stderr).toMatch(/hot disk .* is 2 GiB and the stack asks for 1 GiB: disks are never shrunk/);
     expect(JSON.parse(must("qemu-img", ["info", "-U", "--output=json", params.hotDisk!.path]))["virtual-size"]).toBe(2 * 1024 ** 3);
   });
 
   test("create refuses a lake device that is not there, before defining anything", () => {
-    const r = run("sh", ["-c", remoteCommand(createScript({ ...params, dataDevice: "/dev/disk/by-id/ata-NUMA-K3S-NO-SUCH-DISK" }))], xml);
+    const r = run("sh", ["-c", bashCommand(createScript({ ...params, dataDevice: "/dev/disk/by-id/ata-NUMA-K3S-NO-SUCH-DISK" }))], xml);
     expect(r.status).toBe(1);
     expect(r.stderr).toMatch(/lake device \/dev\/disk\/by-id\/ata-NUMA-K3S-NO-SUCH-DISK is not a block device/);
     expect(r.stderr).not.toMatch(/defined|created|grew/);
@@ -279,7 +280,7 @@ function vcpuTids(name: string): number[] {
 
   test("create waiting for the guest fails after its timeout when no guest agent answers, saying why", () => {
     const domid = virsh("domid", name).trim();
-    const r = run("sh", ["-c", remoteCommand(createScript({ ...params, waitForGuest: { enabled: true, timeoutSeconds: 2 } }))], xml);
+    const r = run("sh", ["-c", bashCommand(createScript({ ...params, waitForGuest: { enabled: true, timeoutSeconds: 2 } }))], xml);
     expect(r.status).toBe(1);
     expect(r.stderr).toMatch(/error: the guest agent did not answer within 2 s/);
     // Waiting never harms the domain.
@@ -385,7 +386,7 @@ function vcpuTids(name: string): number[] {
 
   /** A script run as sshd runs it, in a session of its own, so that a kill can take the whole of it. */
   function attempt(script: string, xml: string, env: Record<string, string> = {}) {
-    const r = spawnSync("setsid", ["-w", "sh", "-c", remoteCommand(script)], { input: xml, encoding: "utf8", env: { ...process.env, ...env } });
+    const r = spawnSync("setsid", ["-w", "sh", "-c", bashCommand(script)], { input: xml, encoding: "utf8", env: { ...process.env, ...env } });
     return { status: r.status, signal: r.signal, stderr: r.stderr ?? "" };
   }
 

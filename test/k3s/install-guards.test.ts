@@ -7,7 +7,7 @@ import { createHash } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { K3S_FILES, K3sFile, K3sRole, PENDING_TOKEN_FILE, ROTATED_TOKEN_FILE, SERVER_TOKEN_FILE, filesPayload, installScript } from "../../k3s/scripts";
+import { K3S_FILES, K3sFile, K3sRole, PENDING_TOKEN_FILE, ROTATED_TOKEN_FILE, SERVER_TOKEN_FILE, k3sFilesPayload, installScript } from "../../k3s/scripts";
 import { KUBELET_STATE_FILES } from "../../k3s/kubelet-config";
 import { K3S_VERSION, installerUrl } from "../../k3s/version";
 
@@ -55,7 +55,7 @@ function install(role: K3sRole, token: string, opts: { sha256?: string; policy?:
   });
   const files: Partial<Record<K3sFile, string>> = { "config.yaml": opts.config ?? "node-name: k3s-server-tasks\n", "kubelet.yaml": "kind: KubeletConfiguration\n", "cluster-token": `${token}\n` };
   const r = spawnSync("bash", ["-c", script], {
-    input: filesPayload(files),
+    input: k3sFilesPayload(files),
     encoding: "utf8",
     env: { ...process.env, PATH: `${at("bin")}:${process.env.PATH}`, NUMA_K3S_ROOT: root, TMPDIR: root },
   });

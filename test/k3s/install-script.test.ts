@@ -11,7 +11,7 @@ import type { VmPlacement } from "../../topology/placement";
 import { renderAgentConfig, serverUrl } from "../../k3s/config-files";
 import { KUBELET_CONFIG_COPY, KUBELET_CONFIG_PATH, kubeletConfiguration, kubeletPolicyDigest, renderKubeletConfig } from "../../k3s/kubelet-config";
 import { workerMarks } from "../../k3s/node-roles";
-import { filesPayload, installScript } from "../../k3s/scripts";
+import { k3sFilesPayload, installScript } from "../../k3s/scripts";
 import { K3S_VERSION, installScriptOf } from "../../k3s/version";
 import { requireTools } from "../tools";
 
@@ -38,7 +38,7 @@ function payload(withKubelet: boolean): { stdin: string; policy: string } {
     kubeletConfig: withKubelet,
   });
   const files = withKubelet ? { "config.yaml": config, "kubelet.yaml": renderKubeletConfig(kubelet), "cluster-token": "t".repeat(48) } : { "config.yaml": config, "cluster-token": "t".repeat(48) };
-  return { stdin: filesPayload(files), policy: withKubelet ? kubeletPolicyDigest(kubelet, placement.vcpus) : "" };
+  return { stdin: k3sFilesPayload(files), policy: withKubelet ? kubeletPolicyDigest(kubelet, placement.vcpus) : "" };
 }
 
 const STUBS: Record<string, string> = {

@@ -133,6 +133,15 @@ describe("mistakes in a stack file", () => {
     else expect(message).toMatch(expected);
   });
 
+  it("a prepare setting is refused at its key by the stack schema, the one place it is parsed", () => {
+    const raw = rawOf("single");
+    const host = (raw.hosts as Record<string, unknown>[])[0];
+    host.prepare = { isolation: "tuned-adm" };
+    expect(errorOf(raw)).toMatch(/^Pulumi\.single\.yaml: numa-k3s:hosts\[0\]\.prepare\.isolation = "tuned-adm": /);
+    host.prepare = { allowreboot: true };
+    expect(errorOf(raw)).toBe("Pulumi.single.yaml: numa-k3s:hosts[0].prepare.allowreboot: unknown key; did you mean allowReboot?");
+  });
+
   it("lima.macAdress gets its did-you-mean", () => {
     const raw = rawOf("mac-numa");
     const lima = (raw.k3s as { server: { lima: Record<string, unknown> } }).server.lima;
