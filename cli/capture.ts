@@ -11,14 +11,14 @@ import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { UserError } from "../common/user-error";
+import { UserError, InputError } from "../common/user-error";
 import { parseCapabilities } from "../topology/capabilities";
 import { topologyDiff } from "../topology/topology-diff";
 import { StackConfig, StackHost, parseStackConfig } from "../stacks/config";
 import { placeRequest } from "../stacks/place-stack";
 import { readStackEntries, stackInputsOf, stackNames } from "../stacks/stack-inputs";
 import { shellQuote } from "../common/remote-script";
-import { BadInput, run } from "./exit";
+import { run } from "./exit";
 import { sshArgs, sshTarget } from "./ssh";
 
 const USAGE = "usage: npm run capture -- --host NAME [--stack NAME]";
@@ -58,10 +58,10 @@ function findHost(all: ParsedStack[], host: string, stack?: string): StackHost {
   }
   if (found.size === 0) {
     const unread = [...skipped.values()].filter((why) => why.includes(host));
-    throw new BadInput(`no stack${stack ? ` ${stack}` : ""} has a host '${host}' (stacks: ${stacks.map((s) => s.stack).join(", ")})${unread.length > 0 ? `; not read: ${unread.join("; ")}` : ""}`);
+    throw new InputError(`no stack${stack ? ` ${stack}` : ""} has a host '${host}' (stacks: ${stacks.map((s) => s.stack).join(", ")})${unread.length > 0 ? `; not read: ${unread.join("; ")}` : ""}`);
   }
   const distinct = new Set([...found.values()].map((h) => JSON.stringify([h.ssh, h.libvirt.uri, h.capabilities])));
-  if (distinct.size > 1) throw new BadInput(`host '${host}' differs between stacks ${[...found.keys()].join(", ")}: choose one with --stack`);
+  if (distinct.size > 1) throw new InputError(`host '${host}' differs between stacks ${[...found.keys()].join(", ")}: choose one with --stack`);
   return [...found.values()][0];
 }
 
@@ -72,7 +72,7 @@ function usersOf(all: ParsedStack[], projectDir: string, file: string, host: Sta
     const sharing = s.config.hosts.filter((h) => resolve(projectDir, h.capabilities) === file);
     for (const h of sharing)
       if (h.ssh.address !== host.ssh.address)
-        throw new BadInput(
+        throw new InputError(
           `${host.capabilities} is also the capture of host '${h.name}' (${h.ssh.address}) in stack ${s.stack}, not only of '${host.name}' (${host.ssh.address}): one capture file per host; give each host a file of its own in its stack`,
         );
     if (sharing.length > 0) users.push({ stack: s.stack, hosts: sharing.map((h) => h.name) });
@@ -86,15 +86,15 @@ function main(argv: string[]): number {
     console.log(USAGE);
     return 0;
   }
-  if (!values.host) throw new BadInput(`--host NAME is required; ${USAGE}`);
+  if (!values.host) throw new InputError(`--host NAME is required; ${USAGE}`);
   const projectDir = process.cwd();
   const all = readStacks(projectDir, values.stack);
   const host = findHost(all, values.host, values.stack);
   const target = resolve(projectDir, host.capabilities);
   const users = usersOf(all, projectDir, target, host);
   const ssh = spawnSync("ssh", sshArgs(host, `virsh -c ${shellQuote(host.libvirt.uri)} capabilities`), { encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
-  if (ssh.error) throw new BadInput(`cannot run ssh: ${ssh.error.message}`);
-  if (ssh.status !== 0) throw new BadInput(`ssh ${sshTarget(host)} virsh capabilities failed (exit ${ssh.status}): ${ssh.stderr.trim().split("\n").pop() ?? ""}`);
+  if (ssh.error) throw new InputError(`cannot run ssh: ${ssh.error.message}`);
+  if (ssh.status !== 0) throw new InputError(`ssh ${sshTarget(host)} virsh capabilities failed (exit ${ssh.status}): ${ssh.stderr.trim().split("\n").pop() ?? ""}`);
 
   // Never replace a good capture with one the planner cannot read (no <topology>, damaged XML).
   const live = parseCapabilities(ssh.stdout, `${values.host}: live virsh capabilities`);

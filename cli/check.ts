@@ -13,7 +13,8 @@ import { checkAll, formatFinding } from "../policy/rules/check-all";
 import { contextFromStack } from "../policy/rules/context";
 import type { PolicyContext } from "../policy/rules/model";
 import { CommandInput, Inputs, KubeletInput, ObjectInput, emptyInputs } from "../policy/rules/model";
-import { BadInput, run } from "./exit";
+import { run } from "./exit";
+import { InputError } from "../common/user-error";
 
 const USAGE = "usage: npm run check -- DIR [--stack NAME] [--project DIR]   (DIR: a render, e.g. out/single; NAME: its stack, by default DIR's name)";
 
@@ -30,14 +31,14 @@ export function k8sType(apiVersion: string, kind: string): string {
 /** Everything the rules read from render directory `dir`. */
 export function readRender(dir: string): { plan: Plan; inputs: Inputs } {
   const planFile = join(dir, "plan.json");
-  if (!existsSync(planFile) || !existsSync(join(dir, "domains"))) throw new BadInput(`${dir}: not a render (no plan.json and domains/); make one with npm run render -- --stack NAME (it writes out/NAME), then npm run check -- out/NAME`);
+  if (!existsSync(planFile) || !existsSync(join(dir, "domains"))) throw new InputError(`${dir}: not a render (no plan.json and domains/); make one with npm run render -- --stack NAME (it writes out/NAME), then npm run check -- out/NAME`);
   let plan: Plan;
   try {
     plan = JSON.parse(readFileSync(planFile, "utf8")) as Plan;
   } catch (e) {
-    throw new BadInput(`${planFile}: not JSON (${(e as Error).message})`);
+    throw new InputError(`${planFile}: not JSON (${(e as Error).message})`);
   }
-  if (!Array.isArray(plan?.hosts) || !Array.isArray(plan?.vms)) throw new BadInput(`${planFile}: has no hosts and vms: not a render's plan`);
+  if (!Array.isArray(plan?.hosts) || !Array.isArray(plan?.vms)) throw new InputError(`${planFile}: has no hosts and vms: not a render's plan`);
   const inputs = emptyInputs();
   for (const f of files(join(dir, "domains"), ".xml")) inputs.domains.push({ resource: `domains/${f}`, xml: readFileSync(join(dir, "domains", f), "utf8") });
 
@@ -91,7 +92,7 @@ export function readRender(dir: string): { plan: Plan; inputs: Inputs } {
 export function renderContext(dir: string, projectDir: string, stack?: string): PolicyContext {
   const name = stack ?? basename(resolve(dir));
   if (stack === undefined && !existsSync(join(projectDir, `Pulumi.${name}.yaml`)))
-    throw new BadInput(`${dir}: which stack is it a render of? No Pulumi.${name}.yaml in ${projectDir}: pass --stack NAME`);
+    throw new InputError(`${dir}: which stack is it a render of? No Pulumi.${name}.yaml in ${projectDir}: pass --stack NAME`);
   // A stack, lock or capture that cannot be read is a UserError: one line, exit 2 (cli/exit.ts).
   return contextFromStack(projectDir, name);
 }
@@ -102,7 +103,7 @@ async function main(argv: string[]): Promise<number> {
     console.log(USAGE);
     return 0;
   }
-  if (positionals.length !== 1) throw new BadInput(USAGE);
+  if (positionals.length !== 1) throw new InputError(USAGE);
   const dir = resolve(positionals[0]);
   const { inputs } = readRender(dir);
   const ctx = renderContext(positionals[0], resolve(values.project ?? process.cwd()), values.stack);

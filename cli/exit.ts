@@ -2,9 +2,6 @@
 import { redact } from "../common/redact";
 import { UserError } from "../common/user-error";
 
-/** Something the user gave (a file, a flag, a config key) is wrong: exit 2. */
-export class BadInput extends UserError {}
-
 const OUTPUT_ERRORS = ["ENOENT", "EACCES", "EISDIR", "ENOTDIR", "EROFS", "EPERM"];
 
 export function run(main: () => number | Promise<number>): void {

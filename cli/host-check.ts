@@ -6,13 +6,14 @@
 import { spawnSync } from "node:child_process";
 import { parseArgs } from "node:util";
 import { hostDrift } from "../hostprep/drift";
-import { HostStateError, parseHostState, stateScript } from "../hostprep/host-state";
+import { parseHostState, stateScript } from "../hostprep/host-state";
 import { HostSettings, hostSettings } from "../hostprep/settings";
 import type { StackHost } from "../stacks/config";
 import { readStackInputs } from "../stacks/stack-inputs";
 import { placeRequest } from "../stacks/place-stack";
-import { BadInput, run } from "./exit";
+import { run } from "./exit";
 import { sshArgs } from "./ssh";
+import { InputError, HostMismatch } from "../common/user-error";
 
 const USAGE = "usage: npm run host-check -- --stack NAME [--host NAME] [--local]";
 
@@ -38,7 +39,7 @@ export const localRunner: StateRunner = (_host, script) => {
 export function stackHostSettings(projectDir: string, stack: string): Array<{ host: StackHost; settings: HostSettings }> {
   const inputs = readStackInputs(projectDir, stack);
   const placed = placeRequest(inputs, inputs.lock, inputs.lockFile);
-  if (placed.kind === "no-fit") throw new BadInput(placed.lines[0]);
+  if (placed.kind === "no-fit") throw new InputError(placed.lines[0]);
   return inputs.config.hosts
     .filter((h) => placed.plan.hosts.some((p) => p.name === h.name))
     .map((host) => {
@@ -54,7 +55,7 @@ export function checkHost(host: StackHost, settings: HostSettings, runner: State
   try {
     return hostDrift(settings, parseHostState(r.stdout));
   } catch (e) {
-    if (e instanceof HostStateError) return { differences: [`host ${host.name}: state not read: ${e.message}`], notes: [] };
+    if (e instanceof HostMismatch) return { differences: [`host ${host.name}: state not read: ${e.message}`], notes: [] };
     throw e;
   }
 }
@@ -69,11 +70,11 @@ export function main(argv: string[], runner?: StateRunner, projectDir = process.
     console.log(USAGE);
     return 0;
   }
-  if (values.stack === undefined) throw new BadInput(`--stack NAME is required; ${USAGE}`);
+  if (values.stack === undefined) throw new InputError(`--stack NAME is required; ${USAGE}`);
   let hosts = stackHostSettings(projectDir, values.stack);
   if (values.host !== undefined) {
     const names = hosts.map((h) => h.host.name);
-    if (!names.includes(values.host)) throw new BadInput(`--host ${values.host}: not a host of stack ${values.stack} with VMs (${names.join(", ")})`);
+    if (!names.includes(values.host)) throw new InputError(`--host ${values.host}: not a host of stack ${values.stack} with VMs (${names.join(", ")})`);
     hosts = hosts.filter((h) => h.host.name === values.host);
   }
   const use = runner ?? (values.local ? localRunner : sshRunner);

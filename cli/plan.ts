@@ -14,7 +14,8 @@ import { formatZodError } from "../stacks/config";
 import { placeRequest, placeStack } from "../stacks/place-stack";
 import { LoadedRequest, checkNodesExist, readLock, readTopologies } from "../stacks/placement-inputs";
 import { readStackInputs } from "../stacks/stack-inputs";
-import { BadInput, run } from "./exit";
+import { run } from "./exit";
+import { InputError } from "../common/user-error";
 
 const USAGE = "usage: npm run plan -- --request FILE | --stack NAME [--lock FILE] [--json] [--svg FILE] [--search-seconds N]";
 
@@ -26,10 +27,10 @@ export function loadRequestFile(path: string): LoadedRequest {
     raw = YAML.parse(readFileSync(file, "utf8"));
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
-    throw new BadInput(err.code === "ENOENT" ? `${path}: no such file` : `${path}: not YAML or JSON: ${err.message.split("\n")[0]}`);
+    throw new InputError(err.code === "ENOENT" ? `${path}: no such file` : `${path}: not YAML or JSON: ${err.message.split("\n")[0]}`);
   }
   const parsed = PlacementRequestSchema.safeParse(raw);
-  if (!parsed.success) throw new BadInput(formatZodError(path, raw, parsed.error, PlacementRequestSchema, ""));
+  if (!parsed.success) throw new InputError(formatZodError(path, raw, parsed.error, PlacementRequestSchema, ""));
   const loaded = { file: path, keyPrefix: "", request: parsed.data, topologies: readTopologies(parsed.data, dirname(file)) };
   checkNodesExist(loaded);
   return loaded;
@@ -53,7 +54,7 @@ function main(argv: string[]): number {
     console.log(USAGE);
     return 0;
   }
-  if ((values.request === undefined) === (values.stack === undefined)) throw new BadInput(`give exactly one of --request FILE or --stack NAME; ${USAGE}`);
+  if ((values.request === undefined) === (values.stack === undefined)) throw new InputError(`give exactly one of --request FILE or --stack NAME; ${USAGE}`);
   const stack = values.stack !== undefined ? readStackInputs(process.cwd(), values.stack) : undefined;
   const loaded = stack ?? loadRequestFile(values.request!);
   const lockFile = values.lock ?? stack?.lockFile;
@@ -61,7 +62,7 @@ function main(argv: string[]): number {
 
   // The same planning and rules as the program's deploy gate: what this accepts (and locks), an up accepts.
   const seconds = values["search-seconds"] !== undefined ? Number(values["search-seconds"]) : stack?.config.searchSeconds;
-  if (seconds !== undefined && !(seconds > 0)) throw new BadInput(`--search-seconds = ${JSON.stringify(values["search-seconds"])}: must be a number of seconds > 0`);
+  if (seconds !== undefined && !(seconds > 0)) throw new InputError(`--search-seconds = ${JSON.stringify(values["search-seconds"])}: must be a number of seconds > 0`);
   const placed = stack ? placeStack(stack, lock, lockFile, seconds) : placeRequest(loaded, lock, lockFile, seconds);
   if (placed.kind === "no-fit") {
     for (const line of placed.lines) console.error(line);

@@ -5,7 +5,7 @@
 // and `--out hosts` every capture and lock.
 import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, rmdirSync, writeFileSync } from "node:fs";
 import { basename, dirname, join, relative, resolve } from "node:path";
-import { BadInput } from "./exit";
+import { InputError } from "../common/user-error";
 
 /** The file in every render directory that says `npm run render` wrote it (it holds the stack). */
 export const RENDER_MARKER = ".numa-k3s-render";
@@ -15,14 +15,14 @@ type Target = "absent" | "empty" | "render";
 /** What `out` is, or a one-line refusal when replacing it could lose anything render did not write. */
 export function renderTarget(out: string, given: string, stack: string, projectDir: string): Target {
   const rel = relative(out, resolve(projectDir));
-  if (rel === "" || !rel.startsWith("..")) throw new BadInput(`--out ${given}: holds the project itself; name a directory of its own, e.g. out/${stack}`);
+  if (rel === "" || !rel.startsWith("..")) throw new InputError(`--out ${given}: holds the project itself; name a directory of its own, e.g. out/${stack}`);
   if (!existsSync(out) && !isSymlink(out)) return "absent";
-  if (isSymlink(out)) throw new BadInput(`--out ${given}: is a symbolic link; name the directory itself, or a new one, e.g. out/${stack}`);
-  if (!lstatSync(out).isDirectory()) throw new BadInput(`--out ${given}: is a file, not a directory; name a new or empty directory, e.g. out/${stack}`);
+  if (isSymlink(out)) throw new InputError(`--out ${given}: is a symbolic link; name the directory itself, or a new one, e.g. out/${stack}`);
+  if (!lstatSync(out).isDirectory()) throw new InputError(`--out ${given}: is a file, not a directory; name a new or empty directory, e.g. out/${stack}`);
   const entries = readdirSync(out);
   if (entries.length === 0) return "empty";
   if (entries.includes(RENDER_MARKER) && lstatSync(join(out, RENDER_MARKER)).isFile()) return "render";
-  throw new BadInput(
+  throw new InputError(
     `--out ${given}: holds files npm run render did not write (no ${RENDER_MARKER} in it): refusing to replace it; name a new or empty directory, e.g. out/${stack} (an older render without the marker: remove it yourself)`,
   );
 }

@@ -25,9 +25,10 @@ import { CLUSTER_NAME } from "../stacks/cluster";
 import { placeStack } from "../stacks/place-stack";
 import { readStackEntries, readStackInputs } from "../stacks/stack-inputs";
 import { redact } from "../common/redact";
-import { BadInput, run } from "./exit";
+import { run } from "./exit";
 import { finishRender, renderTarget, startRender } from "./render-dir";
 import { RecordedResource, offlineAnswers, programErrors, recordedResources, redactSecrets, settle, startMockRuntime } from "./mock-runtime";
+import { InputError } from "../common/user-error";
 
 const USAGE = "usage: npm run render -- --stack NAME [--out DIR]";
 /** The project name (Pulumi.yaml), as the engine would give it. */
@@ -85,7 +86,7 @@ async function main(argv: string[]): Promise<number> {
     console.log(USAGE);
     return 0;
   }
-  if (!values.stack) throw new BadInput(`--stack NAME is required; ${USAGE}`);
+  if (!values.stack) throw new InputError(`--stack NAME is required; ${USAGE}`);
   const stack = values.stack;
   const projectDir = process.cwd();
   const given = values.out ?? join("out", stack);
@@ -125,7 +126,7 @@ async function main(argv: string[]): Promise<number> {
     outputs = runProgram(projectDir, { inputs, placed });
   } catch (e) {
     // The program's own one-line stops (RunError) are the user's to fix, as in `pulumi up`.
-    if (e instanceof pulumi.RunError) throw new BadInput(e.message);
+    if (e instanceof pulumi.RunError) throw new InputError(e.message);
     throw e;
   }
   await settle();

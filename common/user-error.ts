@@ -1,8 +1,10 @@
-// The one root of every error a user can fix: a config key, a capture, a lock, a flag. The Pulumi
-// program turns a UserError into a one-line RunError and the offline commands into exit 2; anything
-// else is a bug of ours and keeps its stack trace. A new kind of user error extends this class, so
-// no list of classes can forget it. Its message is redacted when it is made (common/redact.ts): a
-// value a user pasted in the wrong place may be a private key, and every error echoes its value.
+// The errors a user can fix, the whole catalogue: what they wrote cannot be used (InputError, exit
+// 2), it asks for more than the hardware has (DoesNotFit, exit 3), or the live host is not the one
+// the plan was made for (HostMismatch). The Pulumi program turns each into a one-line RunError, the
+// offline commands into their exit code; anything else is a bug of ours and keeps its stack trace.
+// A kind gets its own class only when some code must tell it apart (catch it, exit differently).
+// Every message is redacted when it is made (common/redact.ts): a value a user pasted in the wrong
+// place may be a private key, and every error echoes its value.
 import { redact } from "./redact";
 
 export class UserError extends Error {
@@ -13,6 +15,13 @@ export class UserError extends Error {
     this.name = new.target.name;
   }
 }
+
+/** A value a user wrote (a config key, a flag, a request, a lock, a component's argument) cannot
+ * be used: the message names it, says why, and what would fit. Exit 2. */
+export class InputError extends UserError {}
+
+/** The live host differs from the capture the plan was made on, or its state cannot be read. */
+export class HostMismatch extends UserError {}
 
 /** The input is well formed but asks for more than the hardware has (a placement, the models on
  * their VMs): exit 3, the same as a placement proved not to fit. */

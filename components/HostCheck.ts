@@ -11,7 +11,7 @@ import type { HostTopology } from "../topology/host-topology";
 import { topologyDiff } from "../topology/topology-diff";
 import { changeMarker, shellQuote } from "../common/remote-script";
 import { ConnectionArgs, hostCommand } from "./remote";
-import { UserError } from "../common/user-error";
+import { HostMismatch } from "../common/user-error";
 import { DEFAULT_LIBVIRT_URI } from "../common/formats";
 
 export interface HostCheckArgs {
@@ -53,9 +53,6 @@ export function topologyDigest(topology: HostTopology): string {
   return `sha256:${createHash("sha256").update(JSON.stringify(pinning)).digest("hex")}`;
 }
 
-/** The live topology does not match the committed capture; the message is one line. */
-export class HostTopologyError extends UserError {}
-
 /** What a host's VMs wait behind: the host's check (and, with NumaHost, its preparation). */
 export interface HostGate {
   /** The host (stack config `hosts[].name`). */
@@ -66,7 +63,7 @@ export interface HostGate {
 
 /**
  * Compare the live `virsh capabilities` output with the committed topology. Returns
- * topologyDigest(committed) when they pin alike; throws a HostTopologyError (one line: what
+ * topologyDigest(committed) when they pin alike; throws a HostMismatch (one line: what
  * differs, and the command that captures the host again) when not, or when the output is not a
  * capabilities document.
  */
@@ -77,12 +74,12 @@ export function verifyLiveTopology(host: string, committed: HostTopology, liveXm
   try {
     live = parseCapabilities(liveXml, `live virsh capabilities of ${host}`);
   } catch (e) {
-    throw new HostTopologyError(`host ${host}: cannot compare with ${capture}: ${(e as Error).message}`);
+    throw new HostMismatch(`host ${host}: cannot compare with ${capture}: ${(e as Error).message}`);
   }
   const differences = topologyDiff(committed, live);
   if (differences.length > 0) {
     const more = differences.length > SHOWN ? ` (and ${differences.length - SHOWN} more)` : "";
-    throw new HostTopologyError(
+    throw new HostMismatch(
       `host ${host}: live virsh capabilities differ from ${capture}: ${differences.slice(0, SHOWN).join("; ")}${more}; ${again}`,
     );
   }
@@ -136,7 +133,7 @@ export class HostCheck extends pulumi.ComponentResource {
         return verifyLiveTopology(args.host, args.topology, xml, args.captureFile);
       } catch (e) {
         // hideStack: the user sees the one line, attached to this resource, not a trace.
-        if (e instanceof HostTopologyError) throw new pulumi.ResourceError(e.message, this, true);
+        if (e instanceof HostMismatch) throw new pulumi.ResourceError(e.message, this, true);
         throw e;
       }
     });

@@ -10,10 +10,11 @@ import { kubeletConfiguration, kubeletPolicyDigest, renderKubeletConfig } from "
 import { LAYOUTS, Layout } from "../k3s/layouts";
 import { LABEL_VALUE, workerMarks } from "../k3s/node-roles";
 import { drainScript, installPayload, installScript, removeNodeScript, uncordonScript, uninstallScript } from "../k3s/scripts";
-import { InstallScript, K3S_VERSION, K3sArgsError, checkK3sVersion, installScriptOf } from "../k3s/version";
+import { InstallScript, K3S_VERSION, checkK3sVersion, installScriptOf } from "../k3s/version";
 import { changeMarker } from "../common/remote-script";
 import { ConnectionArgs, hostCommand } from "./remote";
 import { INTERFACE_NAME, INTERFACE_NAME_HINT } from "../common/formats";
+import { InputError } from "../common/user-error";
 
 export interface K3sAgentArgs {
   /** The VM as the planner placed it (the lock's entry): node name (= placement.name), host and
@@ -71,7 +72,7 @@ export function checkAgentArgs(args: Omit<K3sAgentArgs, "controlPlane" | "connec
     const issue = result.error.issues[0];
     const path = issue.path.join(".");
     const value = (args as unknown as Record<string, unknown>)[String(issue.path[0])];
-    throw new K3sArgsError(`K3sAgent '${vm}': ${path} = ${JSON.stringify(value)}: ${issue.message}`);
+    throw new InputError(`K3sAgent '${vm}': ${path} = ${JSON.stringify(value)}: ${issue.message}`);
   }
   if (args.version !== undefined) checkK3sVersion(`K3sAgent '${vm}': version`, args.version);
 }

@@ -17,10 +17,11 @@ import { DEFAULT_LIMA_IMAGE, DEFAULT_LIMA_NETWORK, LIMA_INTERFACE, LimaImage, li
 import { LAYOUTS, Layout } from "../k3s/layouts";
 import { serverMarks } from "../k3s/node-roles";
 import { installPayload, installScript, readKubeconfigScript, uninstallScript } from "../k3s/scripts";
-import { InstallScript, K3S_VERSION, K3sArgsError, checkK3sVersion, installScriptOf } from "../k3s/version";
+import { InstallScript, K3S_VERSION, checkK3sVersion, installScriptOf } from "../k3s/version";
 import { changeMarker } from "../common/remote-script";
 import { ConnectionArgs, hostCommand, secretConnection } from "./remote";
 import { INTERFACE_NAME, INTERFACE_NAME_HINT } from "../common/formats";
+import { InputError } from "../common/user-error";
 
 /** A Lima VM on the Mac as the server (mac-numa). */
 export interface LimaServerArgs {
@@ -106,7 +107,7 @@ export function checkControlPlaneArgs(args: K3sControlPlaneArgs): void {
     const issue = result.error.issues[0];
     const path = issue.path.join(".");
     const value = issue.path.reduce<unknown>((v, k) => (v as Record<string, unknown> | undefined)?.[k as string], args);
-    throw new K3sArgsError(`K3sControlPlane '${args.nodeName}': ${path} = ${JSON.stringify(value)}: ${issue.message}`);
+    throw new InputError(`K3sControlPlane '${args.nodeName}': ${path} = ${JSON.stringify(value)}: ${issue.message}`);
   }
   if (args.version !== undefined) checkK3sVersion(`K3sControlPlane '${args.nodeName}': version`, args.version);
 }

@@ -18,7 +18,7 @@ import type { HostPlan, VmPlacement } from "../topology/placement";
 import { HostCheck, HostGate } from "./HostCheck";
 import { ConnectionArgs, hostCommand } from "./remote";
 import { changeMarker } from "../common/remote-script";
-import { UserError } from "../common/user-error";
+import { InputError } from "../common/user-error";
 
 export interface NumaHostArgs {
   /** The committed capture of this host, parsed: the topology the plan was made on. */
@@ -39,9 +39,6 @@ export interface NumaHostArgs {
   hostCheck: HostCheck;
 }
 
-/** A prepare setting that cannot be used; one line naming the field, the value and what fits. */
-export class NumaHostError extends UserError {}
-
 /** `reboot-needed:` lines of the prepare command's stdout: what waits for the next boot. */
 export function rebootNeeds(stdout: string): string[] {
   return stdout
@@ -55,7 +52,7 @@ export function parsePrepare(host: string, raw: unknown): HostPrep {
   if (parsed.success) return parsed.data;
   const issue = parsed.error.issues[0];
   const key = issue.path.map((p) => (typeof p === "number" ? `[${p}]` : `.${String(p)}`)).join("");
-  throw new NumaHostError(`NumaHost '${host}': prepare${key}: ${issue.message}`);
+  throw new InputError(`NumaHost '${host}': prepare${key}: ${issue.message}`);
 }
 
 export class NumaHost extends pulumi.ComponentResource implements HostGate {
@@ -76,7 +73,7 @@ export class NumaHost extends pulumi.ComponentResource implements HostGate {
 
   constructor(name: string, args: NumaHostArgs, opts?: pulumi.ComponentResourceOptions) {
     const host = args.hostPlan.name;
-    if (args.hostCheck.host !== host) throw new NumaHostError(`NumaHost '${name}': hostPlan.name = ${JSON.stringify(host)}: must equal hostCheck.host (${JSON.stringify(args.hostCheck.host)})`);
+    if (args.hostCheck.host !== host) throw new InputError(`NumaHost '${name}': hostPlan.name = ${JSON.stringify(host)}: must equal hostCheck.host (${JSON.stringify(args.hostCheck.host)})`);
     const prepare = args.prepare ?? HostPrepSchema.parse({});
     const settings = hostSettings(args.topology, args.hostPlan, args.vms, prepare, args.libvirt);
     super("numa-k3s:host:NumaHost", name, { host, bootParameters: settings.bootParameters, allowReboot: prepare.allowReboot }, opts);

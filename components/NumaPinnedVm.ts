@@ -11,7 +11,7 @@ import { VmDescription, domainSpecOf, replacedWhenMoved, scriptParamsOf, vmIdent
 import { changeMarker, filesPayload, readPayloadBash, shellQuote } from "../common/remote-script";
 import { HostGate } from "./HostCheck";
 import { ConnectionArgs, hostCommand } from "./remote";
-import { UserError, fieldProblem } from "../common/user-error";
+import { fieldProblem, InputError } from "../common/user-error";
 
 export interface NumaPinnedVmArgs {
   /**
@@ -45,9 +45,6 @@ export interface NumaPinnedVmArgs {
    * from its capture gets no VM changes at all. */
   hostCheck: HostGate;
 }
-
-/** An argument combination that cannot make a VM; the message is one line. */
-export class NumaPinnedVmError extends UserError {}
 
 /** The three NoCloud files, in the order the seed script writes them. */
 export const SEED_FILES = ["user-data", "meta-data", "network-config"] as const;
@@ -124,7 +121,7 @@ export class NumaPinnedVm extends pulumi.ComponentResource {
     const { vm, hostCheck } = args;
     const { placement, guest, files } = vm;
     if (placement.host !== hostCheck.host)
-      throw new NumaPinnedVmError(fieldProblem(`NumaPinnedVm '${name}'`, "vm.placement.host", placement.host, `must be the checked host (${hostCheck.host})`));
+      throw new InputError(fieldProblem(`NumaPinnedVm '${name}'`, "vm.placement.host", placement.host, `must be the checked host (${hostCheck.host})`));
     const summary = {
       host: placement.host,
       node: placement.node,

@@ -7,7 +7,7 @@ import { isIP } from "node:net";
 import { stringify } from "yaml";
 import { DataDisk, dataDiskScript } from "./data-disks";
 import { MOUNT_POINTS as DATA_MOUNT_POINTS } from "./data-mounts";
-import { UserError, fieldProblem } from "../common/user-error";
+import { fieldProblem, InputError } from "../common/user-error";
 import { DNS_LABEL, DNS_LABEL_HINT, LOGIN_NAME, MAC, MAC_HINT, PACKAGE_NAME, PACKAGE_NAME_HINT } from "../common/formats";
 
 /** A data disk of the guest (guest/data-disks.ts says how it is formatted and mounted). */
@@ -49,11 +49,8 @@ const MOUNT_POINTS: string[] = Object.values(DATA_MOUNT_POINTS);
 // base-60 integer and `on`/`yes` are booleans. Writing in 1.1 mode makes the library quote them.
 const YAML_OPTIONS = { version: "1.1", lineWidth: 0 } as const;
 
-/** A guest spec that cannot make a working seed; the message is one line. */
-export class GuestSpecError extends UserError {}
-
 function fail(spec: GuestSpec, field: string, value: unknown, why: string): never {
-  throw new GuestSpecError(fieldProblem(`cloud-init spec of '${spec.hostname}'`, field, value, why));
+  throw new InputError(fieldProblem(`cloud-init spec of '${spec.hostname}'`, field, value, why));
 }
 
 /** Throws one line naming the field, its value and what would fit; returns the spec unchanged. */

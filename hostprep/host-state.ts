@@ -9,7 +9,7 @@
 import { shellQuote } from "../common/remote-script";
 import { parseCpuset } from "../topology/cpuset";
 import type { HostSettings } from "./settings";
-import { UserError } from "../common/user-error";
+import { HostMismatch } from "../common/user-error";
 
 export interface DomainState {
   /** First line of `virsh domstate`: running, paused, shut off; null when virsh found no domain. */
@@ -34,8 +34,6 @@ export interface HostState {
   latency: Map<number, string | null>;
   domains: Map<string, DomainState>;
 }
-
-export class HostStateError extends UserError {}
 
 /** The read-only script: reads sysfs, procfs and virsh; changes nothing. */
 export function stateScript(s: HostSettings, opts: { sysRoot?: string; procRoot?: string } = {}): string {
@@ -81,7 +79,7 @@ function sections(text: string): Section[] {
     const head = /^@@ (cmdline|isolated|hugepages|governor|latency|domstate|vcpupin|emulatorpin|numatune)(?: (.*))?$/.exec(line);
     if (head) out.push({ name: head[1], args: head[2] ? head[2].split(" ") : [], body: [] });
     else if (out.length > 0) out[out.length - 1].body.push(line);
-    else if (line.trim() !== "") throw new HostStateError(`host state: '${line}' before the first section: not the output of the state script`);
+    else if (line.trim() !== "") throw new HostMismatch(`host state: '${line}' before the first section: not the output of the state script`);
   }
   return out;
 }
@@ -94,7 +92,7 @@ function cpusetOrFail(text: string, what: string): number[] {
   try {
     return parseCpuset(text);
   } catch (e) {
-    throw new HostStateError(`${what}: ${(e as Error).message}`);
+    throw new HostMismatch(`${what}: ${(e as Error).message}`);
   }
 }
 
@@ -108,7 +106,7 @@ export function parseVcpupin(text: string): Map<number, number[]> {
     const m = /^\s*(\d+):?\s+(\S+)\s*$/.exec(line);
     if (m) pins.set(Number(m[1]), cpusetOrFail(m[2], `vcpupin line '${line.trim()}'`));
   }
-  if (pins.size === 0) throw new HostStateError(`virsh vcpupin printed no vCPU: '${text.trim().slice(0, 80)}'`);
+  if (pins.size === 0) throw new HostMismatch(`virsh vcpupin printed no vCPU: '${text.trim().slice(0, 80)}'`);
   return pins;
 }
 
@@ -119,7 +117,7 @@ export function parseEmulatorpin(text: string): number[] {
   const lines = text.split("\n").map((l) => l.trim()).filter((l) => l !== "");
   const bare = lines.length === 1 && /^[\d,^-]+$/.test(lines[0]) ? lines[0] : undefined;
   const cpuset = star?.[1] ?? bare;
-  if (cpuset === undefined) throw new HostStateError(`virsh emulatorpin printed neither '*: <cpuset>' nor a cpuset: '${text.trim().slice(0, 80)}'`);
+  if (cpuset === undefined) throw new HostMismatch(`virsh emulatorpin printed neither '*: <cpuset>' nor a cpuset: '${text.trim().slice(0, 80)}'`);
   return cpusetOrFail(cpuset, "emulatorpin");
 }
 
@@ -128,7 +126,7 @@ export function parseEmulatorpin(text: string): number[] {
 export function parseNumatune(text: string): { mode: string; nodeset: number[] | null } {
   const field = (key: string) => new RegExp(`^\\s*${key}\\s*:\\s*(.*?)\\s*$`, "m").exec(text)?.[1];
   const mode = field("numa_mode");
-  if (mode === undefined) throw new HostStateError(`virsh numatune printed no numa_mode: '${text.trim().slice(0, 80)}'`);
+  if (mode === undefined) throw new HostMismatch(`virsh numatune printed no numa_mode: '${text.trim().slice(0, 80)}'`);
   const nodeset = field("numa_nodeset");
   return { mode, nodeset: nodeset ? cpusetOrFail(nodeset, "numa_nodeset") : null };
 }

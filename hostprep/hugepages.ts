@@ -14,7 +14,7 @@
 // hugepage VMs only after its pages were reserved once and captured.)
 import type { HostTopology } from "../topology/host-topology";
 import type { HostPlan, VmPlacement } from "../topology/placement";
-import { HostPrepError } from "./vm-threads";
+import { InputError } from "../common/user-error";
 
 /** Sizes at or above this are gigantic: allocated at boot only. */
 export const GIGANTIC_KIB = 1048576;
@@ -45,7 +45,7 @@ export function hugepagePlan(topology: HostTopology, hostPlan: HostPlan, vms: re
   for (const vm of vms) {
     if (vm.host !== hostPlan.name || vm.hugepages === null) continue;
     // Floating VMs take ordinary, interleaved memory (the planner gives pages to strict VMs only).
-    if (vm.node === null) throw new HostPrepError(`host ${hostPlan.name}: VM ${vm.name} has huge pages but no node: a floating VM's memory is interleaved, not from one node's pages`);
+    if (vm.node === null) throw new InputError(`host ${hostPlan.name}: VM ${vm.name} has huge pages but no node: a floating VM's memory is interleaved, not from one node's pages`);
     const key = `${vm.node}/${vm.hugepages.sizeKiB}`;
     need.set(key, (need.get(key) ?? 0) + vm.hugepages.count);
   }
@@ -60,7 +60,7 @@ export function hugepagePlan(topology: HostTopology, hostPlan: HostPlan, vms: re
   for (const [key, count] of need) {
     const [node, sizeKiB] = key.split("/").map(Number);
     if (!all.some((p) => p.node === node && p.sizeKiB === sizeKiB))
-      throw new HostPrepError(`host ${hostPlan.name}: the plan takes ${count} pages of ${sizeName(sizeKiB)} on node ${node}, which ${topology.source} does not offer there`);
+      throw new InputError(`host ${hostPlan.name}: the plan takes ${count} pages of ${sizeName(sizeKiB)} on node ${node}, which ${topology.source} does not offer there`);
   }
   return { runtime: all.filter((p) => p.sizeKiB < GIGANTIC_KIB), boot: all.filter((p) => p.sizeKiB >= GIGANTIC_KIB) };
 }

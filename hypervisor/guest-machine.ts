@@ -1,6 +1,6 @@
 // The guest's architecture and machine type follow the host's capture: a VM is of its host's
 // architecture (no emulation of another one at the speed this project is for).
-import { UserError } from "../common/user-error";
+import { InputError } from "../common/user-error";
 import type { HostTopology } from "../topology/host-topology";
 
 export interface GuestMachine {
@@ -10,8 +10,6 @@ export interface GuestMachine {
 
 /** Architectures whose domains the VM layer renders and tests (domain-xml.ts: q35 devices). */
 const MACHINES: Record<string, string> = { x86_64: "q35" };
-
-export class GuestMachineError extends UserError {}
 
 /**
  * x86_64 hosts get q35 guests. Other architectures plan (`npm run plan` works on any capture) but
@@ -23,7 +21,7 @@ export function guestMachineOf(host: string, topology: HostTopology): GuestMachi
   const arch = topology.arch ?? "x86_64";
   const machine = MACHINES[arch];
   if (!machine)
-    throw new GuestMachineError(
+    throw new InputError(
       `${topology.source}: host ${host} is ${arch}: numa-k3s creates ${Object.keys(MACHINES).join(", ")} VMs only so far (npm run plan works for ${arch}; the VM layer does not)`,
     );
   return { arch, machine };

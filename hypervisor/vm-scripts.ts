@@ -8,7 +8,7 @@
 // idempotent: running one again converges instead of failing.
 import { posix } from "node:path";
 import { shellQuote } from "../common/remote-script";
-import { UserError, fieldProblem } from "../common/user-error";
+import { fieldProblem, InputError } from "../common/user-error";
 import { BY_ID_DEVICE, BY_ID_DEVICE_HINT, DEFAULT_LIBVIRT_URI, LIBVIRT_URI, LIBVIRT_URI_HINT } from "../common/formats";
 
 /** A disk image the scripts create (if missing) as a qcow2 file. */
@@ -66,12 +66,10 @@ export interface VmScriptParams {
   shutdownTimeoutSeconds?: number;
 }
 
-export class VmScriptError extends UserError {}
-
 const DOMAIN_NAME = /^[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}$/;
 
 function fail(p: VmScriptParams, field: string, value: unknown, why: string): never {
-  throw new VmScriptError(fieldProblem(`VM scripts of '${p.domainName}'`, field, value, why));
+  throw new InputError(fieldProblem(`VM scripts of '${p.domainName}'`, field, value, why));
 }
 
 function checkAbsolute(p: VmScriptParams, field: string, path: string): void {

@@ -6,7 +6,7 @@ import { isIP } from "node:net";
 import { stringify } from "yaml";
 import { KUBELET_CONFIG_PATH } from "./kubelet-config";
 import type { NodeMarks } from "./layouts";
-import { K3sArgsError } from "./version";
+import { InputError } from "../common/user-error";
 
 /** Where the install script writes the cluster token (mode 0600, root), named by `token-file`. */
 export const TOKEN_FILE = "/etc/rancher/k3s/cluster-token";
@@ -60,7 +60,7 @@ export interface AgentConfigInput {
 }
 
 function checkAddress(field: string, value: string): void {
-  if (isIP(value) === 0) throw new K3sArgsError(`${field} = ${JSON.stringify(value)}: an IPv4 or IPv6 address, e.g. 192.168.50.10`);
+  if (isIP(value) === 0) throw new InputError(`${field} = ${JSON.stringify(value)}: an IPv4 or IPv6 address, e.g. 192.168.50.10`);
 }
 
 function kubeletArgs(kubeletConfig: boolean): Record<string, string[]> {

@@ -2,7 +2,7 @@
 // only works on the server itself. Pulumi's Kubernetes provider runs elsewhere, so every cluster
 // entry is pointed at the address it can reach.
 import { parse, stringify } from "yaml";
-import { K3sArgsError } from "./version";
+import { InputError } from "../common/user-error";
 
 export const KUBECONFIG_FILE = "/etc/rancher/k3s/k3s.yaml";
 
@@ -14,11 +14,11 @@ export function rewriteKubeconfigServer(kubeconfig: string, url: string): string
   try {
     doc = parse(kubeconfig);
   } catch {
-    throw new K3sArgsError(`${KUBECONFIG_FILE}: not YAML (${kubeconfig.length} bytes read)`);
+    throw new InputError(`${KUBECONFIG_FILE}: not YAML (${kubeconfig.length} bytes read)`);
   }
   const clusters = (doc as { clusters?: Array<{ cluster?: { server?: string } }> } | null)?.clusters;
   if (!Array.isArray(clusters) || clusters.length === 0 || clusters.some((c) => typeof c?.cluster !== "object")) {
-    throw new K3sArgsError(`${KUBECONFIG_FILE}: no clusters[].cluster in what the server returned (${kubeconfig.length} bytes); is K3s running?`);
+    throw new InputError(`${KUBECONFIG_FILE}: no clusters[].cluster in what the server returned (${kubeconfig.length} bytes); is K3s running?`);
   }
   for (const c of clusters) c.cluster!.server = url;
   return stringify(doc, { lineWidth: 0 });

@@ -5,7 +5,7 @@ import { createHash } from "node:crypto";
 import { stringify } from "yaml";
 import { formatCpuset } from "../topology/cpuset";
 import type { VmPlacement } from "../topology/placement";
-import { K3sArgsError } from "./version";
+import { InputError } from "../common/user-error";
 
 /** Where the agent's config.yaml points the kubelet (`kubelet-arg: config=...`). */
 export const KUBELET_CONFIG_PATH = "/etc/rancher/k3s/kubelet.yaml";
@@ -48,7 +48,7 @@ export function reservedMemoryMiB(memoryMiB: number, role: "server" | "agent"): 
 export function firstCoreVcpus(placement: VmPlacement): number[] {
   const t = placement.topology.threads;
   if (!Number.isInteger(t) || t < 1 || placement.vcpus < 2 * t) {
-    throw new K3sArgsError(`VM ${placement.name}: vcpus = ${placement.vcpus}: a static CPU manager needs at least two whole cores (${2 * t} vCPUs), one kept for the system`);
+    throw new InputError(`VM ${placement.name}: vcpus = ${placement.vcpus}: a static CPU manager needs at least two whole cores (${2 * t} vCPUs), one kept for the system`);
   }
   return Array.from({ length: t }, (_, i) => i);
 }

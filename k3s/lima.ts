@@ -7,7 +7,7 @@ import { stringify } from "yaml";
 import { PUBLIC_KEY } from "../guest/cloud-init";
 import { shellQuote } from "../common/remote-script";
 import { LOGIN_NAME, MAC } from "../common/formats";
-import { K3sArgsError } from "./version";
+import { InputError } from "../common/user-error";
 
 /** The NIC name Lima gives the first `networks` entry in the guest: flannel's interface there. */
 export const LIMA_INTERFACE = "lima0";
@@ -48,7 +48,6 @@ export interface LimaTemplateInput {
   sshAuthorizedKeys: string[];
 }
 
-
 /** The system provision script: the admin user with its keys and passwordless sudo. */
 export function limaProvisionScript(adminUser: string, keys: string[]): string {
   return `#!/bin/bash
@@ -68,7 +67,7 @@ chmod 0440 /etc/sudoers.d/90-numa-k3s
 /** The Lima template (YAML). Throws one line naming the field when an input cannot work. */
 export function renderLimaTemplate(input: LimaTemplateInput): string {
   const bad = (field: string, value: unknown, fits: string): never => {
-    throw new K3sArgsError(`lima.${field} = ${JSON.stringify(value)}: ${fits}`);
+    throw new InputError(`lima.${field} = ${JSON.stringify(value)}: ${fits}`);
   };
   if (!Number.isInteger(input.cpus) || input.cpus < 2) bad("cpus", input.cpus, "a whole number >= 2 (the K3s server needs 2)");
   if (!Number.isInteger(input.memoryGiB) || input.memoryGiB < 2) bad("memoryGiB", input.memoryGiB, "a whole number of GiB >= 2");
@@ -138,7 +137,7 @@ function isLimaIdentifier(name: string): boolean {
  * userland: `ls -ldn` for modes and numeric ids.
  */
 export function limaPreflightScript(network: string): string {
-  if (!isLimaIdentifier(network)) throw new K3sArgsError(`lima.network = ${JSON.stringify(network)}: ${LIMA_NETWORK_HINT}`);
+  if (!isLimaIdentifier(network)) throw new InputError(`lima.network = ${JSON.stringify(network)}: ${LIMA_NETWORK_HINT}`);
   return `#!/bin/bash
 # numa-k3s: the Mac's Lima networking, checked with the rules of lima-vm/lima ${LIMA_RULES_RELEASE.tag} (${LIMA_RULES_RELEASE.commit.slice(0, 12)}).
 set -euo pipefail

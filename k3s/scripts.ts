@@ -4,7 +4,8 @@
 import { filesPayload, readPayloadBash, shellQuote } from "../common/remote-script";
 import { CONFIG_FILE, TOKEN_FILE } from "./config-files";
 import { KUBELET_CONFIG_COPY, KUBELET_CONFIG_PATH, KUBELET_STATE_FILES } from "./kubelet-config";
-import { InstallScript, K3sArgsError } from "./version";
+import { InstallScript } from "./version";
+import { InputError } from "../common/user-error";
 
 export type K3sRole = "server" | "agent";
 
@@ -29,7 +30,7 @@ export function k3sFilesPayload(files: Partial<Record<K3sFile, string>>): string
  * (a join would fail later, less clearly). */
 export function installPayload(nodeName: string, files: Partial<Record<K3sFile, string>>, token: string | undefined): string {
   if (typeof token !== "string" || token.length < 16) {
-    throw new K3sArgsError(`K3s '${nodeName}': the cluster token is ${token === undefined ? "missing" : `${token.length} characters`}; it needs at least 16`);
+    throw new InputError(`K3s '${nodeName}': the cluster token is ${token === undefined ? "missing" : `${token.length} characters`}; it needs at least 16`);
   }
   return k3sFilesPayload({ ...files, "cluster-token": `${token}\n` });
 }

@@ -7,7 +7,7 @@
 // stays on v1.36.3 because the tests that build real Kubernetes take k8s.io/kubernetes v1.36.3 and
 // k8s.io/kubelet v0.36.3 from the Go module proxy: move them together. Change it with
 // test/fixtures/k3s/*.json (the flag and field lists the tests check against, which name it).
-import { UserError } from "../common/user-error";
+import { InputError } from "../common/user-error";
 
 /** The pinned K3s release, as INSTALL_K3S_VERSION and `k3s --version` spell it. */
 export const K3S_VERSION = "v1.36.3+k3s1";
@@ -18,9 +18,6 @@ export const KUBERNETES_VERSION = "v1.36.3";
 /** What a K3s release tag looks like: v1.<minor>.<patch>+k3s<n>. Release candidates are refused:
  * an install pinned to an rc would silently move when the final release replaces it. */
 export const K3S_VERSION_PATTERN = /^v1\.(3[0-9])\.(0|[1-9][0-9]*)\+k3s[1-9][0-9]*$/;
-
-/** An error in a K3s argument; the message is one line (a UserError: the program prints it as such). */
-export class K3sArgsError extends UserError {}
 
 /** The official installer of a release: its install.sh at the release's tag (not get.k3s.io, which
  * serves whatever is newest), and the sha256 its bytes must have before it runs as root. */
@@ -62,18 +59,18 @@ export function installScriptOf(field: string, version: string, override?: Parti
   const url = override?.url ?? installerUrl(version);
   const sha256 = override?.sha256 ?? (override?.url === undefined ? INSTALL_SCRIPT_SHA256[version] : undefined);
   if (sha256 === undefined)
-    throw new K3sArgsError(
+    throw new InputError(
       `${field}.sha256: no checksum of ${url} is known here (k3s/version.ts pins ${Object.keys(INSTALL_SCRIPT_SHA256).join(", ")}); set it to the output of: curl -fsSL '${url}' | sha256sum`,
     );
-  if (!SHA256_HEX.test(sha256)) throw new K3sArgsError(`${field}.sha256 = ${JSON.stringify(sha256)}: 64 lowercase hex digits, as sha256sum prints them`);
-  if (!/^https:\/\/[^\s'"]+$/.test(url)) throw new K3sArgsError(`${field}.url = ${JSON.stringify(url)}: an https URL without spaces or quotes`);
+  if (!SHA256_HEX.test(sha256)) throw new InputError(`${field}.sha256 = ${JSON.stringify(sha256)}: 64 lowercase hex digits, as sha256sum prints them`);
+  if (!/^https:\/\/[^\s'"]+$/.test(url)) throw new InputError(`${field}.url = ${JSON.stringify(url)}: an https URL without spaces or quotes`);
   return { url, sha256 };
 }
 
 /** The version, or a one-line error naming the field. */
 export function checkK3sVersion(field: string, version: string): string {
   if (!K3S_VERSION_PATTERN.test(version)) {
-    throw new K3sArgsError(`${field} = ${JSON.stringify(version)}: a stable K3s release tag of v1.30 or later, like ${JSON.stringify(K3S_VERSION)}`);
+    throw new InputError(`${field} = ${JSON.stringify(version)}: a stable K3s release tag of v1.30 or later, like ${JSON.stringify(K3S_VERSION)}`);
   }
   return version;
 }

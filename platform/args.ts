@@ -2,11 +2,9 @@
 // key is a typo, not an option) and one-line errors that name the component, the field and why.
 import { createHash } from "node:crypto";
 import { z } from "zod";
-import { UserError } from "../common/user-error";
+import { InputError } from "../common/user-error";
 
-export class PlatformArgsError extends UserError {}
-
-/** `value` parsed by `schema`, or a PlatformArgsError: `<Component> '<name>': <path> = <value>: <why>`. */
+/** `value` parsed by `schema`, or a InputError: `<Component> '<name>': <path> = <value>: <why>`. */
 export function parseArgs<S extends z.ZodType>(component: string, name: string, schema: S, value: unknown): z.output<S> {
   const result = schema.safeParse(value);
   if (result.success) return result.data;
@@ -14,12 +12,12 @@ export function parseArgs<S extends z.ZodType>(component: string, name: string, 
   if (issue.code === "unrecognized_keys") {
     // A typo: name the key where it was typed, not the whole object around it.
     const at = issue.path.length ? `${issue.path.join(".")}.` : "";
-    throw new PlatformArgsError(`${component} '${name}': ${issue.keys.map((k) => `${at}${k}`).join(", ")}: unknown key${issue.keys.length > 1 ? "s" : ""}`);
+    throw new InputError(`${component} '${name}': ${issue.keys.map((k) => `${at}${k}`).join(", ")}: unknown key${issue.keys.length > 1 ? "s" : ""}`);
   }
   const path = issue.path.join(".") || "(args)";
   const found = issue.path.reduce<unknown>((v, k) => (v as Record<PropertyKey, unknown> | undefined)?.[k as PropertyKey], value);
   const shown = found === undefined ? "undefined" : JSON.stringify(found);
-  throw new PlatformArgsError(`${component} '${name}': ${path} = ${shown}: ${issue.message}`);
+  throw new InputError(`${component} '${name}': ${path} = ${shown}: ${issue.message}`);
 }
 
 /** A k8s label value or DNS-1123 name segment. */
@@ -64,7 +62,7 @@ export const NodePortSchema = z.number().int().min(30000).max(32767);
 /** Bytes of a memory quantity, millicores of a CPU quantity: what the fit checks sum. */
 export function parseQuantity(q: string): number {
   const m = /^([0-9]+(?:\.[0-9]+)?)(m|k|Ki|M|Mi|G|Gi|T|Ti)?$/.exec(q);
-  if (!m) throw new PlatformArgsError(`not a Kubernetes quantity: ${JSON.stringify(q)}`);
+  if (!m) throw new InputError(`not a Kubernetes quantity: ${JSON.stringify(q)}`);
   const n = Number(m[1]);
   const unit = m[2] ?? "";
   const factor: Record<string, number> = { "": 1, m: 1e-3, k: 1e3, Ki: 1024, M: 1e6, Mi: 1024 ** 2, G: 1e9, Gi: 1024 ** 3, T: 1e12, Ti: 1024 ** 4 };
@@ -73,5 +71,5 @@ export function parseQuantity(q: string): number {
 
 /** The same one-line error for a rule across fields (zod checks one field at a time). */
 export function argsError(component: string, name: string, path: string, value: unknown, why: string): never {
-  throw new PlatformArgsError(`${component} '${name}': ${path} = ${JSON.stringify(value)}: ${why}`);
+  throw new InputError(`${component} '${name}': ${path} = ${JSON.stringify(value)}: ${why}`);
 }

@@ -13,9 +13,10 @@
 import { firstCoreVcpus, reservedMemoryMiB } from "../k3s/kubelet-config";
 import { TEMPORAL_WORKER_REQUESTS } from "../platform/temporal-worker";
 import type { VmPlacement } from "../topology/placement";
-import { SlmConfigError } from "./errors";
+
 import { memoryEstimate, weightsBytes } from "./memory";
 import { ModelSpec, SLM_CONFIG_KEY } from "./model-spec";
+import { DoesNotFit, InputError } from "../common/user-error";
 
 /** A VM the pool may put models on, as the plan placed it, and its K3s role. */
 export interface SlmVm {
@@ -88,9 +89,9 @@ export function checkCapacity(models: ModelSpec[], vms: SlmVm[], neighbours: Nod
   const byName = new Map(vms.map((v) => [v.placement.name, v]));
   models.forEach((m, i) => {
     const vm = byName.get(m.vm);
-    if (!vm) throw new SlmConfigError(`${key}.models[${i}].vm = ${JSON.stringify(m.vm)}: not an SLM VM of this stack; one of ${[...byName.keys()].join(", ") || "(none)"}`);
+    if (!vm) throw new InputError(`${key}.models[${i}].vm = ${JSON.stringify(m.vm)}: not an SLM VM of this stack; one of ${[...byName.keys()].join(", ") || "(none)"}`);
     if (vm.placement.node === null)
-      throw new SlmConfigError(`${key}.models[${i}].vm = ${JSON.stringify(m.vm)}: a floating VM (memory interleaved over nodes) never serves a model; pick a strict VM`);
+      throw new InputError(`${key}.models[${i}].vm = ${JSON.stringify(m.vm)}: a floating VM (memory interleaved over nodes) never serves a model; pick a strict VM`);
   });
   const fits: VmFit[] = [];
   const problems: string[] = [];
@@ -129,7 +130,7 @@ export function checkCapacity(models: ModelSpec[], vms: SlmVm[], neighbours: Nod
     }
     if (wrong.length > 0) problems.push(`VM ${vm.placement.name} does not hold its models: ${wrong.join("; ")}`);
   }
-  if (problems.length > 0) throw new SlmConfigError(`${key}.models: ${problems.join(" | ")}`);
+  if (problems.length > 0) throw new DoesNotFit(`${key}.models: ${problems.join(" | ")}`);
   return fits;
 }
 

@@ -11,11 +11,12 @@
 import { z } from "zod";
 import type { ArchitectureId } from "./architectures";
 import { NodeNeighbour, SlmVm, stagingFileMiB, vmCapacity } from "./capacity";
-import { SlmConfigError } from "./errors";
+
 import { memoryEstimate } from "./memory";
 import { nearest } from "../common/config-errors";
 import { LakeSchema, ModelInputSchema, ModelSpec, SHA256, SHA256_HINT, SLM_CONFIG_KEY, SlmConfig, SlmConfigSchema, parseSlmConfig } from "./model-spec";
 import type { Quantisation } from "./quantisation";
+import { InputError } from "../common/user-error";
 
 export const DOCUMENTS_CONTEXT_TOKENS = 25000;
 
@@ -46,7 +47,6 @@ export const FINANCE_ENSEMBLE: EnsembleModel[] = [
 export function defaultSource(model: Pick<EnsembleModel, "name" | "quantisation">): string {
   return `s3://models/finance/${model.name}.${model.quantisation}.gguf`;
 }
-
 
 /** One field (or a few) of one default model, as `numa-k3s:slm.overrides.<model>` gives them. */
 export const ModelOverrideSchema = ModelInputSchema.omit({ name: true, source: true, sha256: true }).partial().strict();
@@ -95,7 +95,7 @@ function roomOf(vm: SlmVm, neighbours: readonly NodeNeighbour[]): ModelRoom {
 export function assignEnsemble(models: readonly UnplacedModel[], vms: readonly SlmVm[], neighbours: readonly NodeNeighbour[], overrides: Record<string, ModelOverride>, key = SLM_CONFIG_KEY): ModelSpec[] {
   const strict = vms.filter((v) => v.placement.node !== null);
   if (strict.length === 0)
-    throw new SlmConfigError(
+    throw new InputError(
       `${key}: the default ensemble needs an SLM VM strict on one NUMA node (a VM with workload: slm, numa: strict); this stack has ${vms.length === 0 ? "none" : `only floating ones (${vms.map((v) => v.placement.name).join(", ")})`}: add one, or set ${key}.models yourself`,
     );
   const rooms = strict.map((v) => roomOf(v, neighbours));
@@ -111,7 +111,7 @@ export function assignEnsemble(models: readonly UnplacedModel[], vms: readonly S
   const pinned = withOverrides.filter((m) => m.vm !== undefined);
   for (const m of pinned) {
     if (!onVm.has(m.vm!))
-      throw new SlmConfigError(`${key}.overrides.${m.name}.vm = ${JSON.stringify(m.vm)}: not a strict SLM VM of this stack; one of ${rooms.map((r) => r.vm).join(", ")}`);
+      throw new InputError(`${key}.overrides.${m.name}.vm = ${JSON.stringify(m.vm)}: not a strict SLM VM of this stack; one of ${rooms.map((r) => r.vm).join(", ")}`);
     onVm.get(m.vm!)!.push(m);
   }
   const free = withOverrides.filter((m) => m.vm === undefined).sort((a, b) => memory.get(b.name)! - memory.get(a.name)! || a.name.localeCompare(b.name));
@@ -178,7 +178,7 @@ function totalParameters(models: readonly UnplacedModel[], rooms: readonly Model
 export function defaultModels(sha256ByModel: Record<string, string>, key = SLM_CONFIG_KEY): UnplacedModel[] {
   const missing = FINANCE_ENSEMBLE.filter((m) => sha256ByModel[m.name] === undefined).map((m) => m.name);
   if (missing.length > 0)
-    throw new SlmConfigError(
+    throw new InputError(
       `${key}.checksums: no sha256 for ${missing.join(", ")}: the default finance ensemble reads each GGUF from ${defaultSource({ name: "<model>", quantisation: "Q8_0" })}; set ${key}.checksums.<model> to its sha256sum (or list ${key}.models yourself)`,
     );
   return FINANCE_ENSEMBLE.map((m) => ({

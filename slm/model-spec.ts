@@ -6,9 +6,10 @@ import { z } from "zod";
 import { problemLine } from "../common/config-errors";
 import { positiveNumber, wholeNumber, wholeNumberIn } from "../common/config-values";
 import { ARCHITECTURES, ARCHITECTURE_IDS, Architecture, ArchitectureId } from "./architectures";
-import { SlmConfigError } from "./errors";
+
 import { DEFAULT_LLAMA_SERVER_IMAGE } from "./llama-server-image";
 import { QUANTISATIONS } from "./quantisation";
+import { InputError } from "../common/user-error";
 
 /** Where the errors say the input lives. */
 export const SLM_CONFIG_KEY = "numa-k3s:slm";
@@ -106,9 +107,9 @@ export function architectureOf(model: Pick<ModelSpec, "architecture">): Omit<Arc
   return typeof model.architecture === "string" ? ARCHITECTURES[model.architecture] : model.architecture;
 }
 
-/** The pool's config, checked; a problem is an SlmConfigError of one line naming `key`. */
+/** The pool's config, checked; a problem is an InputError of one line naming `key`. */
 export function parseSlmConfig(raw: unknown, key = SLM_CONFIG_KEY): SlmConfig {
   const parsed = SlmConfigSchema.safeParse(raw);
-  if (!parsed.success) throw new SlmConfigError(problemLine({ file: "", prefix: key }, raw, parsed.error, SlmConfigSchema));
+  if (!parsed.success) throw new InputError(problemLine({ file: "", prefix: key }, raw, parsed.error, SlmConfigSchema));
   return parsed.data;
 }

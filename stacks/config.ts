@@ -11,7 +11,7 @@ import { HostPrepSchema } from "../hostprep/config";
 import { INSTALL_SCRIPT_SHA256, K3S_VERSION, K3S_VERSION_PATTERN, SHA256_HEX, installerUrl } from "../k3s/version";
 import { LAYOUTS, LAYOUT_PROFILES } from "../k3s/layouts";
 import { HostRequestSchema, PlacementRequest, PlacementRequestSchema, ReserveSchema, VmRequestSchema } from "../topology/request";
-import { UserError } from "../common/user-error";
+import { InputError } from "../common/user-error";
 import { nearest, problemLine } from "../common/config-errors";
 import { flag, positiveNumber, wholeNumber, wholeNumberIn } from "../common/config-values";
 import { ABSOLUTE_PATH, ABSOLUTE_PATH_HINT, BY_ID_DEVICE, BY_ID_DEVICE_HINT, DEFAULT_LIBVIRT_URI, DNS_LABEL, DNS_LABEL_HINT, HOST_ADDRESS_HINT, IMAGE_REFERENCE, INTERFACE_NAME, INTERFACE_NAME_HINT, LIBVIRT_URI, LIBVIRT_URI_HINT, LOGIN_NAME, MAC, MAC_HINT, PACKAGE_NAME, PACKAGE_NAME_HINT, PINNED_IMAGE_HINT, isHostAddress, isPinnedImage } from "../common/formats";
@@ -305,9 +305,6 @@ export function placementRequestOf(cfg: StackConfig): PlacementRequest {
   return PlacementRequestSchema.parse({ hosts: cfg.hosts.map(hostRequestOf), vms: cfg.vms.map(vmRequestOf) });
 }
 
-/** A config a user wrote that cannot be used: one line naming the file and the key. */
-export class ConfigError extends UserError {}
-
 /** The first problem as `FILE: numa-k3s:KEY = VALUE: message`, and how many more there are. */
 export function formatZodError(file: string, raw: unknown, error: z.ZodError, schema: z.ZodType = StackConfigSchema, prefix = `${CONFIG_NAMESPACE}:`): string {
   return problemLine({ file, prefix }, raw, error, schema);
@@ -315,7 +312,7 @@ export function formatZodError(file: string, raw: unknown, error: z.ZodError, sc
 
 export function parseStackConfig(raw: Record<string, unknown>, file: string): StackConfig {
   const parsed = StackConfigSchema.safeParse(raw);
-  if (!parsed.success) throw new ConfigError(formatZodError(file, raw, parsed.error));
+  if (!parsed.success) throw new InputError(formatZodError(file, raw, parsed.error));
   return parsed.data;
 }
 
@@ -325,10 +322,10 @@ export function stackConfigEntries(yamlText: string, file: string): Record<strin
   try {
     doc = YAML.parse(yamlText);
   } catch (e) {
-    throw new ConfigError(`${file}: not YAML: ${(e as Error).message.split("\n")[0]}`);
+    throw new InputError(`${file}: not YAML: ${(e as Error).message.split("\n")[0]}`);
   }
   const config = (doc as { config?: Record<string, unknown> } | null)?.config;
-  if (!config || typeof config !== "object") throw new ConfigError(`${file}: has no config: section`);
+  if (!config || typeof config !== "object") throw new InputError(`${file}: has no config: section`);
   return ourEntries(config, file);
 }
 
@@ -344,7 +341,7 @@ export function ourEntries(config: Record<string, unknown>, file: string): Recor
     }
     const [namespace, name] = key.split(":", 2);
     if (name !== undefined && nearest(namespace, [CONFIG_NAMESPACE]))
-      throw new ConfigError(`${file}: ${key}: unknown namespace ${JSON.stringify(namespace)}; did you mean ${CONFIG_NAMESPACE}:${name}?`);
+      throw new InputError(`${file}: ${key}: unknown namespace ${JSON.stringify(namespace)}; did you mean ${CONFIG_NAMESPACE}:${name}?`);
   }
   return raw;
 }

@@ -3,11 +3,11 @@
 // unless the stack lists its own models; a VM whose models (with the Temporal worker beside them
 // and the kubelet's reserve) do not fit is refused in one line. `npm run plan`, `npm run render`
 // and the program all run it after placing the VMs, so they accept and refuse the same stacks.
-import { DoesNotFit } from "../common/user-error";
+import { DoesNotFit, InputError } from "../common/user-error";
 import { NODE_AGENTS } from "../platform/victoria";
 import { TEMPORAL_WORKER, checkCapacity, slmVmsOf } from "../slm/capacity";
 import { ensembleShortfall, slmConfigOf } from "../slm/ensemble";
-import { SlmConfigError } from "../slm/errors";
+
 import { SlmConfig } from "../slm/model-spec";
 import { Plan } from "../topology/placement";
 import { StackInputs } from "./stack-inputs";
@@ -15,12 +15,13 @@ import { StackInputs } from "./stack-inputs";
 /** Every pod that runs beside the models on each SLM VM: the Temporal worker and the per-node agents. */
 export const NEIGHBOURS = [TEMPORAL_WORKER, NODE_AGENTS];
 
-/** Runs `step`; an SlmConfigError gets the stack file in front, as every other key's message has. */
+/** Runs `step`; a refusal gets the stack file in front, as every other key's message has. */
 function inFile<T>(inputs: StackInputs, step: () => T): T {
   try {
     return step();
   } catch (e) {
-    if (e instanceof SlmConfigError) throw new (e.constructor as typeof SlmConfigError)(`${inputs.file}: ${e.message}`);
+    if (e instanceof DoesNotFit) throw new DoesNotFit(`${inputs.file}: ${e.message}`);
+    if (e instanceof InputError) throw new InputError(`${inputs.file}: ${e.message}`);
     throw e;
   }
 }
@@ -44,12 +45,11 @@ export function modelInputs(inputs: StackInputs, plan: Plan, lakeEndpoint: strin
 export function checkModels(inputs: StackInputs, plan: Plan): void {
   const { config, vms } = modelInputs(inputs, plan, "http://lake.storage.svc:8333");
   try {
-    checkCapacity(config.models, vms, NEIGHBOURS);
+    inFile(inputs, () => checkCapacity(config.models, vms, NEIGHBOURS));
   } catch (e) {
-    if (!(e instanceof SlmConfigError)) throw e;
+    if (!(e instanceof DoesNotFit) || inputs.config.slm?.models) throw e;
     // The default ensemble's list is ours, not the user's: say what to change in their keys.
-    const message = inputs.config.slm?.models ? e.message : ensembleShortfall(config.models, vms, NEIGHBOURS);
-    throw new DoesNotFit(`${inputs.file}: ${message}`);
+    throw new DoesNotFit(`${inputs.file}: ${ensembleShortfall(config.models, vms, NEIGHBOURS)}`);
   }
 }
 

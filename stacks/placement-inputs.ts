@@ -6,7 +6,7 @@ import { readCapabilities } from "../topology/capabilities";
 import { HostTopology } from "../topology/host-topology";
 import { NoFit } from "../topology/planner";
 import { PlacementRequest, hostOf } from "../topology/request";
-import { ConfigError } from "./config";
+import { InputError } from "../common/user-error";
 
 /** Where a request came from: the file and the key prefix that errors should name. */
 export interface LoadedRequest {
@@ -36,7 +36,7 @@ export function checkNodesExist(loaded: LoadedRequest): void {
     const host = hostOf(loaded.request, vm);
     const nodes = loaded.topologies.get(host)!.nodes.map((n) => n.id);
     if (!nodes.includes(vm.node))
-      throw new ConfigError(`${loaded.file}: ${loaded.keyPrefix}vms[${i}].node = ${vm.node}: ${vm.name}: ${host} has no node ${vm.node} (its nodes: ${nodes.join(", ")})`);
+      throw new InputError(`${loaded.file}: ${loaded.keyPrefix}vms[${i}].node = ${vm.node}: ${vm.name}: ${host} has no node ${vm.node} (its nodes: ${nodes.join(", ")})`);
   });
 }
 

@@ -5,7 +5,7 @@ import { DataLake } from "../components/DataLake";
 import { TemporalCluster } from "../components/TemporalCluster";
 import { VictoriaStack } from "../components/VictoriaStack";
 import { LAYOUT_PROFILES } from "../k3s/layouts";
-import { UserError } from "../common/user-error";
+import { InputError } from "../common/user-error";
 import { Cluster } from "./cluster";
 import { StackInputs } from "./stack-inputs";
 
@@ -14,8 +14,6 @@ export interface Platform {
   monitoring: VictoriaStack;
   temporal: TemporalCluster;
 }
-
-export class PlatformConfigError extends UserError {}
 
 export function platformOf(inputs: StackInputs, cluster: Cluster): Platform {
   const cfg = inputs.config;
@@ -26,7 +24,7 @@ export function platformOf(inputs: StackInputs, cluster: Cluster): Platform {
   // bare-metal data server).
   const dataVm = cfg.vms.find((vm) => vm.workload === "data");
   const dataNodeName = dataVm?.name ?? (profile.dataNode === "the data VM, else the server" ? cfg.k3s.server?.name : undefined);
-  if (!dataNodeName) throw new PlatformConfigError(`${inputs.file}: numa-k3s:vms: no VM has workload: data, so the data lake has no disks to live on`);
+  if (!dataNodeName) throw new InputError(`${inputs.file}: numa-k3s:vms: no VM has workload: data, so the data lake has no disks to live on`);
   // The lake's volumes name the data k8s node: it must have joined first.
   const dataAgent = dataVm ? cluster.agentOf[dataVm.name] : undefined;
   const lake = new DataLake(

@@ -7,9 +7,10 @@ import YAML from "yaml";
 import { HostTopology } from "../topology/host-topology";
 import { PlacementLock } from "../topology/lock";
 import { lockFileOf, withLockedHosts as lockedHostsFilled } from "../topology/stack-placement";
-import { ConfigError, StackConfig, parseStackConfig, placementRequestOf, stackConfigEntries } from "./config";
+import { StackConfig, parseStackConfig, placementRequestOf, stackConfigEntries } from "./config";
 import { LoadedRequest, checkNodesExist, readLock, readTopologies } from "./placement-inputs";
 import { isDocumentation, isPlaceholderDevice } from "./placeholders";
+import { InputError } from "../common/user-error";
 
 export interface StackInputs extends LoadedRequest {
   stack: string;
@@ -27,7 +28,7 @@ export function readStackEntries(projectDir: string, stack: string): Record<stri
   try {
     text = readFileSync(resolve(projectDir, file), "utf8");
   } catch {
-    throw new ConfigError(`${file}: no such stack file (stacks here: ${stackNames(projectDir).join(", ") || "none"}; or create it with pulumi stack init ${stack})`);
+    throw new InputError(`${file}: no such stack file (stacks here: ${stackNames(projectDir).join(", ") || "none"}; or create it with pulumi stack init ${stack})`);
   }
   return stackConfigEntries(text, file);
 }
@@ -55,7 +56,7 @@ function checkLockIsOwn(projectDir: string, stack: string, lockFile: string): vo
       continue;
     }
     if (resolve(projectDir, theirs) === resolve(projectDir, lockFile))
-      throw new ConfigError(
+      throw new InputError(
         `Pulumi.${stack}.yaml: numa-k3s:placementLock = ${JSON.stringify(lockFile)}: is also the lock of stack ${other} (Pulumi.${other}.yaml); remove the key to use hosts/${stack}.lock.json, or name another file`,
       );
   }
@@ -118,7 +119,7 @@ function checkLakesAreOwn(projectDir: string, stack: string, config: StackConfig
       const clash = theirs.find((t) => t.device === mine.device && t.addresses.some((a) => mine.addresses.includes(a)));
       if (clash) {
         const host = clash.addresses.find((a) => mine.addresses.includes(a));
-        throw new ConfigError(
+        throw new InputError(
           `Pulumi.${stack}.yaml: numa-k3s:vms[${mine.index}].disks.lakeDevice = ${JSON.stringify(mine.device)}: is also the lake of VM ${clash.vm} in stack ${other} (Pulumi.${other}.yaml, vms[${clash.index}]) on host ${host}: two stacks never give one disk to a VM each; keep it in one of them`,
         );
       }
@@ -155,7 +156,7 @@ function checkHostsAreOwn(projectDir: string, stack: string, config: StackConfig
         const sameCapture = typeof theirs.capabilities === "string" && resolve(projectDir, theirs.capabilities) === resolve(projectDir, mine.capabilities);
         if (address !== mine.ssh.address && !sameCapture) return;
         const [key, value] = address === mine.ssh.address ? ["ssh.address", mine.ssh.address] : ["capabilities", mine.capabilities];
-        throw new ConfigError(
+        throw new InputError(
           `Pulumi.${stack}.yaml: numa-k3s:hosts[${i}].${key} = ${JSON.stringify(value)}: host ${mine.name} is also host ${String(theirs.name)} of stack ${other} (Pulumi.${other}.yaml, hosts[${j}], at ${address}): two stacks that prepare one host overwrite each other's kernel command line, huge pages and irqbalance settings; keep the host in one stack (pulumi destroy the other first)`,
         );
       });

@@ -4,7 +4,7 @@
 import { readFileSync } from "node:fs";
 import { XMLParser, XMLValidator } from "fast-xml-parser";
 import { formatCpuset, parseCpuset } from "./cpuset";
-import { UserError } from "../common/user-error";
+import { InputError } from "../common/user-error";
 import {
   HostTopologySchema,
   type Core,
@@ -15,7 +15,7 @@ import {
 } from "./host-topology";
 
 /** A capture that cannot be used. The message is one line and starts with the capture's path. */
-export class CapabilitiesError extends UserError {
+export class CapabilitiesError extends InputError {
   constructor(
     readonly source: string,
     problem: string,

@@ -1,10 +1,10 @@
 // libvirt's cpuset syntax (`0-3,8,^2`), as used by <vcpupin cpuset>, <emulatorpin>, <numatune
 // nodeset> and the `siblings` attribute of `virsh capabilities`, to and from sorted id arrays.
-import { UserError } from "../common/user-error";
+import { InputError } from "../common/user-error";
 
 /** A cpuset that is not one: callers (the capture reader, the policy pack reading a domain) catch
  * it by type and say where it was. */
-export class CpusetError extends UserError {}
+export class CpusetError extends InputError {}
 
 /**
  * The largest thread id accepted. Linux caps NR_CPUS at 8192 today; the bound is generous so that

@@ -4,7 +4,7 @@
 import { XMLBuilder } from "fast-xml-parser";
 import { formatCpuset, MAX_CPUSET_ID } from "./cpuset";
 import type { VmPlacement } from "./placement";
-import { UserError, fieldProblem } from "../common/user-error";
+import { fieldProblem, InputError } from "../common/user-error";
 import { ABSOLUTE_PATH, ABSOLUTE_PATH_HINT, BY_ID_DEVICE, BY_ID_DEVICE_HINT, MAC, MAC_HINT } from "../common/formats";
 import { INTERFACE_NAME, INTERFACE_NAME_HINT } from "../common/formats";
 
@@ -86,13 +86,9 @@ const DEFAULTS = {
   format: "qcow2",
 } as const;
 
-/** A placement or spec that cannot make a domain; the message is one line for the user. */
-export class DomainXmlError extends UserError {}
-
 function fail(vm: string, field: string, value: unknown, fits: string): never {
-  throw new DomainXmlError(fieldProblem(`domain XML of VM '${vm}'`, field, value, fits));
+  throw new InputError(fieldProblem(`domain XML of VM '${vm}'`, field, value, fits));
 }
-
 
 /** Checks the placement is self-consistent and the spec names things libvirt can use; throws at
  * the first problem, in one line naming the field, the value and what would fit. */

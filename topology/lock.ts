@@ -4,7 +4,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { z } from "zod";
 import { problemLine } from "../common/config-errors";
-import { UserError } from "../common/user-error";
+import { InputError } from "../common/user-error";
 import { Plan, VmPlacement, VmPlacementSchema } from "./placement";
 
 export const PlacementLockSchema = z
@@ -42,9 +42,9 @@ export function readLock(path: string, baseDir = process.cwd()): PlacementLock |
   try {
     raw = JSON.parse(readFileSync(full, "utf8"));
   } catch (e) {
-    throw new UserError(`${path}: not JSON: ${(e as Error).message}`);
+    throw new InputError(`${path}: not JSON: ${(e as Error).message}`);
   }
   const parsed = PlacementLockSchema.safeParse(raw);
-  if (!parsed.success) throw new UserError(problemLine({ file: path, prefix: "" }, raw, parsed.error, PlacementLockSchema));
+  if (!parsed.success) throw new InputError(problemLine({ file: path, prefix: "" }, raw, parsed.error, PlacementLockSchema));
   return parsed.data;
 }

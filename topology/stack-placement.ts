@@ -6,7 +6,7 @@ import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import YAML from "yaml";
 import { z } from "zod";
-import { UserError } from "../common/user-error";
+import { InputError } from "../common/user-error";
 import { positiveNumber } from "../common/config-values";
 import { problemLine } from "../common/config-errors";
 import { readCapabilities } from "./capabilities";
@@ -57,7 +57,7 @@ export function withLockedHosts(entries: Record<string, unknown>, lock: Placemen
 }
 
 function refuse(message: string): never {
-  throw new UserError(message);
+  throw new InputError(message);
 }
 
 function readText(projectDir: string, file: string): string | undefined {

@@ -6,7 +6,7 @@
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import YAML from "yaml";
-import { UserError } from "../../common/user-error";
+import { InputError } from "../../common/user-error";
 import { unlockedVms } from "../../topology/lock";
 import { planPlacement } from "../../topology/planner";
 import { readStackPlacement } from "../../topology/stack-placement";
@@ -25,9 +25,9 @@ function projectName(projectDir: string): string {
   try {
     doc = YAML.parse(readFileSync(file, "utf8")) as { name?: unknown } | null;
   } catch (e) {
-    throw new UserError(`${file}: cannot read the project file (${(e as Error).message.split("\n")[0]}); run from the project directory or name it (--project DIR, projectDir)`);
+    throw new InputError(`${file}: cannot read the project file (${(e as Error).message.split("\n")[0]}); run from the project directory or name it (--project DIR, projectDir)`);
   }
-  if (typeof doc?.name !== "string") throw new UserError(`${file}: has no name: the prefix of the stack's config keys`);
+  if (typeof doc?.name !== "string") throw new InputError(`${file}: has no name: the prefix of the stack's config keys`);
   return doc.name;
 }
 

@@ -3,8 +3,9 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { hostDrift } from "../../hostprep/drift";
-import { HostStateError, parseEmulatorpin, parseHostState, parseNumatune, parseVcpupin } from "../../hostprep/host-state";
+import { parseEmulatorpin, parseHostState, parseNumatune, parseVcpupin } from "../../hostprep/host-state";
 import { referenceSingle } from "./hosts";
+import { HostMismatch } from "../../common/user-error";
 
 const fixture = (name: string) => readFileSync(join(__dirname, "../fixtures/host-state", name), "utf8");
 
@@ -17,7 +18,7 @@ describe("virsh output parsers", () => {
     expect(parseVcpupin("VCPU: CPU Affinity\n----------------------------------\n   0: 28\n   1: 64\n")).toEqual(new Map([[0, [28]], [1, [64]]]));
   });
   it("vcpupin: virsh's error text is refused, not read as no vCPUs", () => {
-    expect(() => parseVcpupin("error: failed to get domain 'x'")).toThrow(HostStateError);
+    expect(() => parseVcpupin("error: failed to get domain 'x'")).toThrow(HostMismatch);
   });
   it.each(["virsh-emulatorpin-live.txt", "virsh-q-emulatorpin-live.txt"])("emulatorpin: %s", (file) => {
     expect(parseEmulatorpin(fixture(file))).toEqual([1]);
@@ -25,7 +26,7 @@ describe("virsh output parsers", () => {
   it("emulatorpin: a reserve of two cores", () => {
     expect(parseEmulatorpin("emulator: CPU Affinity\n----------------------------------\n       *: 16-17,52-53\n")).toEqual([16, 17, 52, 53]);
     expect(parseEmulatorpin("16-17,52-53\n")).toEqual([16, 17, 52, 53]);
-    expect(() => parseEmulatorpin("emulator: CPU Affinity\n")).toThrow(HostStateError);
+    expect(() => parseEmulatorpin("emulator: CPU Affinity\n")).toThrow(HostMismatch);
   });
   it.each(["virsh-numatune-live.txt", "virsh-q-numatune-live.txt"])("numatune: %s", (file) => {
     expect(parseNumatune(fixture(file))).toEqual({ mode: "strict", nodeset: [0] });

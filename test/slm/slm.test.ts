@@ -14,6 +14,7 @@ import { COMPUTE_MARGIN_MIB, kvCacheBytes, memoryEstimate } from "../../slm/memo
 import { ModelSpec, parseSlmConfig } from "../../slm/model-spec";
 import { requireTools } from "../tools";
 import { CHECKSUMS, LAKE, LAYOUT_NAMES, TEST_IMAGE, defaultConfig, qosClass, slmVms, validateK8s } from "./helpers";
+import { InputError } from "../../common/user-error";
 
 const FLAGS = JSON.parse(readFileSync(join(__dirname, "../fixtures/llama-server/server-flags.json"), "utf8")) as {
   build: number;
@@ -62,7 +63,7 @@ describe("numa-k3s:slm schema", () => {
       parseOne(over, top);
     } catch (e) {
       expect((e as Error).message).not.toContain("\n");
-      expect((e as Error).name).toBe("SlmConfigError");
+      expect((e as Error).name).toBe("InputError");
     }
   });
 

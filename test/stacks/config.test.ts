@@ -5,13 +5,14 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:f
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import YAML from "yaml";
-import { ConfigError, parseStackConfig, stackConfigEntries } from "../../stacks/config";
+import { parseStackConfig, stackConfigEntries } from "../../stacks/config";
 import { macOf } from "../../guest/lan";
 import { vmDescriptions } from "../../stacks/numa-vms";
 import { placeRequest } from "../../stacks/place-stack";
 import { readStackInputs } from "../../stacks/stack-inputs";
 import { LoadedRequest, formatNoFit } from "../../stacks/placement-inputs";
 import { domainSpecOf, scriptParamsOf } from "../../hypervisor/vm-description";
+import { InputError } from "../../common/user-error";
 
 const projectDir = resolve(__dirname, "../..");
 const STACKS = ["mac-numa", "single", "distributed"] as const;
@@ -28,7 +29,7 @@ function errorOf(raw: Record<string, unknown>): string {
   try {
     parseStackConfig(raw, "Pulumi.single.yaml");
   } catch (e) {
-    expect(e).toBeInstanceOf(ConfigError);
+    expect(e).toBeInstanceOf(InputError);
     return (e as Error).message;
   }
   throw new Error("the config was accepted");

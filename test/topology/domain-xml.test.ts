@@ -3,9 +3,10 @@ import { join } from "path";
 import fc from "fast-check";
 import { XMLParser } from "fast-xml-parser";
 import { parseCpuset } from "../../topology/cpuset";
-import { DomainSpec, DomainXmlError, renderDomainXml } from "../../topology/domain-xml";
+import { DomainSpec, renderDomainXml } from "../../topology/domain-xml";
 import type { VmPlacement } from "../../topology/placement";
 import { TestDriver } from "../libvirt-test-driver";
+import { InputError } from "../../common/user-error";
 
 // REFERENCE.md's host: the threads of core n are n and n+36; node 0 = cores 0-17, node 1 = 18-35.
 const SIBLING_OFFSET = 36;
@@ -277,7 +278,7 @@ describe("renderDomainXml refuses what cannot make a domain, in one line naming 
     } catch (e) {
       error = e;
     }
-    expect(error).toBeInstanceOf(DomainXmlError);
+    expect(error).toBeInstanceOf(InputError);
     const text = (error as Error).message;
     expect(text).toMatch(message);
     expect(text).toContain(`VM '${p.name}'`);
