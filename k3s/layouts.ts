@@ -7,7 +7,10 @@
 export const LAYOUTS = ["mac-numa", "single", "distributed"] as const;
 export type Layout = (typeof LAYOUTS)[number];
 
-/** Label keys this program owns; values come from the placement. */
+/** Label keys this program owns and selects on; values come from the placement. Every k8s node
+ * also carries the documents' own labels (`role=master|worker`, `workload=...`, `numa-node=...`)
+ * for a user's workloads; the program's selectors use only these. */
+export const LABEL_ROLE = "numa-k3s.io/role";
 export const LABEL_HOST = "numa-k3s.io/host";
 export const LABEL_NUMA_NODE = "numa-k3s.io/numa-node";
 export const LABEL_WORKLOAD = "numa-k3s.io/workload";
@@ -43,8 +46,8 @@ export interface PlatformPlacement {
   platform: PodPlacement;
   /** The S3 engine and its bucket Job: the k8s node that holds the lake and hot disks. */
   lake: PodPlacement;
-  /** The Temporal worker DaemonSet: every SLM worker (beside the model servers, whose staging disk
-   * it shares). The storage VM is a worker too, but has no staging disk and no models. */
+  /** The Temporal worker DaemonSet: every SLM k8s node (beside the model servers, whose staging
+   * disk it shares). */
   worker: PodPlacement;
   /** Per-node agents (node-exporter, the log collector): every k8s node, whatever its taints. */
   everyNode: PodPlacement;
@@ -70,7 +73,8 @@ const DATA_NODE = { [LABEL_WORKLOAD]: "data" };
 const tolerate = (workload: string): Toleration => ({ key: "workload", operator: "Equal", value: workload, effect: "NoSchedule" });
 const TOLERATE_CONTROL_PLANE: Toleration = { key: "node-role.kubernetes.io/control-plane", operator: "Exists", effect: "NoSchedule" };
 const EVERY_NODE: PodPlacement = { nodeSelector: {}, tolerations: [{ operator: "Exists" }] };
-const SLM_WORKERS = { role: "worker", workload: "slm" };
+const SLM_WORKERS = { [LABEL_WORKLOAD]: "slm" };
+const SERVER = { [LABEL_ROLE]: "server" };
 
 export const LAYOUT_PROFILES: Record<Layout, LayoutProfile> = {
   // The design's recommendation: a small Linux VM on a Mac Mini is the control plane, and with
@@ -79,11 +83,11 @@ export const LAYOUT_PROFILES: Record<Layout, LayoutProfile> = {
   "mac-numa": {
     server: "outside",
     lima: true,
-    serverMarks: { labels: ["role=master"], taints: [CONTROL_PLANE_TAINT] },
+    serverMarks: { labels: ["role=master", `${LABEL_ROLE}=server`], taints: [CONTROL_PLANE_TAINT] },
     taintWorkers: false,
     dataNode: "the data VM",
     pods: {
-      platform: { nodeSelector: { role: "master" }, tolerations: [TOLERATE_CONTROL_PLANE] },
+      platform: { nodeSelector: SERVER, tolerations: [TOLERATE_CONTROL_PLANE] },
       lake: { nodeSelector: DATA_NODE, tolerations: [] },
       worker: { nodeSelector: SLM_WORKERS, tolerations: [] },
       everyNode: EVERY_NODE,
@@ -97,7 +101,7 @@ export const LAYOUT_PROFILES: Record<Layout, LayoutProfile> = {
   single: {
     server: "a VM",
     lima: false,
-    serverMarks: { labels: ["role=master", "workload=tasks", `${LABEL_WORKLOAD}=tasks`], taints: [CONTROL_PLANE_TAINT] },
+    serverMarks: { labels: ["role=master", "workload=tasks", `${LABEL_ROLE}=server`, `${LABEL_WORKLOAD}=tasks`], taints: [CONTROL_PLANE_TAINT] },
     taintWorkers: true,
     dataNode: "the data VM",
     pods: {
@@ -113,7 +117,7 @@ export const LAYOUT_PROFILES: Record<Layout, LayoutProfile> = {
   distributed: {
     server: "outside",
     lima: false,
-    serverMarks: { labels: ["role=master", "workload=data", `${LABEL_WORKLOAD}=data`], taints: [] },
+    serverMarks: { labels: ["role=master", "workload=data", `${LABEL_ROLE}=server`, `${LABEL_WORKLOAD}=data`], taints: [] },
     taintWorkers: false,
     dataNode: "the data VM, else the server",
     pods: {

@@ -42,10 +42,10 @@ describe("TemporalCluster", () => {
     expect(pg.spec.template.spec.containers[0].env).toContainEqual({ name: "POSTGRES_PASSWORD", valueFrom: { secretKeyRef: { name: "temporal-db", key: "password" } } });
   });
 
-  it("mac-numa: server, UI, schema Jobs and PostgreSQL select role=master and tolerate the control-plane taint; the UI on NodePort 30880", async () => {
+  it("mac-numa: server, UI, schema Jobs and PostgreSQL select the server (numa-k3s.io/role=server) and tolerate the control-plane taint; the UI on NodePort 30880", async () => {
     const { resources } = await deploy(argsFor("mac-numa"));
     const v = charts(resources)[0].values as any;
-    const master = { nodeSelector: { role: "master" }, tolerations: [{ key: "node-role.kubernetes.io/control-plane", operator: "Exists", effect: "NoSchedule" }] };
+    const master = { nodeSelector: { "numa-k3s.io/role": "server" }, tolerations: [{ key: "node-role.kubernetes.io/control-plane", operator: "Exists", effect: "NoSchedule" }] };
     for (const p of [v.server.frontend, v.server.history, v.server.matching, v.server.worker, v.web, v.admintools]) expect({ nodeSelector: p.nodeSelector, tolerations: p.tolerations }).toEqual(master);
     const pg = k8sObjects(resources).find((o) => o.kind === "StatefulSet") as any;
     expect({ nodeSelector: pg.spec.template.spec.nodeSelector, tolerations: pg.spec.template.spec.tolerations }).toEqual(master);
@@ -54,11 +54,11 @@ describe("TemporalCluster", () => {
     expect(ui.spec.selector).toEqual({ "app.kubernetes.io/name": "temporal", "app.kubernetes.io/instance": "temporal", "app.kubernetes.io/component": "web" });
   });
 
-  it("the worker DaemonSet: role=worker + workload=slm, the staging disk's /data/local/numa-k3s, Guaranteed with 2 whole CPUs, env from the args and the S3 Secret", async () => {
+  it("the worker DaemonSet: numa-k3s.io/workload=slm, the staging disk's /data/local/numa-k3s, Guaranteed with 2 whole CPUs, env from the args and the S3 Secret", async () => {
     const { resources } = await deploy(argsFor("single"));
     const ds = k8sObjects(resources).find((o) => o.kind === "DaemonSet") as any;
     const pod = ds.spec.template.spec;
-    expect(pod.nodeSelector).toEqual({ role: "worker", workload: "slm" });
+    expect(pod.nodeSelector).toEqual({ "numa-k3s.io/workload": "slm" });
     expect(pod.tolerations).toEqual([{ key: "workload", operator: "Equal", value: "slm", effect: "NoSchedule" }]);
     expect(pod.volumes).toEqual([{ name: "staging", hostPath: { path: "/data/local/numa-k3s", type: "Directory" } }]);
     const c = pod.containers[0];

@@ -35,9 +35,9 @@ describe("VictoriaStack", () => {
     });
   });
 
-  it("mac-numa: the stores, vmagent and vmalert select role=master and tolerate the control-plane taint; the agents go everywhere", async () => {
+  it("mac-numa: the stores, vmagent and vmalert select the server (numa-k3s.io/role=server) and tolerate the control-plane taint; the agents go everywhere", async () => {
     const { byRelease, resources } = await deploy(macNuma());
-    const master = { nodeSelector: { role: "master" }, tolerations: [{ key: "node-role.kubernetes.io/control-plane", operator: "Exists", effect: "NoSchedule" }] };
+    const master = { nodeSelector: { "numa-k3s.io/role": "server" }, tolerations: [{ key: "node-role.kubernetes.io/control-plane", operator: "Exists", effect: "NoSchedule" }] };
     const v = (r: string) => byRelease[r].values as any;
     for (const placed of [v("metrics").server, v("logs").server, v("vmagent"), v("vmalert").server, v("vmalert").alertmanager]) {
       expect({ nodeSelector: placed.nodeSelector, tolerations: placed.tolerations }).toEqual(master);

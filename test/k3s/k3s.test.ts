@@ -95,7 +95,7 @@ describe("config.yaml", () => {
       "write-kubeconfig-mode": "0600",
       "secrets-encryption": true,
       disable: ["traefik", "servicelb"],
-      "node-label": ["role=master", "workload=tasks", "numa-k3s.io/workload=tasks"],
+      "node-label": ["role=master", "workload=tasks", "numa-k3s.io/role=server", "numa-k3s.io/workload=tasks"],
       "node-taint": ["node-role.kubernetes.io/control-plane:NoSchedule"],
       "kubelet-arg": ["config=/etc/rancher/k3s/kubelet.yaml"],
     });
@@ -104,7 +104,7 @@ describe("config.yaml", () => {
   });
 
   it("server: mac-numa taints the control plane and labels it role=master; distributed does not taint", () => {
-    expect(serverMarks("mac-numa")).toEqual({ labels: ["role=master"], taints: ["node-role.kubernetes.io/control-plane:NoSchedule"] });
+    expect(serverMarks("mac-numa")).toEqual({ labels: ["role=master", "numa-k3s.io/role=server"], taints: ["node-role.kubernetes.io/control-plane:NoSchedule"] });
     expect(serverMarks("distributed").taints).toEqual([]);
   });
 
@@ -115,7 +115,7 @@ describe("config.yaml", () => {
       "token-file": TOKEN_FILE,
       "node-ip": "192.168.50.13",
       "flannel-iface": "eth0",
-      "node-label": ["role=worker", "workload=slm", "numa-node=1", "numa-k3s.io/host=numa-01", "numa-k3s.io/numa-node=1", "numa-k3s.io/workload=slm"],
+      "node-label": ["role=worker", "workload=slm", "numa-node=1", "numa-k3s.io/role=agent", "numa-k3s.io/host=numa-01", "numa-k3s.io/numa-node=1", "numa-k3s.io/workload=slm"],
       "node-taint": ["workload=slm:NoSchedule"],
       "kubelet-arg": ["config=/etc/rancher/k3s/kubelet.yaml"],
     });
