@@ -5,9 +5,10 @@
 // - it listens only where it may: no real network address without a namespace of ours.
 import { existsSync } from "node:fs";
 import { requireRealTools } from "../real-tools";
+import { requireTools } from "../tools";
 import { CONTROL_PLANE_TOOLS, ControlPlane, startControlPlane } from "./control-plane";
 
-const ready = requireRealTools("test/k8s/control-plane.test.ts", CONTROL_PLANE_TOOLS);
+const ready = requireRealTools("test/k8s/control-plane.test.ts", CONTROL_PLANE_TOOLS) && requireTools("test/k8s/control-plane.test.ts", [["openssl", "openssl"]]);
 // Starting an API server on 2 shared cores: seconds when quiet, minutes under load. Only a guard.
 const GUARD_MS = 10 * 60_000;
 
