@@ -185,7 +185,9 @@ async function main(argv: string[]): Promise<number> {
   // cannot expand) as its chart, repository, pinned version and values.
   for (const r of resources) {
     const doc = kubernetesDocument(r);
-    if (doc) write(join(out, "k8s", `${objectFileName(doc)}.yaml`), YAML.stringify(doc));
+    // YAML 1.1, as kubectl and Helm read it: a string such as `on` or `yes` is quoted, not left to
+    // become a boolean (test/k8s/apply-rendered.test.ts found llama-server's `--flash-attn on`).
+    if (doc) write(join(out, "k8s", `${objectFileName(doc)}.yaml`), YAML.stringify(doc, { version: "1.1" }));
   }
   // What each remote command runs, as the engine receives it (secrets redacted).
   for (const r of resources) if (r.type === "command:remote:Command") for (const [verb, script] of commandScripts(r)) write(join(out, "commands", `${r.name}.${verb}.sh`), script);
