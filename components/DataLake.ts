@@ -7,10 +7,12 @@ import * as k8s from "@pulumi/kubernetes";
 import * as random from "@pulumi/random";
 import { z } from "zod";
 import { ABSOLUTE_PATH, ABSOLUTE_PATH_HINT } from "../common/formats";
-import { K8S_NAME, NodePortSchema, PodPlacementSchema, ResourcesSchema, argsError, digest, parseArgs } from "../platform/args";
+import { DNS_LABEL, DNS_LABEL_HINT } from "../common/formats";
+import { NodePortSchema, PodPlacementSchema, ResourcesSchema, argsError, digest, parseArgs } from "../platform/args";
 import {
   CONSOLE_SECRET,
   CREDENTIALS_SECRET,
+  DEFAULT_LAKE_SIZE_GIB,
   DEFAULT_ZONES,
   IDENTITIES_SECRET,
   LakeSpec,
@@ -48,7 +50,7 @@ export interface DataLakeArgs {
   /** The HDD: `path` default `/data/lake/numa-k3s` (guest/data-mounts.ts: it exists only on the
    * mounted filesystem, so without the disk the engine does not start instead of writing to the
    * OS disk); `sizeGiB` the PV's capacity (the filesystem's size is what counts; this is what the
-   * scheduler matches). Default 7000. */
+   * scheduler matches). Default DEFAULT_LAKE_SIZE_GIB (7450, an 8 TB disk). */
   lake?: { path?: string; sizeGiB?: number };
   /** The SSD hot tier: `path` default `/data/hot/numa-k3s` (likewise), `sizeGiB` default 80;
    * `false` where the data node has no SSD (then metadata lives on the HDD and no zone is hot). */
@@ -79,12 +81,12 @@ const ZoneSchema = z.string().regex(/^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\/[a-z0-9]([
 
 const ArgsSchema = z
   .object({
-    dataNodeName: z.string().regex(K8S_NAME, "a k8s node name (DNS label)"),
+    dataNodeName: z.string().regex(DNS_LABEL, "a k8s node name (DNS label)"),
     placement: PodPlacementSchema,
-    namespace: z.string().regex(K8S_NAME).optional(),
+    namespace: z.string().regex(DNS_LABEL, DNS_LABEL_HINT).optional(),
     lake: DiskSchema.optional(),
     hot: z.union([DiskSchema, z.literal(false)]).optional(),
-    storageClassName: z.string().regex(K8S_NAME).optional(),
+    storageClassName: z.string().regex(DNS_LABEL, DNS_LABEL_HINT).optional(),
     zones: z.array(ZoneSchema).min(1).optional(),
     versionedZones: z.array(ZoneSchema).optional(),
     hotZones: z.array(ZoneSchema).optional(),
@@ -116,7 +118,7 @@ export function lakeSpec(name: string, args: Omit<DataLakeArgs, "provider">): La
     namespace: a.namespace ?? "storage",
     release: "seaweedfs",
     dataNodeName: a.dataNodeName,
-    lake: { path: a.lake?.path ?? POD_DIRS.lake, sizeGiB: a.lake?.sizeGiB ?? 7000 },
+    lake: { path: a.lake?.path ?? POD_DIRS.lake, sizeGiB: a.lake?.sizeGiB ?? DEFAULT_LAKE_SIZE_GIB },
     hot,
     storageClassName: a.storageClassName ?? "lake-local",
     zones,

@@ -6,7 +6,8 @@ import * as k8s from "@pulumi/kubernetes";
 import * as random from "@pulumi/random";
 import { z } from "zod";
 import { ABSOLUTE_PATH, ABSOLUTE_PATH_HINT } from "../common/formats";
-import { K8S_NAME, NodePortSchema, PodPlacementSchema, ResourcesSchema, argsError, parseArgs } from "../platform/args";
+import { DNS_LABEL, DNS_LABEL_HINT } from "../common/formats";
+import { NodePortSchema, PodPlacementSchema, ResourcesSchema, argsError, parseArgs } from "../platform/args";
 import type { PodPlacement } from "../k3s/layouts";
 import { CHARTS } from "../platform/versions";
 import { TEMPORAL_WORKER_REQUESTS } from "../platform/temporal-worker";
@@ -69,11 +70,11 @@ export interface TemporalClusterArgs {
 const ArgsSchema = z
   .object({
     placement: PodPlacementSchema,
-    namespace: z.string().regex(K8S_NAME).optional(),
+    namespace: z.string().regex(DNS_LABEL, DNS_LABEL_HINT).optional(),
     numHistoryShards: z.number().int().min(1).max(16384).optional(),
-    namespaces: z.array(z.object({ name: z.string().regex(K8S_NAME), retention: z.string().regex(/^[0-9]+[hd]$/, "hours or days, e.g. 3d") }).strict()).min(1).optional(),
+    namespaces: z.array(z.object({ name: z.string().regex(DNS_LABEL, DNS_LABEL_HINT), retention: z.string().regex(/^[0-9]+[hd]$/, "hours or days, e.g. 3d") }).strict()).min(1).optional(),
     uiNodePort: z.union([NodePortSchema, z.literal(false)]).optional(),
-    postgres: z.object({ sizeGiB: z.number().int().positive().optional(), storageClassName: z.string().regex(K8S_NAME).optional(), resources: ResourcesSchema.optional() }).strict().optional(),
+    postgres: z.object({ sizeGiB: z.number().int().positive().optional(), storageClassName: z.string().regex(DNS_LABEL, DNS_LABEL_HINT).optional(), resources: ResourcesSchema.optional() }).strict().optional(),
     worker: z
       .object({
         image: z
@@ -84,7 +85,7 @@ const ArgsSchema = z
         memory: z.string().regex(/^[0-9]+(Mi|Gi)$/, "Mi or Gi, e.g. 4Gi").optional(),
         placement: PodPlacementSchema,
         hostPath: z.string().regex(ABSOLUTE_PATH, ABSOLUTE_PATH_HINT).optional(),
-        temporalNamespace: z.string().regex(K8S_NAME).optional(),
+        temporalNamespace: z.string().regex(DNS_LABEL, DNS_LABEL_HINT).optional(),
         env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "an environment variable name"), z.string()).optional(),
       })
       .strict(),

@@ -6,7 +6,8 @@ import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
 import { z } from "zod";
 import { ABSOLUTE_PATH, ABSOLUTE_PATH_HINT } from "../common/formats";
-import { K8S_NAME, NodePortSchema, PodPlacementSchema, ResourcesSchema, argsError, parseArgs } from "../platform/args";
+import { DNS_LABEL, DNS_LABEL_HINT } from "../common/formats";
+import { NodePortSchema, PodPlacementSchema, ResourcesSchema, argsError, parseArgs } from "../platform/args";
 import type { PodPlacement } from "../k3s/layouts";
 import { CHARTS, ChartRef } from "../platform/versions";
 import {
@@ -64,13 +65,13 @@ const ArgsSchema = z
   .object({
     placement: PodPlacementSchema,
     agentsPlacement: PodPlacementSchema.optional(),
-    namespace: z.string().regex(K8S_NAME).optional(),
+    namespace: z.string().regex(DNS_LABEL, DNS_LABEL_HINT).optional(),
     metrics: StoreSchema.optional(),
     logs: StoreSchema.optional(),
-    storageClassName: z.string().regex(K8S_NAME).optional(),
+    storageClassName: z.string().regex(DNS_LABEL, DNS_LABEL_HINT).optional(),
     nodePorts: z.union([z.object({ metrics: NodePortSchema.optional(), logs: NodePortSchema.optional() }).strict(), z.literal(false)]).optional(),
     hypervisors: z
-      .array(z.object({ name: z.string().regex(K8S_NAME), address: z.string().min(1).regex(/^[^\s:/]+$/, "a host name or IPv4 address"), port: z.number().int().min(1).max(65535).optional() }).strict())
+      .array(z.object({ name: z.string().regex(DNS_LABEL, DNS_LABEL_HINT), address: z.string().min(1).regex(/^[^\s:/]+$/, "a host name or IPv4 address"), port: z.number().int().min(1).max(65535).optional() }).strict())
       .optional(),
     thresholds: z
       .object({

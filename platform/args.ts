@@ -20,9 +20,6 @@ export function parseArgs<S extends z.ZodType>(component: string, name: string, 
   throw new InputError(`${component} '${name}': ${path} = ${shown}: ${issue.message}`);
 }
 
-/** A k8s label value or DNS-1123 name segment. */
-export const K8S_NAME = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
-
 /** A Kubernetes resource quantity (`500m`, `2`, `1Gi`, `512Mi`). */
 export const QUANTITY = /^[0-9]+(\.[0-9]+)?(m|k|Ki|M|Mi|G|Gi|T|Ti)?$/;
 

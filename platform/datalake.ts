@@ -13,6 +13,9 @@ import { IMAGES, SEAWEEDFS_TAG } from "./versions";
 import type { PodPlacement } from "../k3s/layouts";
 
 /** The lake's zones (docs/reference-layouts.md), in the order the documents list them. */
+/** The lake PV's capacity when a stack does not say: the filesystem of an 8 TB HDD, in GiB. */
+export const DEFAULT_LAKE_SIZE_GIB = 7450;
+
 export const DEFAULT_ZONES = ["raw", "clean/bronze", "clean/silver", "clean/gold", "patterns", "archive", "staging", "models", "daily-prepared"] as const;
 
 /**

@@ -13,7 +13,7 @@ export interface ChartRef {
  * The charts, each verified against its public repository (SOURCES.txt next to the fixtures says
  * at which commit):
  * - seaweedfs 4.44.0: seaweedfs/seaweedfs k8s/charts/seaweedfs at tag 4.44 (appVersion 4.44).
- * - VictoriaMetrics charts: VictoriaMetrics/helm-charts@5823471 (../shared/fixtures/charts).
+ * - VictoriaMetrics charts: VictoriaMetrics/helm-charts@5823471 (test/fixtures/charts).
  * - temporal 1.6.0: temporalio/helm-charts@e51b734 (server 1.31.2, UI 2.52.0).
  */
 export const CHARTS = {

@@ -7,6 +7,7 @@ import { z } from "zod";
 import { PUBLIC_KEY } from "../guest/cloud-init";
 import { lanProblems } from "../guest/lan";
 import { SlmSectionSchema } from "../slm/ensemble";
+import { DEFAULT_LAKE_SIZE_GIB } from "../platform/datalake";
 import { HostPrepSchema } from "../hostprep/config";
 import { INSTALL_SCRIPT_SHA256, K3S_VERSION, K3S_VERSION_PATTERN, SHA256_HEX, installerUrl } from "../k3s/version";
 import { LAYOUTS, LAYOUT_PROFILES } from "../k3s/layouts";
@@ -165,8 +166,8 @@ export const K3sSchema = z
  * document every setting; these are the ones a stack usually changes). */
 const PlatformLakeSchema = z
   .object({
-    /** The lake PV's capacity, GiB (the HDD's filesystem). Default 7450 (an 8 TB disk). */
-    sizeGiB: wholeNumber(1).default(7450),
+    /** The lake PV's capacity, GiB (the HDD's filesystem). Default: an 8 TB disk's. */
+    sizeGiB: wholeNumber(1).default(DEFAULT_LAKE_SIZE_GIB),
     /** Days before objects under staging/ expire. */
     stagingExpiryDays: wholeNumber(1).default(7),
   })
@@ -187,7 +188,7 @@ const PlatformTemporalSchema = z
   .strict();
 export const PlatformSchema = z
   .object({
-    lake: PlatformLakeSchema.default({ sizeGiB: 7450, stagingExpiryDays: 7 }),
+    lake: PlatformLakeSchema.default({ sizeGiB: DEFAULT_LAKE_SIZE_GIB, stagingExpiryDays: 7 }),
     monitoring: PlatformMonitoringSchema.default({ metricsRetention: "30d", logsRetention: "14d" }),
     temporal: PlatformTemporalSchema,
   })

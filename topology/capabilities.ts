@@ -1,6 +1,6 @@
 // `virsh capabilities` XML -> HostTopology: the only place that reads libvirt's capture format.
 // What a capture may look like (real ones differ a lot) is catalogued in
-// ../shared/fixtures/capabilities/README.md; the rules below follow it.
+// test/fixtures/capabilities/README.md; the rules below follow it.
 import { readFileSync } from "node:fs";
 import { XMLParser, XMLValidator } from "fast-xml-parser";
 import { formatCpuset, parseCpuset } from "./cpuset";

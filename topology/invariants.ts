@@ -1,4 +1,4 @@
-// Every rule a placement must obey (DESIGN.md, "The placement contract"), each as a check that
+// Every rule a placement must obey (docs/placement-rules.md, "The rules"), each as a check that
 // returns structured violations. It recomputes budgets from the captures and the request and
 // trusts nothing the planner wrote, so the planner's tests, `check` and the policy pack can all
 // judge a plan with it.

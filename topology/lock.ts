@@ -1,5 +1,5 @@
 // The placement lock: the plan a deployment was made from, committed next to the host capture.
-// With it, the planner keeps every unchanged VM exactly where it is (DESIGN.md: "Stable").
+// With it, the planner keeps every unchanged VM exactly where it is (docs/placement-rules.md, "Stable").
 import { existsSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { z } from "zod";

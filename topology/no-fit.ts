@@ -2,7 +2,7 @@
 // Each says what, where, why and, where it can, what would fit (STYLE.md, "Errors say ...").
 import { Demand, Ledger, Ledgers, freeCores, isCpuNode } from "./ledger";
 import { memoryKiB } from "./request";
-import { gib } from "./units";
+import { count, gib } from "./units";
 
 /**
  * Why a VM could not be placed. `field` is the request key to change (under vms[vmIndex]).
@@ -24,7 +24,7 @@ export interface NoFit {
 export type Why = { field: NoFit["field"]; message: string };
 
 export function describe(d: Demand): string {
-  const parts = [`${d.cores} cores`, gib(memoryKiB(d.vm.memoryGiB))];
+  const parts = [count(d.cores, "core"), gib(memoryKiB(d.vm.memoryGiB))];
   if (d.vm.hugepages) parts.push(`${d.pageCount} x ${d.vm.hugepages} pages`);
   if (d.vm.emulator === "dedicated") parts.push("+1 emulator core");
   return parts.join(", ");
@@ -69,10 +69,10 @@ function whyNotHere(l: Ledger, d: Demand, host: string): Why | null {
   if (free < d.totalCores) {
     const usable = l.budget.usableCores.length;
     const taken = usable - free;
-    const detail = [`${l.budget.node.cores.length} cores`, `${l.budget.reservedCores.length} reserved`];
+    const detail = [count(l.budget.node.cores.length, "core"), `${l.budget.reservedCores.length} reserved`];
     if (taken > 0) detail.push(`${taken} taken by ${l.vms.join(", ")}`);
     const need = d.vm.emulator === "dedicated" ? `${d.totalCores} (${d.cores} + 1 dedicated emulator core)` : `${d.cores}`;
-    return { field: "cores", message: `${nodeName(l, host)} has ${Math.max(0, free)} free cores after the reserve (${detail.join(", ")}); needs ${need}` };
+    return { field: "cores", message: `${nodeName(l, host)} has ${count(Math.max(0, free), "free core")} after the reserve (${detail.join(", ")}); needs ${need}` };
   }
   return memoryProblem(l, d, host);
 }
@@ -83,7 +83,7 @@ export function whyNot(l: Ledger, d: Demand, host: string, ledgers: Ledgers): Wh
   if (!why) return null;
   const elsewhere = ledgers.all().filter((o) => o !== l && whyNotHere(o, d, host) === null);
   const hints: string[] = [];
-  if (elsewhere.length > 0) hints.push(elsewhere.map((o) => `on node ${o.budget.node.id} (${freeCores(o)} cores, ${gib(o.memoryKiB)} free)`).join(" or "));
+  if (elsewhere.length > 0) hints.push(elsewhere.map((o) => `on node ${o.budget.node.id} (${count(freeCores(o), "core")}, ${gib(o.memoryKiB)} free)`).join(" or "));
   if (why.field === "cores") {
     const most = freeCores(l) - (d.vm.emulator === "dedicated" ? 1 : 0);
     if (most > 0) hints.push(`with cores <= ${most}`);
@@ -114,7 +114,7 @@ export function checkFloating(floating: readonly Demand[], locked: readonly Dema
       return { ...base, field: "emulator", message: `${d.vm.name} (floating): no node of ${host} keeps a reserved core for its shared emulator threads; use emulator: dedicated` };
     if (cores < d.totalCores) {
       const alsoMemory = memory < d.memoryKiB ? `, and ${gib(Math.max(0, memory))} of memory (needs ${gib(d.memoryKiB)})` : "";
-      return { ...base, field: "cores", message: `${d.vm.name} (${describe(d)}, floating): ${host} has ${Math.max(0, cores)} whole cores left on its nodes after the reserve and the strict VMs (${perNode()}); needs ${d.totalCores}${alsoMemory}` };
+      return { ...base, field: "cores", message: `${d.vm.name} (${describe(d)}, floating): ${host} has ${count(Math.max(0, cores), "whole core")} left on its nodes after the reserve and the strict VMs (${perNode()}); needs ${d.totalCores}${alsoMemory}` };
     }
     if (memory < d.memoryKiB)
       return { ...base, field: "memoryGiB", message: `${d.vm.name} (${describe(d)}, floating): ${host}'s nodes have ${gib(Math.max(0, memory))} free for VMs together after the reserve and the strict VMs; needs ${gib(d.memoryKiB)}` };

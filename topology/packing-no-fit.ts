@@ -6,7 +6,7 @@ import type { Solved } from "./node-assignment";
 import { NoFit, describe } from "./no-fit";
 import { Item, Packing, childrenOf } from "./packing";
 import type { Proof } from "./packing-proofs";
-import { gib } from "./units";
+import { count, gib } from "./units";
 
 /** A "gave up" message suggests more time only when the exhaustive search would finish within this. */
 const MAX_SUGGESTED_SECONDS = 600;
@@ -78,7 +78,7 @@ class Sayer {
     const res = this.p.resources[r];
     if (res.kind === "memory") return gib(x);
     if (res.kind === "pages") return `${x} x ${pageName(res.sizeKiB ?? 0)} pages`;
-    return `${x} ${x === 1 ? "core" : "cores"}`;
+    return count(x, "core");
   }
 
   private field(r: number): NoFit["field"] {
@@ -146,9 +146,9 @@ class Sayer {
     const all = items.length === this.p.items.length;
     const sc = this.scope(places);
     const n = items.length;
-    if (all && !this.multi) return `the ${n} node: auto ${n === 1 ? "VM" : "VMs"} of ${sc.name} (${this.names(items)})`;
-    if (all) return `the ${n} ${n === 1 ? "VM" : "VMs"} the planner places (${this.names(items)})`;
-    return `the ${n} ${n === 1 ? "VM" : "VMs"} that can only go to ${sc.name} (${this.names(items)})`;
+    if (all && !this.multi) return `the ${count(n, "node: auto VM", "node: auto VMs")} of ${sc.name} (${this.names(items)})`;
+    if (all) return `the ${count(n, "VM")} the planner places (${this.names(items)})`;
+    return `the ${count(n, "VM")} that can only go to ${sc.name} (${this.names(items)})`;
   }
 
   alone(it: Item): NoFit {
@@ -203,7 +203,7 @@ class Sayer {
       const why = proof.unit > 1 && this.p.resources[r].kind !== "memory" ? `; every VM's ${this.p.resources[r].kind === "pages" ? "page count" : "core count"} is a multiple of ${proof.unit}` : proof.unit > 1 ? `; every VM's memory is a multiple of ${gib(proof.unit)}` : "";
       const parts = proof.parts.filter((x) => x.fill < x.free).map((x) => `${this.label(x.place)}: ${this.short(r, x.fill)} of ${this.short(r, x.free)}`);
       const full = proof.parts.length - parts.length;
-      const list = parts.join(", ") + (full > 0 ? `${parts.length > 0 ? ", " : ""}${full} ${full === 1 ? "node" : "nodes"} full` : "");
+      const list = parts.join(", ") + (full > 0 ? `${parts.length > 0 ? ", " : ""}${count(full, "node")} full` : "");
       return {
         ...base,
         field: this.field(r),
@@ -214,7 +214,7 @@ class Sayer {
       const r = proof.resource;
       const other = proof.other;
       const elsewhere = sc.plural ? "the other nodes" : this.multi ? "the other hosts' nodes" : "the other nodes";
-      const own = proof.items.length > 0 ? `the ${proof.items.length} ${proof.items.length === 1 ? "VM" : "VMs"} that can only go there (${this.names(proof.items)}) bring ${this.amount(r, proof.own)} and ${this.amount(other, proof.ownOther)}, and ` : "";
+      const own = proof.items.length > 0 ? `the ${count(proof.items.length, "VM")} that can only go there (${this.names(proof.items)}) bring ${this.amount(r, proof.own)} and ${this.amount(other, proof.ownOther)}, and ` : "";
       const rest = proof.atLeast - proof.own;
       const cost = Number.isFinite(proof.least)
         ? `the other ${this.amount(r, rest)} cost at least ${this.amount(other, Math.ceil(proof.least))} even from the VMs with the least ${this.unitName(other)} per ${this.unitName(r)}`
@@ -230,7 +230,7 @@ class Sayer {
     return {
       ...base,
       field: this.field(proof.resources[0]),
-      message: `${proof.items.length} VMs need ${each} or more each (${this.names(proof.items)}), but ${sc.name} ${has} room for at most ${proof.room} of them, in any arrangement (${parts.length > 0 ? parts.join(", ") : "none on any node"})`,
+      message: `${count(proof.items.length, "VM")} need${proof.items.length === 1 ? "s" : ""} ${each} or more each (${this.names(proof.items)}), but ${sc.name} ${has} room for at most ${proof.room} of them, in any arrangement (${parts.length > 0 ? parts.join(", ") : "none on any node"})`,
     };
   }
 
@@ -261,9 +261,9 @@ class Sayer {
     const need = [0, 1].map((r) => items.reduce((s, it) => s + (it.demand[r] ?? 0), 0));
     const have = [0, 1].map((r) => nodes.reduce((s, g) => s + Math.max(0, this.p.groups[g].capacity[r] ?? 0), 0));
     const n = items.length;
-    const whose = this.multi ? `the ${n} VMs the planner places over ${hosts.join(", ")}` : `the ${n} node: auto VMs of ${hosts[0]}`;
+    const whose = this.multi ? `the ${count(n, "VM")} the planner places over ${hosts.join(", ")}` : `the ${count(n, "node: auto VM", "node: auto VMs")} of ${hosts[0]}`;
     const where = this.multi ? "the hosts have" : `${hosts[0]} has`;
-    const head = `${whose} (${need[0]} cores and ${gib(need[1])} together; ${where} ${have[0]} cores and ${gib(have[1])} free for them): no placement found within the search limit of ${Number(this.ctx.seconds.toFixed(1))} s (searchSeconds); one may exist`;
+    const head = `${whose} (${count(need[0], "core")} and ${gib(need[1])} together; ${where} ${count(have[0], "core")} and ${gib(have[1])} free for them): no placement found within the search limit of ${Number(this.ctx.seconds.toFixed(1))} s (searchSeconds); one may exist`;
     return { kind: "gave-up", vm: o.demand.vm.name, vmIndex: o.demand.index, host: hosts.join(", "), field: "node", message: `${head}; ${this.lessons(solved)}` };
   }
 

@@ -1,5 +1,5 @@
 // What the planner promises: for every VM the exact host threads of its vCPUs, emulator and
-// iothreads, and where its memory lives. This is the `plan --json` shape (DESIGN.md) and the
+// iothreads, and where its memory lives. This is the `plan --json` shape (docs/placement-rules.md) and the
 // content of a placement lock; domain-xml.ts, picture.ts and the components read only this.
 import { z } from "zod";
 

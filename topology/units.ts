@@ -7,3 +7,8 @@ export function gib(kib: number, decimals = 1): string {
   const scale = 10 ** decimals;
   return `${Math.round((kib / KIB_PER_GIB) * scale) / scale} GiB`;
 }
+
+/** "1 core", "2 cores": a count with its noun, singular for one. */
+export function count(n: number, noun: string, plural = `${noun}s`): string {
+  return `${n} ${n === 1 ? noun : plural}`;
+}

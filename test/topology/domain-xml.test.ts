@@ -8,7 +8,7 @@ import type { VmPlacement } from "../../topology/placement";
 import { TestDriver } from "../libvirt-test-driver";
 import { InputError } from "../../common/user-error";
 
-// REFERENCE.md's host: the threads of core n are n and n+36; node 0 = cores 0-17, node 1 = 18-35.
+// The reference host (docs/reference-layouts.md): the threads of core n are n and n+36; node 0 = cores 0-17, node 1 = 18-35.
 const SIBLING_OFFSET = 36;
 const GiB = 1024 * 1024;
 
@@ -48,7 +48,7 @@ interface Case {
   spec: DomainSpec;
 }
 
-// The `single` layout (REFERENCE.md option 2) plus the variants a stack can ask for.
+// The `single` layout (docs/reference-layouts.md) plus the variants a stack can ask for.
 const CASES: Case[] = [
   {
     title: "16-core SLM VM on node 0",

@@ -19,7 +19,7 @@ const halfOfflineNode = parseCapabilities(
 );
 
 describe("floating VM memory counts only the CPU nodes it is interleaved over", () => {
-  // DESIGN.md: a floating VM's memory "is interleaved over the host's CPU nodes and counted against
+  // docs/placement-rules.md: a floating VM's memory "is interleaved over the host's CPU nodes and counted against
   // their combined free memory". The planner interleaves over nodes with a usable core and VM memory
   // (node 0 here) but counts the free memory of every node (checkFloating sums all ledgers), so it
   // places 20 GiB against node 0's 12 GiB and checkPlan reports a `floating` violation.
