@@ -72,6 +72,9 @@ function fail(p: VmScriptParams, field: string, value: unknown, why: string): ne
   throw new InputError(fieldProblem(`VM scripts of '${p.domainName}'`, field, value, why));
 }
 
+// Looser than common/formats.ts's ABSOLUTE_PATH on purpose: these scripts quote every value, so a
+// path with spaces or quotes is safe here (the tests prove it with hostile names); what this refuses
+// is what could reach outside the pool. The stack schema's stricter rule is what users meet.
 function checkAbsolute(p: VmScriptParams, field: string, path: string): void {
   if (!path.startsWith("/") || path.includes("\0") || /[\n\r]/.test(path) || posix.normalize(path) !== path || path === "/")
     fail(p, field, path, "must be an absolute, normalised path (no '..', '//' or trailing '/') other than /");

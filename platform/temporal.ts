@@ -2,6 +2,7 @@
 // the default namespace registered), PostgreSQL as a small StatefulSet of the official image, the
 // UI's NodePort, and the worker DaemonSet next to the SLM pods. No Pulumi here;
 // components/TemporalCluster.ts makes the resources.
+import { appLabels, appSelector } from "../common/k8s-labels";
 import type { IDaemonSet } from "kubernetes-models/apps/v1/DaemonSet";
 import type { IStatefulSet } from "kubernetes-models/apps/v1/StatefulSet";
 import type { IService } from "kubernetes-models/v1/Service";
@@ -149,7 +150,7 @@ export function postgresService(spec: TemporalSpec): IService {
  * Mac's VM, readiness from pg_isready so the schema Job waits for a database that answers.
  */
 export function postgresStatefulSet(spec: TemporalSpec): IStatefulSet {
-  const labels = { "app.kubernetes.io/name": "postgres" };
+  const labels = appLabels("postgres", { partOf: "temporal", component: "database" });
   return {
     apiVersion: "apps/v1",
     kind: "StatefulSet",
@@ -157,7 +158,7 @@ export function postgresStatefulSet(spec: TemporalSpec): IStatefulSet {
     spec: {
       serviceName: POSTGRES_SERVICE,
       replicas: 1,
-      selector: { matchLabels: labels },
+      selector: { matchLabels: appSelector("postgres") },
       template: {
         metadata: { labels },
         spec: {
@@ -201,7 +202,7 @@ export function postgresStatefulSet(spec: TemporalSpec): IStatefulSet {
  * mounted the directory does not exist and the pod waits instead of filling the OS disk).
  */
 export function workerDaemonSet(spec: TemporalSpec): IDaemonSet {
-  const labels = { "app.kubernetes.io/name": "temporal-worker" };
+  const labels = appLabels("temporal-worker", { partOf: "temporal", component: "worker" });
   const w = spec.worker;
   const resources = { requests: { cpu: w.cpu, memory: w.memory }, limits: { cpu: w.cpu, memory: w.memory } };
   return {
@@ -209,7 +210,7 @@ export function workerDaemonSet(spec: TemporalSpec): IDaemonSet {
     kind: "DaemonSet",
     metadata: { name: "temporal-worker", namespace: spec.namespace, labels },
     spec: {
-      selector: { matchLabels: labels },
+      selector: { matchLabels: appSelector("temporal-worker") },
       template: {
         metadata: { labels },
         spec: {

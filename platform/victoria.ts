@@ -2,6 +2,7 @@
 // vmalert (with the NUMA, pinning, staging and disk rules), the log collector, node-exporter on
 // every k8s node, and the hypervisors' textfile collector that puts each domain's live pinning
 // next to the plan's. No Pulumi here; components/VictoriaStack.ts makes the resources.
+import { appLabels, appSelector } from "../common/k8s-labels";
 import type { IDaemonSet } from "kubernetes-models/apps/v1/DaemonSet";
 import type { IResourceRequirements } from "kubernetes-models/v1/ResourceRequirements";
 import type { VmPlacement } from "../topology/placement";
@@ -272,13 +273,13 @@ export function collectorValues(spec: VictoriaSpec): Record<string, unknown> {
  * (/data/local, /data/lake) and the staging and disk rules can name them.
  */
 export function nodeExporterDaemonSet(spec: VictoriaSpec): IDaemonSet {
-  const labels = { "app.kubernetes.io/name": "node-exporter" };
+  const labels = appLabels("node-exporter", { partOf: "monitoring", component: "metrics-exporter" });
   return {
     apiVersion: "apps/v1",
     kind: "DaemonSet",
     metadata: { name: "node-exporter", namespace: spec.namespace, labels },
     spec: {
-      selector: { matchLabels: labels },
+      selector: { matchLabels: appSelector("node-exporter") },
       template: {
         metadata: { labels },
         spec: {

@@ -2,6 +2,7 @@
 // the `ensemble` ConfigMap the consensus workflow reads, and the namespace. The component hands
 // them to @pulumi/kubernetes unchanged, the tests validate them against the Kubernetes schemas,
 // and render prints them; nothing else builds a pod spec.
+import { MANAGED_BY, appLabels } from "../common/k8s-labels";
 import { LABEL_HOST, LABEL_NUMA_NODE, LABEL_WORKLOAD } from "../k3s/layouts";
 import { FETCH_SCRIPT } from "./fetch-script";
 import { MODELS_DIR, SERVER_PORT, modelFileName, serverArgs } from "./llama-server";
@@ -49,15 +50,9 @@ export function serviceEndpoint(model: Pick<ModelSpec, "name">, namespace = SLM_
 }
 
 function labels(model: ModelSpec): Record<string, string> {
-  return {
-    "app.kubernetes.io/name": "llama-server",
-    "app.kubernetes.io/instance": model.name,
-    // What the numa-guard policy pack (policy/rules/workload-rules.ts) recognises a model server by.
-    "app.kubernetes.io/component": "model-server",
-    "app.kubernetes.io/part-of": "slm-ensemble",
-    "app.kubernetes.io/managed-by": "numa-k3s",
-    [LABEL_MODEL]: model.name,
-  };
+  // component=model-server is what the numa-guard policy pack (policy/rules/workload-rules.ts)
+  // recognises a model server by.
+  return appLabels("llama-server", { partOf: "slm-ensemble", component: "model-server", instance: model.name, extra: { [LABEL_MODEL]: model.name } });
 }
 
 /** The k8s node selector of a model: its VM by name, and the host / NUMA node the plan put it on. */
@@ -210,7 +205,7 @@ export function ensembleConfigMap(models: ModelSpec[], namespace = SLM_NAMESPACE
   return {
     apiVersion: "v1",
     kind: "ConfigMap",
-    metadata: { name: ENSEMBLE_CONFIGMAP, namespace, labels: { "app.kubernetes.io/part-of": "slm-ensemble", "app.kubernetes.io/managed-by": "numa-k3s" } },
+    metadata: { name: ENSEMBLE_CONFIGMAP, namespace, labels: { "app.kubernetes.io/part-of": "slm-ensemble", ...MANAGED_BY } },
     data: { "ensemble.json": `${JSON.stringify({ models: ensembleEntries(models, namespace) }, null, 2)}\n` },
   };
 }

@@ -4,7 +4,7 @@
 // text is tested by running it (prepare-undo.test.ts, and the boot script below on a sysfs tree).
 // Every script shellcheck clean. UPDATE_GOLDEN=1 rewrites the golden files; review the diff.
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { hugepageBootParameters } from "../../hostprep/hugepages";
@@ -16,18 +16,9 @@ import { HostSettings } from "../../hostprep/settings";
 import { tunedVariables } from "../../hostprep/tuned";
 import { hostSummary } from "../../hostprep/summary";
 import { PlannedHost, epyc, power, referenceSingle } from "./hosts";
+import { expectGolden } from "../golden";
 
-const goldenDir = join(__dirname, "__golden__");
 
-function expectGolden(name: string, text: string) {
-  const golden = join(goldenDir, name);
-  if (process.env.UPDATE_GOLDEN === "1") {
-    mkdirSync(join(golden, ".."), { recursive: true });
-    writeFileSync(golden, text);
-  }
-  if (!existsSync(golden)) throw new Error(`${golden} is missing; run with UPDATE_GOLDEN=1 once, then review it`);
-  expect(text).toBe(readFileSync(golden, "utf8"));
-}
 
 const summary = hostSummary;
 const OWNER = "numa-k3s/test";
@@ -49,14 +40,14 @@ describe.each(hosts)("%s", (name, host) => {
   const s = planned.settings();
 
   it("golden: summary (cmdline, irqbalance, huge pages), tuned variables, the values of the boot and prepare scripts", () => {
-    expectGolden(`${name}/summary.txt`, summary(s));
-    expectGolden(`${name}/cpu-partitioning-variables.conf`, tunedVariables(s.host, s));
-    expectGolden(`${name}/numa-k3s-host-tuning.values.sh`, `${assignmentBlock(tuningAssignments(s))}\n`);
+    expectGolden(__dirname, `${name}/summary.txt`, summary(s));
+    expectGolden(__dirname, `${name}/cpu-partitioning-variables.conf`, tunedVariables(s.host, s));
+    expectGolden(__dirname, `${name}/numa-k3s-host-tuning.values.sh`, `${assignmentBlock(tuningAssignments(s))}\n`);
     // What the plan decides: the stack's own settings (owner, libvirt, base image) pass through as
     // given; the boot script it installs is the one above; the unit and the undo are constant.
     const passedThrough = ["owner", "pool_dir", "base_image", "image_url", "image_checksum", "bridge", "packages", "tuning_text", "unit_text", "undo_text"];
     const values = prepareAssignments(s, OWNER).filter(([n]) => !passedThrough.includes(n));
-    expectGolden(`${name}/prepare.values.sh`, `${assignmentBlock(values)}\n`);
+    expectGolden(__dirname, `${name}/prepare.values.sh`, `${assignmentBlock(values)}\n`);
     expect(prepareAssignments(s, OWNER).find(([n]) => n === "tuning_text")![1]).toBe(tuningScript(s));
   });
 

@@ -1,5 +1,3 @@
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "fs";
-import { join } from "path";
 import fc from "fast-check";
 import { XMLParser } from "fast-xml-parser";
 import { parseCpuset } from "../../topology/cpuset";
@@ -7,6 +5,7 @@ import { DomainSpec, renderDomainXml } from "../../topology/domain-xml";
 import type { VmPlacement } from "../../topology/placement";
 import { TestDriver } from "../libvirt-test-driver";
 import { InputError } from "../../common/user-error";
+import { expectGolden } from "../golden";
 
 // The reference host (docs/reference-layouts.md): the threads of core n are n and n+36; node 0 = cores 0-17, node 1 = 18-35.
 const SIBLING_OFFSET = 36;
@@ -241,17 +240,9 @@ describe("renderDomainXml on the reference host", () => {
 });
 
 describe("golden domain", () => {
-  const golden = join(__dirname, "__golden__", "domain-k3s-worker-data.xml");
   test("k3s-worker-data renders as reviewed (UPDATE_GOLDEN=1 rewrites)", () => {
     const data = CASES[1];
-    const xml = renderDomainXml(data.placement, data.spec);
-    if (process.env.UPDATE_GOLDEN === "1") {
-      mkdirSync(join(__dirname, "__golden__"), { recursive: true });
-      writeFileSync(golden, xml);
-    }
-    // A missing golden fails: it is reviewed like code, never created silently.
-    expect(existsSync(golden)).toBe(true);
-    expect(xml).toBe(readFileSync(golden, "utf8"));
+    expectGolden(__dirname, "domain-k3s-worker-data.xml", renderDomainXml(data.placement, data.spec));
   });
 });
 

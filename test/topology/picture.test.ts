@@ -1,4 +1,3 @@
-import * as fs from "fs";
 import * as path from "path";
 import fc from "fast-check";
 import { XMLParser, XMLValidator } from "fast-xml-parser";
@@ -7,6 +6,7 @@ import { HostPlan, NodeUsage, Plan, VmPlacement } from "../../topology/placement
 import { PICTURE_MAX_WIDTH, VM_PALETTE, renderPicture } from "../../topology/view/picture";
 import { readCapabilities } from "../../topology/capabilities";
 import { SyntheticHostName, syntheticHosts, topologyOf } from "../fixtures/hosts";
+import { expectGolden } from "../golden";
 
 // ---------------------------------------------------------------------------------------------
 // Hosts, built the way Linux numbers them: thread t of global core c is t * (all cores) + c, so
@@ -226,15 +226,7 @@ function fontSizes(svg: string): number[] {
 
 describe("renderPicture", () => {
   test("the reference host with the single layout matches the reviewed golden file", () => {
-    const svg = renderPicture([topoReference], planSingle);
-    const golden = path.join(__dirname, "__golden__", "reference-single.svg");
-    if (process.env.UPDATE_GOLDEN === "1") {
-      fs.writeFileSync(golden, svg);
-    }
-    if (!fs.existsSync(golden)) {
-      throw new Error(`${golden} is missing; run with UPDATE_GOLDEN=1 once, then review the picture`);
-    }
-    expect(svg).toBe(fs.readFileSync(golden, "utf8"));
+    expectGolden(__dirname, "reference-single.svg", renderPicture([topoReference], planSingle));
   });
 
   test("is deterministic: the same plan gives the same bytes", () => {

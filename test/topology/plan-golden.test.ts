@@ -1,6 +1,6 @@
 // Golden plans: the documents' layouts as `npm run plan --json` prints them, reviewed like code.
 // UPDATE_GOLDEN=1 rewrites them; review the diff before committing it.
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import YAML from "yaml";
 import { PlacementRequestSchema } from "../../topology/request";
@@ -10,9 +10,9 @@ import { checkPlan } from "../../topology/invariants";
 import { l3DomainsOf } from "../../topology/l3-domains";
 import { formatPlanTable } from "../../topology/view/plan-table";
 import { chipletHost } from "../../bench/chiplet-requests";
+import { expectGolden } from "../golden";
 
 const requests = resolve(__dirname, "../fixtures/requests");
-const goldenDir = join(__dirname, "__golden__");
 
 function planOf(file: string) {
   const request = PlacementRequestSchema.parse(YAML.parse(readFileSync(file, "utf8")));
@@ -22,17 +22,11 @@ function planOf(file: string) {
   return { plan: outcome.plan, topologies };
 }
 
-function expectGolden(name: string, text: string) {
-  const golden = join(goldenDir, name);
-  if (process.env.UPDATE_GOLDEN === "1") writeFileSync(golden, text);
-  if (!existsSync(golden)) throw new Error(`${golden} is missing; run with UPDATE_GOLDEN=1 once, then review it`);
-  expect(text).toBe(readFileSync(golden, "utf8"));
-}
 
 describe("golden plans", () => {
   it("the documents' single layout, as JSON", () => {
     const { plan } = planOf(join(requests, "single.yaml"));
-    expectGolden("plan-single.json", JSON.stringify(plan, null, 2) + "\n");
+    expectGolden(__dirname, "plan-single.json", JSON.stringify(plan, null, 2) + "\n");
   });
 });
 
@@ -62,7 +56,7 @@ describe("golden plans on EPYC chiplet hosts (an L3 bank per 8-core CCX in the c
     // No VM spans more L3 domains than its size needs (ceil(cores / 8)); the floating one may.
     for (const vm of outcome.plan.vms.filter((v) => v.node !== null)) expect(l3DomainsOf(vm, topology)!.length).toBe(Math.ceil(vm.topology.cores / 8));
     const withL3 = { ...outcome.plan, vms: outcome.plan.vms.map((vm) => ({ ...vm, l3Domains: l3DomainsOf(vm, topology) })) };
-    expectGolden(`plan-${name}.json`, JSON.stringify(withL3, null, 2) + "\n");
-    expectGolden(`plan-${name}.txt`, formatPlanTable(outcome.plan, topologies));
+    expectGolden(__dirname, `plan-${name}.json`, JSON.stringify(withL3, null, 2) + "\n");
+    expectGolden(__dirname, `plan-${name}.txt`, formatPlanTable(outcome.plan, topologies));
   });
 });
