@@ -10,6 +10,7 @@ import { parseHostState, stateScript } from "../hostprep/host-state";
 import { HostSettings, hostSettings } from "../hostprep/settings";
 import type { StackHost } from "../stacks/config";
 import { readStackInputs } from "../stacks/stack-inputs";
+import { isDocumentation } from "../stacks/placeholders";
 import { placeRequest } from "../stacks/place-stack";
 import { run } from "./exit";
 import { sshArgs } from "./ssh";
@@ -78,6 +79,14 @@ export function main(argv: string[], runner?: StateRunner, projectDir = process.
     hosts = hosts.filter((h) => h.host.name === values.host);
   }
   const use = runner ?? (values.local ? localRunner : sshRunner);
+  if (use === sshRunner) {
+    // A shipped stack's placeholder would only time out with "No route to host": say what it is.
+    const placeholder = hosts.find((h) => isDocumentation(h.host.ssh.address));
+    if (placeholder)
+      throw new InputError(
+        `host ${placeholder.host.name}: ssh.address = ${placeholder.host.ssh.address}: a documentation address (RFC 5737), the shipped stack's placeholder: set the address your hypervisor's sshd answers at (pulumi config set --path 'numa-k3s:hosts[N].ssh.address' ADDRESS)`,
+      );
+  }
   let drift = 0;
   for (const { host, settings } of hosts) {
     const { differences, notes } = checkHost(host, settings, use);
