@@ -44,6 +44,10 @@ export interface MockRuntimeOptions {
 export const SECRET_SIG_KEY = "4dabf18193072939515e22adb298388d";
 export const SECRET_SIG_VALUE = "1b47061264138c4ac30d75fd1eb44270";
 
+/** The RandomPassword result offline: recognisable (so a test can look for it in everything
+ * rendered), never a real credential. */
+export const offlinePassword = (name: string, length = 32) => `offline-${name}-`.padEnd(length, "x");
+
 /** Invoke tokens the mock answers; any other token throws (a missing mock should be loud). */
 export const HANDLED_CALLS = ["pulumi:pulumi:getStack"] as const;
 
@@ -93,7 +97,7 @@ export function startMockRuntime(opts: MockRuntimeOptions): void {
         state.stderr = "";
       }
       // The engine generates it; offline a fixed value stands in (never a real credential).
-      if (args.type === "random:index/randomPassword:RandomPassword") state.result = `offline-${args.name}-`.padEnd(Number(resource.inputs.length ?? 32), "x");
+      if (args.type === "random:index/randomPassword:RandomPassword") state.result = offlinePassword(args.name, Number(resource.inputs.length ?? 32));
       return { id: `${args.name}-id`, state };
     },
     call(args) {

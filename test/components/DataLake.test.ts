@@ -67,12 +67,12 @@ describe("DataLake", () => {
 
   it("the credentials exist only inside secret wrappers: never in plain inputs, the chart's values or the Job", async () => {
     const { resources, byName, lake } = await deploy(single());
-    const access = passwordOf("lake-access-key");
-    const secret = passwordOf("lake-secret-key");
+    const access = passwordOf("lake-access-key", 20);
+    const secret = passwordOf("lake-secret-key", 40);
     expect(secretPaths(byName("lake-credentials"))).toEqual(["stringData"]);
     expect(secretPaths(byName("lake-identities"))).toEqual(["stringData"]);
     expect(secretPaths(byName("lake-console"))).toEqual(["stringData"]);
-    expect(redacted(resources)).not.toContain(passwordOf("lake-console-password"));
+    expect(redacted(resources)).not.toContain(passwordOf("lake-console-password", 24));
     const creds = k8sObjects(resources).find((o) => o.metadata?.name === "s3-credentials") as any;
     expect(creds.stringData).toEqual({ AWS_ACCESS_KEY_ID: access, AWS_SECRET_ACCESS_KEY: secret, AWS_ENDPOINT_URL: "http://seaweedfs-all-in-one.storage.svc:8333", AWS_REGION: "us-east-1" });
     const rendered = redacted(resources);

@@ -1,51 +1,21 @@
-// The mock runtime for the platform components' tests: cli/mock-runtime.ts's recorder, plus a
-// deterministic RandomPassword result (the mock echoes inputs, and a password has no input that
-// is its value), so the tests can look for the generated secrets in everything that was rendered.
-import * as pulumi from "@pulumi/pulumi";
-import { SECRET_SIG_KEY, SECRET_SIG_VALUE, redactSecrets, unwrapSecrets } from "../../cli/mock-runtime";
+// The platform components' tests on the one mock runtime (cli/mock-runtime.ts), with readers for
+// what they check: the typed Kubernetes objects, the charts, the secrets' paths.
+import { SECRET_SIG_KEY, SECRET_SIG_VALUE, offlinePassword, recordedResources, redactSecrets, settle, startMockRuntime, unwrapSecrets, type RecordedResource } from "../../cli/mock-runtime";
 import type { K8sObject } from "../k8s-schema";
 
-export interface Recorded {
-  type: string;
-  name: string;
-  inputs: Record<string, unknown>;
-}
+export type Recorded = RecordedResource;
 
-let recorded: Recorded[] = [];
-
-/** The value the mock gives RandomPassword `name`: long, recognisable, never in a test's text. */
-export const passwordOf = (name: string) => `pw-${name}-0123456789abcdefghij`;
+/** The value the mock gives RandomPassword `name` (at the length the components ask for). */
+export const passwordOf = (name: string, length = 32) => offlinePassword(name, length);
 
 export function startPlatformMocks(): void {
-  recorded = [];
-  void pulumi.runtime.setMocks(
-    {
-      newResource(args) {
-        recorded.push({ type: args.type, name: args.name, inputs: args.inputs ?? {} });
-        const state: Record<string, unknown> = { ...args.inputs };
-        if (args.type === "random:index/randomPassword:RandomPassword") state.result = passwordOf(args.name);
-        return { id: `${args.name}-id`, state };
-      },
-      call(args) {
-        throw new Error(`platform mocks: no mock for the invoke ${args.token}`);
-      },
-    },
-    "numa-k3s",
-    "test",
-    false,
-  );
+  startMockRuntime({ project: "numa-k3s", stack: "test" });
 }
 
-/** Waits until the program has registered everything (the queue of RPCs stays empty). */
+/** Waits until the program has registered everything; what it registered. */
 export async function settled(): Promise<Recorded[]> {
-  const wait = (pulumi.runtime as unknown as { waitForRPCs?: () => Promise<void> }).waitForRPCs;
-  let count = -1;
-  while (count !== recorded.length) {
-    count = recorded.length;
-    if (wait) await wait();
-    await new Promise((r) => setImmediate(r));
-  }
-  return recorded;
+  await settle();
+  return recordedResources();
 }
 
 export const isSecretWrapped = (v: unknown) => typeof v === "object" && v !== null && (v as Record<string, unknown>)[SECRET_SIG_KEY] === SECRET_SIG_VALUE;
