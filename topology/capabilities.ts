@@ -373,12 +373,12 @@ function toNodes(cells: CellRecord[], threadsHint: string | undefined, warnings:
   const online = (cpu: CpuRecord): boolean => cpu.described || !anyDescribed;
   const offline = allCpus.filter((cpu) => !online(cpu)).map((cpu) => cpu.id);
   if (offline.length > 0) {
-    warnings.push(`threads ${formatCpuset(offline)} are offline (listed without topology); they are never pinned`);
+    warnings.push(offline.length === 1 ? `thread ${offline[0]} is offline (listed without topology); it is never pinned` : `threads ${formatCpuset(offline)} are offline (listed without topology); they are never pinned`);
   }
   const withoutSiblings = allCpus.filter((cpu) => cpu.described && cpu.siblings === null).map((cpu) => cpu.id);
   if (withoutSiblings.length > 0) {
     warnings.push(
-      `threads ${formatCpuset(withoutSiblings)} have no siblings attribute: each is taken as its own core, so the plan may put two VMs on sibling threads of one physical core`,
+      `${withoutSiblings.length === 1 ? `thread ${withoutSiblings[0]} has` : `threads ${formatCpuset(withoutSiblings)} have`} no siblings attribute: each is taken as its own core, so the plan may put two VMs on sibling threads of one physical core`,
     );
   }
 

@@ -349,7 +349,7 @@ describe("parseCapabilities details", () => {
       { node: 0, socket: 0, die: null, l3: null, threads: [0, 2], complete: true },
       { node: 0, socket: 0, die: null, l3: null, threads: [1], complete: false },
     ]);
-    expect(host.warnings).toEqual(["threads 3 are offline (listed without topology); they are never pinned"]);
+    expect(host.warnings).toEqual(["thread 3 is offline (listed without topology); it is never pinned"]);
   });
 
   test("a siblings list may name an offline thread of the same node", () => {
@@ -366,7 +366,7 @@ describe("parseCapabilities details", () => {
   test("a described cpu without siblings is its own core, with a warning", () => {
     const host = parseCapabilities(capture(cell(0, `<cpus num='2'><cpu id='0' socket_id='0' core_id='0'/>${cpu(1, "1")}</cpus>`)), SOURCE);
     expect(host.nodes[0].cores.map((c) => c.threads)).toEqual([[0], [1]]);
-    expect(host.warnings).toEqual([expect.stringMatching(/^threads 0 have no siblings attribute/)]);
+    expect(host.warnings).toEqual([expect.stringMatching(/^thread 0 has no siblings attribute/)]);
   });
 });
 
