@@ -49,6 +49,8 @@ export interface Hypervisor {
   address: string;
   /** How the host's own virsh reaches the private libvirtd (libvirt.uri of the stack). */
   uri: string;
+  /** The private libvirtd's /run/libvirt, as this mount namespace sees it (QEMU's pid files). */
+  runDir: string;
   /** A directory of the test's (0755, so QEMU reads the pool in it). */
   work: string;
   /** The throwaway root the sessions' host scripts work in. */
@@ -239,6 +241,7 @@ export async function startHypervisor(opts: HypervisorOptions, baseImage: string
       netns: opts.netns,
       address,
       uri,
+      runDir: uri.replace(/^.*socket=/, "").replace(/\/libvirt-sock$/, ""),
       work,
       root,
       privateKeyFile,

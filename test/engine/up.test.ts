@@ -11,6 +11,7 @@
 //   since a K3s node needs 2 whole cores and this machine has one for a VM);
 // - a pin changed by hand (`virsh vcpupin`) is reported by `npm run host-check`; `pulumi refresh`
 //   and the next up say nothing of it (the command provider reads nothing back);
+// - a seed change is an update in place (the same domain and QEMU process);
 // - a new poolDir is a replacement, said by `preview --diff` before the up does it (a new UUID);
 // - destroy removes the domain, keeps the lake's data, and undoes the host preparation in the root.
 // One guest boots twice under TCG (create, replacement): minutes each; waits are for states.
@@ -195,6 +196,25 @@ function machineFiles(): string {
       expect(up.stdout).not.toMatch(/vCPU 0/);
       virsh("vcpupin", VM, "0", "0", "--live");
       expect(hostCheck().stdout).not.toMatch(pinDrift);
+    },
+    UP_GUARD_MS,
+  );
+
+  test(
+    "a seed change (a package) is an update in place: preview --diff says update, same UUID, same QEMU process",
+    () => {
+      // Its pins cannot move here: the planner keeps the last core as the reserve, so this
+      // machine's one VM core is the only place for it (re-pinning is the mock runtime's test).
+      const qemuPid = () => readFileSync(join(hv.runDir, "qemu", `${VM}.pid`), "utf8").trim();
+      const pid = qemuPid();
+      configSet("numa-k3s:packages[0]", "htop", true);
+      const preview = pulumi("preview update", ["preview", "--diff"]);
+      expect(preview.stdout).toMatch(/~ command:remote:Command: \(update\)\s+\[id=[^\]]*\]\s+\[urn=[^\]]*::up-data-domain\]/);
+      expect(preview.stdout).not.toMatch(/\(replace\)/);
+      const r = pulumi("up update", ["up", "--yes", "--skip-preview"]);
+      expect(r.stdout).toMatch(/numa-k3s up-data: seed ISO re-inserted into the running guest/);
+      expect(virsh("domuuid", VM)).toBe(uuid);
+      expect(qemuPid()).toBe(pid);
     },
     UP_GUARD_MS,
   );
