@@ -71,6 +71,9 @@ export function seedScript(dir: string): string {
   return `set -euo pipefail
 say() { echo "numa-k3s seed: $*" >&2; }
 dir=${shellQuote(dir)}
+# The pool and the VM's directory are made readable: QEMU (another user) opens the disks in them.
+# Only the seed (the admin's keys, the token) is the owner's alone.
+(umask 022 && mkdir -p -- "$(dirname -- "$dir")")
 umask 077
 mkdir -p "$dir"
 ${readPayloadBash(SEED_FILES)}

@@ -4,6 +4,7 @@
 // whose output the pin-drift alert compares. Every file this writes is ours and listed in
 // NODE_EXPORTER_FILES, so a restore can remove exactly them; the package is left installed.
 import { shellQuote } from "../common/remote-script";
+import { ROOT_ASSIGNMENT } from "./host-record";
 import { TEXTFILE_DIR, pinningCollectorScript } from "../platform/victoria";
 import type { VmPlacement } from "../topology/placement";
 
@@ -71,10 +72,13 @@ export function nodeExporterScript(host: string, vms: readonly VmPlacement[], ur
 set -euo pipefail
 say() { printf 'numa-k3s host %s: %s\\n' ${shellQuote(host)} "$*" >&2; }
 die() { say "error: $*"; exit 1; }
+${ROOT_ASSIGNMENT}
+# put PATH CONTENT MODE: 0 when it wrote the file, 1 when it was as wanted. Callers test it in an
+# \`if\`, where errexit does not apply: a write that fails dies here, or it would read as "unchanged".
 put() {
-  if [[ -f $1 ]] && [[ $(<"$1") == "\${2%$'\\n'}" ]]; then return 1; fi
-  mkdir -p "$(dirname "$1")"
-  printf '%s' "$2" >"$1.numa-k3s.tmp" && chmod "$3" "$1.numa-k3s.tmp" && mv -f "$1.numa-k3s.tmp" "$1"
+  local f=$root$1
+  if [[ -f $f ]] && [[ $(<"$f") == "\${2%$'\\n'}" ]]; then return 1; fi
+  { mkdir -p "$(dirname "$f")" && printf '%s' "$2" >"$f.numa-k3s.tmp" && chmod "$3" "$f.numa-k3s.tmp" && mv -f "$f.numa-k3s.tmp" "$f"; } || die "cannot write $f"
 }
 declare -A pinned=(${versions})
 codename=$(sed -n 's/^VERSION_CODENAME=//p' /etc/os-release)
@@ -94,7 +98,7 @@ if put ${shellQuote(DROPIN)} ${shellQuote(dropin())} 0644; then reload=1; restar
 put ${shellQuote(COLLECTOR)} ${shellQuote(pinningCollectorScript(host, [...vms], uri))} 0755 || true
 if put ${shellQuote(`/etc/systemd/system/${SERVICE}`)} ${shellQuote(service)} 0644; then reload=1; fi
 if put ${shellQuote(`/etc/systemd/system/${TIMER}`)} ${shellQuote(timer)} 0644; then reload=1; fi
-mkdir -p ${shellQuote(TEXTFILE_DIR)}
+mkdir -p "$root"${shellQuote(TEXTFILE_DIR)}
 [[ -z $reload ]] || systemctl daemon-reload
 systemctl enable --now --quiet ${TIMER}
 if [[ -n $restart ]] || ! systemctl is-active --quiet ${NODE_EXPORTER_PACKAGE}; then systemctl restart ${NODE_EXPORTER_PACKAGE}; fi

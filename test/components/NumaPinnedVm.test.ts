@@ -1,5 +1,5 @@
 import { execFileSync } from "child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "fs";
 import { tmpdir } from "os";
 import { join } from "path";
 import * as pulumi from "@pulumi/pulumi";
@@ -204,8 +204,12 @@ describe("NumaPinnedVm", () => {
     // The script, run for real with bash into a scratch directory, with the payload on stdin.
     const scratch = mkdtempSync(join(tmpdir(), "seed-"));
     try {
-      const dir = join(scratch, "seed");
+      // A fresh pool: QEMU (another user) must reach the disks in it; the seed is the owner's.
+      const dir = join(scratch, "pool", "vm", "seed");
       execFileSync("bash", ["-c", seedScript(dir)], { input: seed.stdin as string, stdio: ["pipe", "pipe", "pipe"] });
+      expect(statSync(join(scratch, "pool")).mode & 0o777).toBe(0o755);
+      expect(statSync(join(scratch, "pool", "vm")).mode & 0o777).toBe(0o755);
+      expect(statSync(dir).mode & 0o777).toBe(0o700);
       expect(readFileSync(join(dir, "user-data"), "utf8")).toBe(renderUserData(guest));
       expect(readFileSync(join(dir, "network-config"), "utf8")).toBe(renderNetworkConfig(guest));
       expect(readFileSync(join(dir, "meta-data"), "utf8")).toBe(renderMetaData(guest));

@@ -5,6 +5,8 @@
 // - every shipped stack previews without an error, the pack named in the output;
 // - a copy broken by hand (a VNC console opened to every address, which the program never renders)
 //   is refused by the pack's no-public-console rule;
+// - test 3, staged bring-up: a copy of single with numa-k3s:stopAfter: cluster previews the VMs
+//   and the cluster as creates and nothing of the platform; without stopAfter, the platform too;
 // - README's `pulumi config set --path` and `--secret` commands, run as written on a copied stack,
 //   land where the program reads them (the key encrypted), and that stack's preview and
 //   `npm run render` agree: the same VMs, with the same vCPU and emulator pins.
@@ -70,6 +72,28 @@ function pinsOf(xml: string): { name: string; vcpupin: string[]; emulatorpin: st
       } finally {
         broken.cleanup();
       }
+    },
+    PREVIEW_GUARD_MS,
+  );
+
+  test.each([
+    ["cluster", ["numa-k3s:libvirt:NumaPinnedVm", "numa-k3s:k3s:K3sControlPlane", "numa-k3s:k3s:K3sAgent"], ["numa-k3s:platform:", "numa-k3s:slm:"]],
+    ["(absent)", ["numa-k3s:libvirt:NumaPinnedVm", "numa-k3s:k3s:K3sControlPlane", "numa-k3s:platform:DataLake", "numa-k3s:platform:VictoriaStack", "numa-k3s:platform:TemporalCluster", "numa-k3s:slm:SlmWorkerPool"], []],
+  ])(
+    "staged bring-up: stopAfter %s previews cleanly, the stages it builds as creates and none after",
+    (stopAfter, built, notBuilt) => {
+      // A copy of single (test/engine/up.test.ts runs stopAfter: vms for real on this machine).
+      const stack = `staged-${stopAfter === "cluster" ? "cluster" : "all"}`;
+      const config = YAML.parse(readFileSync(join(engine.dir, "Pulumi.single.yaml"), "utf8"));
+      if (stopAfter === "cluster") config.config["numa-k3s:stopAfter"] = "cluster";
+      else delete config.config["numa-k3s:stopAfter"];
+      writeFileSync(join(engine.dir, `Pulumi.${stack}.yaml`), YAML.stringify(config));
+      cpSync(join(engine.dir, "hosts/single.lock.json"), join(engine.dir, `hosts/${stack}.lock.json`));
+      succeeded("pulumi stack init", engine.pulumi(["stack", "init", stack]));
+      const preview = succeeded("pulumi preview --json", engine.pulumi(["preview", "--stack", stack, "--json"]));
+      const creates = (JSON.parse(preview.stdout).steps as { op: string; newState?: { type: string } }[]).filter((st) => st.op === "create").map((st) => st.newState?.type ?? "");
+      for (const t of built) expect(creates).toContain(t);
+      for (const t of notBuilt) expect(creates.filter((c) => c.startsWith(t))).toEqual([]);
     },
     PREVIEW_GUARD_MS,
   );

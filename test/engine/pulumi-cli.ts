@@ -29,7 +29,14 @@ export interface Engine {
   dir: string;
   env: NodeJS.ProcessEnv;
   pulumi(args: string[], input?: string): SpawnSyncReturns<string>;
+  /** `npm run SCRIPT -- ARGS` in the project copy, as README tells a user to run it. */
+  npm(script: string, args: string[], opts?: { path?: string }): SpawnSyncReturns<string>;
   cleanup(): void;
+}
+
+export interface EngineOptions {
+  /** argv in front of every command (e.g. nsenter into a network namespace). */
+  wrap?: (argv: string[]) => string[];
 }
 
 function npmVersion(pkg: string): string {
@@ -37,7 +44,8 @@ function npmVersion(pkg: string): string {
 }
 
 /** A copy of the project with a fresh backend and PULUMI_HOME, its providers installed. */
-export function startEngine(prefix: string): Engine {
+export function startEngine(prefix: string, opts: EngineOptions = {}): Engine {
+  const wrap = opts.wrap ?? ((argv: string[]) => argv);
   const work = mkdtempSync(join(tmpdir(), `${prefix}-`));
   const dir = join(work, "project");
   cpSync(ROOT, dir, { recursive: true, filter: (src) => !NOT_COPIED.has(src.slice(ROOT.length + 1)) });
@@ -57,14 +65,13 @@ export function startEngine(prefix: string): Engine {
     PULUMI_SKIP_CONFIRMATIONS: "true",
     NO_COLOR: "1",
   };
-  const pulumi = (args: string[], input?: string) =>
-    spawnSync(toolPath("pulumi"), [...args, "--non-interactive", "--color", "never"], {
-      cwd: dir,
-      env,
-      input,
-      encoding: "utf8",
-      maxBuffer: 256 * 1024 * 1024,
-    });
+  const run = (argv: string[], input?: string, runEnv = env) => {
+    const [cmd, ...args] = wrap(argv);
+    return spawnSync(cmd, args, { cwd: dir, env: runEnv, input, encoding: "utf8", maxBuffer: 256 * 1024 * 1024 });
+  };
+  const pulumi = (args: string[], input?: string) => run([toolPath("pulumi"), ...args, "--non-interactive", "--color", "never"], input);
+  const npm = (script: string, args: string[], o: { path?: string } = {}) =>
+    run(["npm", "run", "--silent", script, "--", ...args], undefined, { ...env, PATH: o.path ? `${o.path}:${env.PATH}` : env.PATH });
   for (const p of PROVIDERS) {
     const built = pinnedTool(p.binary);
     const wanted = npmVersion(p.npm);
@@ -72,7 +79,7 @@ export function startEngine(prefix: string): Engine {
     const r = pulumi(["plugin", "install", "resource", p.name, wanted, "--file", built.path]);
     if (r.status !== 0) throw new Error(`pulumi plugin install resource ${p.name} ${wanted}: ${r.stderr}`);
   }
-  return { dir, env, pulumi, cleanup: () => rmSync(work, { recursive: true, force: true }) };
+  return { dir, env, pulumi, npm, cleanup: () => rmSync(work, { recursive: true, force: true }) };
 }
 
 /** The shipped stacks: Pulumi.<stack>.yaml in the project. */

@@ -6,7 +6,7 @@
 // nohz_full on every VM thread), its irqbalance line (in place of the user's own, which it dropped)
 // and its boot unit (the plan's huge pages at every boot) stayed on the host.
 import { spawnSync } from "node:child_process";
-import { chmodSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { STATE_DIR } from "../../hostprep/host-record";
@@ -15,52 +15,16 @@ import type { HostSettings } from "../../hostprep/settings";
 import { undoScript } from "../../hostprep/undo";
 import { NODE_EXPORTER_FILES } from "../../hostprep/node-exporter";
 import { epyc, referenceSingle } from "./hosts";
+import { USER_GRUB, USER_IRQBALANCE, USER_TUNED, snapshot as snapshotOf, writeStandIns, writeUserHost } from "./throwaway-root";
 
 const OWNER = "numa-k3s/single";
-const USER_GRUB = 'GRUB_CMDLINE_LINUX="$GRUB_CMDLINE_LINUX mitigations=auto isolcpus=3"\n';
-// The user's own irqbalance settings, without a final newline (restored byte for byte).
-const USER_IRQBALANCE = "# the user's\nIRQBALANCE_ONESHOT=0\nIRQBALANCE_BANNED_CPULIST=0-1\nIRQBALANCE_ARGS=--debug";
-const USER_TUNED = "isolated_cores=2-3\n";
 
 let dir: string;
 let root: string;
 beforeEach(() => {
   dir = mkdtempSync(join(tmpdir(), "nk3s-hostprep-"));
   root = join(dir, "root");
-  mkdirSync(join(dir, "bin"));
-  const stub = (name: string, body: string) => {
-    writeFileSync(join(dir, "bin", name), `#!/usr/bin/env bash\necho "${name} $*" >>"${dir}/calls"\n${body}\n`);
-    chmodSync(join(dir, "bin", name), 0o755);
-  };
-  stub("id", `echo 0`);
-  stub("dpkg", `echo amd64`);
-  stub("dpkg-query", `printf 'install ok installed'`);
-  stub("apt-get", `exit 0`);
-  stub("ip", `echo "5: br0: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 state UP"`);
-  stub("uname", `echo 6.1.0-18-amd64`);
-  stub("update-grub", `exit 0`);
-  stub("systemd-run", `exit 0`);
-  // systemctl: enable/disable as a symlink in multi-user.target.wants, as systemd's own does.
-  stub(
-    "systemctl",
-    `w=$NUMA_K3S_ROOT/etc/systemd/system/multi-user.target.wants
-case $1 in
-  is-enabled) [[ -L $w/\${@: -1} ]] ;;
-  enable) ln -sf "/etc/systemd/system/\${@: -1}" "$w/\${@: -1}" ;;
-  disable) rm -f "$w/\${@: -1}" ;;
-esac`,
-  );
-  stub(
-    "tuned-adm",
-    `f=$NUMA_K3S_ROOT/var/lib/tuned-state/active
-case $1 in
-  active) echo "Current active profile: $(<"$f")" ;;
-  profile) echo "$2" >"$f" ;;
-  auto_profile) echo balanced >"$f" ;;
-esac`,
-  );
-  stub("mount", `echo "hugetlbfs \${@: -1} hugetlbfs rw,relatime,pagesize=1024M 0 0" >>"$NUMA_K3S_ROOT/proc/mounts"`);
-  stub("umount", `grep -v " $1 hugetlbfs " "$NUMA_K3S_ROOT/proc/mounts" >"$NUMA_K3S_ROOT/proc/mounts.new"; mv "$NUMA_K3S_ROOT/proc/mounts.new" "$NUMA_K3S_ROOT/proc/mounts"`);
+  writeStandIns(join(dir, "bin"), join(dir, "calls"));
 });
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -73,42 +37,10 @@ const read = (path: string) => readFileSync(join(root, path), "utf8");
 /** A host as the user keeps it, for the settings' plan: every sysfs file the boot script may touch,
  * with values of the user's (not the plan's), and the user's own GRUB, irqbalance and tuned files. */
 function host(s: HostSettings) {
-  for (const d of ["usr/local/sbin", "usr/local/lib", "etc/systemd/system/multi-user.target.wants", "etc/tuned", "var/lib/libvirt/images", "dev", "sys/class/net/br0/bridge"]) mkdirSync(join(root, d), { recursive: true });
-  put("proc/cmdline", "BOOT_IMAGE=/vmlinuz-6.1.0-18-amd64 root=/dev/sda1 ro quiet\n");
-  put("proc/mounts", "sysfs /sys sysfs rw,nosuid 0 0\n");
-  put("dev/kvm", "");
-  put(s.libvirt.baseImage, "qcow2 image");
-  put("etc/default/grub", 'GRUB_DEFAULT=0\nGRUB_CMDLINE_LINUX="console=ttyS0"\n');
-  put("etc/default/grub.d/50-user.cfg", USER_GRUB);
-  put("etc/default/irqbalance", USER_IRQBALANCE);
-  put("etc/tuned/cpu-partitioning-variables.conf", USER_TUNED);
-  put("var/lib/tuned-state/active", "throughput-performance\n");
-  put("etc/systemd/system/user.service", "[Service]\nExecStart=/bin/true\n");
-  for (const p of [...s.pages.runtime, ...s.pages.boot]) put(`sys/devices/system/node/node${p.node}/hugepages/hugepages-${p.sizeKiB}kB/nr_hugepages`, "3\n");
-  for (const t of [...s.vmThreads, ...s.reservedThreads]) {
-    put(`sys/devices/system/cpu/cpu${t}/cpufreq/scaling_governor`, "schedutil\n");
-    put(`sys/devices/system/cpu/cpu${t}/power/pm_qos_resume_latency_us`, "0\n");
-  }
+  writeUserHost(root, { threads: [...s.vmThreads, ...s.reservedThreads], pages: [...s.pages.runtime, ...s.pages.boot], baseImage: s.libvirt.baseImage });
 }
 
-/** Every file, directory and link under the root: path, kind, mode, content or target. */
-function snapshot(): Record<string, string> {
-  const out: Record<string, string> = {};
-  const walk = (rel: string) => {
-    for (const name of readdirSync(join(root, rel)).sort()) {
-      const path = `${rel}/${name}`;
-      const st = lstatSync(join(root, path));
-      const mode = (st.mode & 0o7777).toString(8);
-      if (st.isSymbolicLink()) out[path] = `link -> ${readlinkSync(join(root, path))}`;
-      else if (st.isDirectory()) {
-        out[path] = `dir ${mode}`;
-        walk(path);
-      } else out[path] = `file ${mode} ${readFileSync(join(root, path), "utf8")}`;
-    }
-  };
-  walk("");
-  return out;
-}
+const snapshot = () => snapshotOf(root);
 
 function run(script: string) {
   const r = spawnSync("bash", ["-c", script], { encoding: "utf8", env: { ...process.env, PATH: `${join(dir, "bin")}:${process.env.PATH}`, NUMA_K3S_ROOT: root } });
