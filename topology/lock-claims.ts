@@ -46,7 +46,7 @@ export function coresOfPins(pins: readonly number[], ledgers: Ledgers, T: number
 /** Take a locked VM's cores and memory out of the ledgers, or say why they are not there. */
 export function claimLocked(l: LockEntry, d: Demand, ledgers: Ledgers, T: number): Claimed | string {
   const cores = coresOfPins(l.vcpupin, ledgers, T);
-  if (cores.length * T !== l.vcpupin.length) return `threads ${l.vcpupin.join(",")} are not whole usable cores of the capture (a core is reserved now, or the numbering changed)`;
+  if (cores.length * T !== l.vcpupin.length) return `${l.vcpupin.length === 1 ? `thread ${l.vcpupin[0]} is not a whole usable core` : `threads ${l.vcpupin.join(",")} are not whole usable cores`} of the capture (a core is reserved now, or the numbering changed)`;
   for (const c of cores) {
     const ledger = ledgers.of(c.node);
     if (!ledger.free.includes(c)) return `core ${c.threads.join(",")} is also held by ${ledger.vms.join(", ")}`;
