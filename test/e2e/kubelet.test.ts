@@ -160,13 +160,19 @@ function podTemplate(spec: PodSpec) {
       sleepSync(3000);
     }
   }
-  const nodeReady = () => {
+  const readyCondition = (node: { status?: { conditions?: Array<{ type: string; status: string; lastHeartbeatTime: string }> } }) =>
+    (node.status?.conditions ?? []).find((c) => c.type === "Ready");
+  /** The node, once Ready; with `staleHeartbeat`, once Ready as posted by a later kubelet than the
+   * one that posted that heartbeat (a restarted kubelet posts its status at once; until then the
+   * API still shows the old kubelet's Ready, even while the new one is failing). */
+  const nodeReady = (staleHeartbeat?: string) => () => {
     const r = cp!.kubectl(["get", "node", name, "-o", "json"]);
     if (r.status !== 0) return undefined;
     const node = JSON.parse(r.stdout);
-    const cond = (node.status?.conditions ?? []).find((c: { type: string }) => c.type === "Ready");
-    return cond?.status === "True" ? node : undefined;
+    const cond = readyCondition(node);
+    return cond?.status === "True" && cond.lastHeartbeatTime !== staleHeartbeat ? node : undefined;
   };
+  const heartbeat = (): string => readyCondition(getJson(["get", "node", name]))!.lastHeartbeatTime;
   const cpuManagerState = () => JSON.parse(guest.inGuest(`sudo cat ${KUBELET_STATE_FILES[0]}`));
   const journalSince = (cursor: string) => guest.ssh(`sudo journalctl -u k3s-agent --no-pager --after-cursor='${cursor}'`).stdout;
   const journalCursor = () => guest.inGuest("sudo journalctl -u k3s-agent -n 0 --show-cursor --no-pager | sed -n 's/^-- cursor: //p'");
@@ -341,7 +347,7 @@ function podTemplate(spec: PodSpec) {
     const stderr = timed("install", () => runAgentInstall(true));
     expect(stderr).toMatch(/restarting k3s-agent/);
     expect(stderr).toMatch(/: ready$/m);
-    const ready = waitFor("nodeReady", nodeReady);
+    const ready = waitFor("nodeReady", nodeReady());
     registered = true;
 
     // Registered as the product marks an agent of the single layout.
@@ -431,9 +437,10 @@ function podTemplate(spec: PodSpec) {
   function changePolicy(kubeletFile: boolean): { install: string; drain: string } {
     const drain = timed(kubeletFile ? "drainToStatic" : "drainToNone", () => runOnServer(drainScript(name)));
     expect(getJson(["get", "node", name]).spec.unschedulable).toBe(true);
+    const stale = heartbeat();
     const install = timed(kubeletFile ? "installStatic" : "installNone", () => runAgentInstall(kubeletFile));
     runOnServer(uncordonScript(name, 900));
-    waitFor(kubeletFile ? "readyStatic" : "readyNone", nodeReady);
+    waitFor(kubeletFile ? "readyStatic" : "readyNone", nodeReady(stale));
     return { install, drain };
   }
 
@@ -472,8 +479,9 @@ function podTemplate(spec: PodSpec) {
     guest.inGuest(`sudo install -m 0600 /dev/stdin ${KUBELET_CONFIG_COPY} && sudo systemctl restart k3s-agent`, { input: renderKubeletConfig(kubeletConfiguration(placement, "agent")) });
     // The kubelet's structured log quotes the error's own quotes (\"static\").
     waitFor("refused", () => (/could not restore state from checkpoint: configured policy \\"static\\" differs from state checkpoint policy \\"none\\"/.test(journalSince(cursor)) ? true : undefined));
+    const stale = heartbeat();
     guest.inGuest(`sudo rm -f ${KUBELET_CONFIG_COPY} && sudo systemctl restart k3s-agent`);
-    waitFor("backToNone", nodeReady);
+    waitFor("backToNone", nodeReady(stale));
 
     // 2. The product's kubelet file again: static, and the pod gets whole cores again.
     cursor = journalCursor();
