@@ -112,8 +112,9 @@ layer=$(blob "$work/layer.tar" application/vnd.oci.image.layer.v1.tar)
 diff_id=$(sha256sum <"$work/layer.tar" | cut -d' ' -f1)
 manifests=()
 for entry in "$pause_image /pause" "$cpus_image /pause cpus"; do
-  read -r name entrypoint <<<"$entry"
-  args=$(printf '"%s",' $entrypoint)
+  read -r name rest <<<"$entry"
+  read -ra entrypoint <<<"$rest"
+  args=$(printf '"%s",' "${entrypoint[@]}")
   printf '{"architecture":"amd64","os":"linux","config":{"Entrypoint":[%s]},"rootfs":{"type":"layers","diff_ids":["sha256:%s"]}}' \
     "${args%,}" "$diff_id" >"$work/config.json"
   config=$(blob "$work/config.json" application/vnd.oci.image.config.v1+json)
