@@ -157,11 +157,12 @@ if ! $kubelet_seen && [[ -e $dir/kubelet.yaml || -e $root${KUBELET_CONFIG_COPY} 
 fi
 
 # 4. A new CPU/memory manager policy: the old state files would stop the kubelet from starting.
-recorded=$(cat "$policy_file" 2>/dev/null || true)
+#    No record: a new node, no state yet. An empty record: a node without a kubelet file, whose
+#    kubelet ran K3s's default policy (none) and wrote its state for that.
 policy_changed=false
-if [[ -n $recorded && $recorded != "$policy" ]]; then
+if [[ -e $policy_file ]] && recorded=$(cat "$policy_file") && [[ $recorded != "$policy" ]]; then
   policy_changed=true
-  log "kubelet policy changed ($recorded -> \${policy:-none}): draining, removing the manager state"
+  log "kubelet policy changed (\${recorded:-none} -> \${policy:-none}): draining, removing the manager state"
   if systemctl is-active --quiet "$service"; then
     if [[ $role == server ]]; then
       k3s kubectl drain "$node" --ignore-daemonsets --delete-emptydir-data --timeout=600s

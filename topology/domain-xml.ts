@@ -20,8 +20,8 @@ export interface FileDisk {
  * memory, NUMA policy, guest topology, huge pages) is read from the VmPlacement instead. */
 export interface DomainSpec {
   /** libvirt domain type: "kvm" (default) needs /dev/kvm on the hypervisor; "qemu" runs under TCG
-   * emulation (CI, nested hosts without KVM) and renders `<cpu mode='maximum'>` instead of
-   * host-passthrough, which TCG cannot do. */
+   * emulation (CI, nested hosts without KVM) and renders a named CPU model on x86 (TCG_X86_MODEL)
+   * and `<cpu mode='maximum'>` elsewhere instead of host-passthrough, which TCG cannot do. */
   domainType?: "kvm" | "qemu";
   /** QEMU machine type. Default "q35" (PCIe, SATA for the cloud-init CD-ROM). */
   machine?: string;
@@ -85,6 +85,13 @@ const DEFAULTS = {
   iothreads: 1,
   format: "qcow2",
 } as const;
+
+/**
+ * The x86 guest CPU under TCG: the newest Intel model whose every feature QEMU 7.2's TCG emulates
+ * (`qemu-system-x86_64 -accel tcg -cpu MODEL,enforce` starts); SandyBridge and later ask for
+ * x2apic and tsc-deadline, Haswell and later for pcid too, which it does not emulate.
+ */
+export const TCG_X86_MODEL = "Westmere";
 
 function fail(vm: string, field: string, value: unknown, fits: string): never {
   throw new InputError(fieldProblem(`domain XML of VM '${vm}'`, field, value, fits));
@@ -206,7 +213,13 @@ function cpuElement(p: VmPlacement, spec: DomainSpec, domainType: "kvm" | "qemu"
     },
   };
   if (domainType === "qemu") {
-    // TCG cannot pass the host CPU through; "maximum" is every feature TCG emulates.
+    // TCG cannot pass the host CPU through. On x86, TCG's "maximum" is an AMD CPU without
+    // topoext, on which Linux finds no sibling threads (every vCPU its own core): the kubelet
+    // would then pair vCPUs that are not the host's sibling threads. An Intel model has CPUID
+    // leaf 0xB, from which Linux reads the planned threads per core.
+    if ((spec.arch ?? DEFAULTS.arch) === "x86_64") {
+      return { "@_mode": "custom", "@_match": "exact", "@_check": "none", model: { "@_fallback": "forbid", "#text": TCG_X86_MODEL }, topology, numa };
+    }
     return { "@_mode": "maximum", "@_check": "none", "@_migratable": "off", topology, numa };
   }
   // The guest sees the host's real CPU and cache sizes, so its scheduler and the model servers'

@@ -117,6 +117,13 @@ mkdir -p /etc/rancher/k3s && echo '' >/etc/rancher/k3s/numa-k3s-kubelet-policy`;
     expect(r.reports[0]).toContain("systemctl restart k3s-agent");
   });
 
+  it("treats a kubelet file arriving on a node that ran without one as a policy change (its state is K3s's default none policy's)", () => {
+    const r = runInstalls([payload(true), payload(false), payload(true)]);
+    expect(r.status).toBe(0);
+    expect(r.stderr).toMatch(/kubelet policy changed \(none -> [0-9a-f]{16}\)/);
+    expect(r.reports[2]).toMatch(/systemctl stop k3s-agent[\s\S]*systemctl restart k3s-agent/);
+  });
+
   it("keeps the file, and restarts nothing, when the same inputs come again", () => {
     const r = runInstalls([payload(true), payload(true)]);
     expect(r.status).toBe(0);
