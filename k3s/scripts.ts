@@ -82,8 +82,9 @@ export interface InstallScriptParams {
  *    existing node: same data dir, the installer restarts the service);
  *    else if a file changed, the policy changed or the service is not running: restart it;
  *    else nothing: unchanged inputs do not restart K3s;
- * 6. wait until the API server (/readyz) or the kubelet (/healthz) answers; the server uncordons
- *    itself after a policy change.
+ * 6. wait until the API server (/readyz) or the kubelet (/healthz) answers twice, 5 s apart, from
+ *    one service process (not a crash loop's passing moment); the server uncordons itself after a
+ *    policy change.
  */
 export function installScript(p: InstallScriptParams): string {
   const service = SERVICE[p.role];
@@ -194,9 +195,18 @@ else
 fi
 printf '%s\\n' "$policy" >"$policy_file"
 
-# 6. Ready?
+# 6. Ready? Twice in a row, 5 s apart, from the same process: a kubelet that cannot use its state
+# file answers /healthz for a moment before it exits, and systemd starts another (a new MainPID).
 waited=0
-until ${ready}; do
+ready_pid=""
+while :; do
+  pid=$(systemctl show -p MainPID --value "$service" 2>/dev/null || true)
+  if [[ -n $pid && $pid != 0 ]] && ${ready}; then
+    [[ $pid == "$ready_pid" ]] && break
+    ready_pid=$pid
+  else
+    ready_pid=""
+  fi
   if ((waited >= timeout)); then
     log "$service did not become ready within \${timeout}s; see journalctl -u $service"
     exit 1

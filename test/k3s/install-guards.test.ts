@@ -29,7 +29,13 @@ beforeEach(() => {
   };
   // k3s --version answers once something installed a release; the API server is always ready.
   stub("k3s", `if [[ $1 == --version ]]; then [[ -e $NUMA_K3S_ROOT/installed-version ]] || exit 1; echo "k3s version $(<"$NUMA_K3S_ROOT/installed-version") (abcdef12)"; fi; exit 0`);
-  stub("systemctl", `[[ $1 == is-active ]] && { [[ -e $NUMA_K3S_ROOT/active ]]; exit; }; exit 0`);
+  // show -p MainPID: one service process, unless the test makes it crash-loop (a new PID each time).
+  stub("systemctl", `[[ $1 == is-active ]] && { [[ -e $NUMA_K3S_ROOT/active ]]; exit; }
+if [[ $1 == show ]]; then
+  if [[ -e $NUMA_K3S_ROOT/crash-loop ]]; then n=$(( $(cat "$NUMA_K3S_ROOT/crash-loop") + 1 )); echo "$n" >"$NUMA_K3S_ROOT/crash-loop"; echo "$n"; else echo 4242; fi
+fi
+exit 0`);
+  stub("sleep", "exit 0");
   // curl -o FILE URL: what GitHub serves (the file "served"); any other call (the kubelet's healthz): ok.
   stub("curl", `out=""; while (($#)); do [[ $1 == -o ]] && { out=$2; shift; }; shift; done; [[ -z $out ]] || cp "$NUMA_K3S_ROOT/served" "$out"`);
   writeFileSync(join(root, "served"), INSTALLER);
@@ -162,5 +168,26 @@ describe("kubelet policy", () => {
     for (const f of KUBELET_STATE_FILES) put(f, "{}");
     expect(install("server", TOKEN_A).code).toBe(0);
     expect(stateFiles()).toEqual([...KUBELET_STATE_FILES]);
+  });
+});
+
+describe("ready means ready", () => {
+  // The kubelet test (test/e2e/kubelet.test.ts) saw it: a kubelet that cannot use its state file
+  // answers /healthz for a moment, exits, and systemd starts another.
+  it("a service that answers but crash-loops (a new MainPID at every look) is never reported ready", () => {
+    runningServer(TOKEN_A);
+    put("crash-loop", "100\n");
+    const r = install("server", TOKEN_A);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("k3s did not become ready within 30s");
+    expect(r.stderr).not.toMatch(/\bready$/m);
+  });
+
+  it("one process that answers twice, 5 s apart, is ready", () => {
+    runningServer(TOKEN_A);
+    const r = install("server", TOKEN_A);
+    expect(r.code).toBe(0);
+    expect(calls().match(/^systemctl show -p MainPID --value k3s$/gm)).toHaveLength(2);
+    expect(calls()).toMatch(/^sleep 5$/m);
   });
 });

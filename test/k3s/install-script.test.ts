@@ -46,7 +46,10 @@ const STUBS: Record<string, string> = {
 [[ $1 == --version ]] && echo "k3s version ${K3S_VERSION} (stub)"
 `,
   curl: "#!/bin/bash\nexit 0\n",
+  // The readiness wait's pauses: the stand-ins are ready at once.
+  sleep: "#!/bin/bash\nexit 0\n",
   systemctl: `#!/bin/bash
+[[ $1 == show ]] && { echo 4242; exit 0; }
 echo "systemctl $*" >>"$STUB_LOG"
 case $1 in
   is-active) exit 0 ;;
