@@ -9,10 +9,10 @@
 //
 // Opt-in outside CI (NUMA_K3S_E2E=1); with CI=true it always runs and a missing tool fails it.
 // Runs as root: loop devices, /dev/disk/by-id, network namespaces. About 5-8 minutes under TCG.
-import { spawn, spawnSync, ChildProcess } from "node:child_process";
+import { spawn, ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, readlinkSync, rmSync, rmdirSync, symlinkSync, unlinkSync, writeFileSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
+import { dirname, join } from "node:path";
 import { instanceId } from "../../guest/cloud-init";
 import { POD_DIRS } from "../../guest/data-mounts";
 import { seedFiles } from "../../components/NumaPinnedVm";
@@ -27,8 +27,8 @@ import { renderDomainXml } from "../../topology/domain-xml";
 import { VmPlacement } from "../../topology/placement";
 import { planPlacement } from "../../topology/planner";
 import { bashCommand } from "../../common/remote-script";
+import { REPO, must, run, sleepSync as sleep } from "./netns-guest";
 
-const REPO = resolve(__dirname, "../..");
 const NETNS = process.env.NUMA_K3S_NETNS ?? "numa-k3s-e2e";
 const GATEWAY = "10.77.0.1";
 const GUEST_ADDRESS = "10.77.0.10";
@@ -113,16 +113,6 @@ function productVm(cfg: ReturnType<typeof stackConfigOf>, topology: HostTopology
 }
 // ---------------------------------------------------------------------------------------------
 
-function run(cmd: string, args: string[], opts: { input?: string; timeoutMs?: number } = {}) {
-  const r = spawnSync(cmd, args, { input: opts.input, encoding: "utf8", timeout: opts.timeoutMs ?? 120_000 });
-  return { status: r.status, stdout: r.stdout ?? "", stderr: r.stderr ?? "", error: r.error };
-}
-function must(cmd: string, args: string[], opts: { input?: string; timeoutMs?: number } = {}): string {
-  const r = run(cmd, args, opts);
-  if (r.status !== 0) throw new Error(`${cmd} ${args.join(" ")} exited ${r.status}${r.error ? ` (${r.error.message})` : ""}: ${r.stderr.trim()}`);
-  return r.stdout;
-}
-const sleep = (ms: number) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 
 // Tools and the Debian package each comes from.
 const TOOLS: Array<[string, string]> = [
